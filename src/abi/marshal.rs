@@ -1,0 +1,278 @@
+//! Pointer and buffer marshalling between the C caller and the typed core.
+
+use crate::error::{err, Result};
+use crate::mech::{registry, ParamKind, Params};
+use crate::token::attr::{kind_of, Attr, AttrMap, Kind};
+use crate::token::crypto::{Mech, Out, Outcome};
+use cryptoki_sys::*;
+use std::mem::size_of;
+
+/// A caller's input buffer. `NULL` is allowed only with length 0.
+///
+/// # Safety
+/// `p` must point to `len` readable bytes when non-null, valid for `'a`.
+pub unsafe fn slice<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
+    if p.is_null() {
+        return if len == 0 { Ok(&[]) } else { err(CKR_ARGUMENTS_BAD) };
+    }
+    // SAFETY: the caller guarantees `p` points to `len` bytes.
+    Ok(unsafe { std::slice::from_raw_parts(p, len as usize) })
+}
+
+/// A caller's output buffer.
+///
+/// # Safety
+/// `p` must point to `len` writable bytes, valid for `'a`.
+pub unsafe fn slice_mut<'a>(p: *mut u8, len: CK_ULONG) -> Result<&'a mut [u8]> {
+    if p.is_null() {
+        return err(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: the caller guarantees `p` points to `len` writable bytes.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, len as usize) })
+}
+
+/// A caller's out-parameter.
+///
+/// # Safety
+/// `p` must be null or point to a writable `T`.
+pub unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
+    // SAFETY: non-null checked; validity is the caller's contract.
+    unsafe { p.as_mut() }.ok_or(CKR_ARGUMENTS_BAD.into())
+}
+
+/// The two-call length convention: a NULL buffer asks for the length; a short buffer gets
+/// `CKR_BUFFER_TOO_SMALL` with the length needed.
+///
+/// # Safety
+/// `buf` is null or points to `*len` writable bytes; `len` is null or writable.
+pub unsafe fn write_out(buf: *mut u8, len: *mut CK_ULONG, f: impl FnOnce(Out<'_>) -> Result<Outcome>) -> Result<()> {
+    // SAFETY: forwarded contract.
+    let len = unsafe { out(len)? };
+    let o = if buf.is_null() {
+        Out::Query
+    } else {
+        // SAFETY: forwarded contract.
+        Out::Buf(unsafe { slice_mut(buf, *len)? })
+    };
+    let query = matches!(o, Out::Query);
+    match f(o)? {
+        Outcome::Written(n) => {
+            *len = n as CK_ULONG;
+            Ok(())
+        }
+        Outcome::Needed(n) => {
+            *len = n as CK_ULONG;
+            if query {
+                Ok(())
+            } else {
+                err(CKR_BUFFER_TOO_SMALL)
+            }
+        }
+    }
+}
+
+/// Copies a list into a caller's array with the two-call convention (slot and mechanism lists).
+///
+/// # Safety
+/// `p` is null or points to `*count` writable elements; `count` is writable.
+pub unsafe fn write_list<T: Copy>(p: *mut T, count: *mut CK_ULONG, items: &[T]) -> Result<()> {
+    // SAFETY: forwarded contract.
+    let count = unsafe { out(count)? };
+    if p.is_null() {
+        *count = items.len() as CK_ULONG;
+        return Ok(());
+    }
+    if (*count as usize) < items.len() {
+        *count = items.len() as CK_ULONG;
+        return err(CKR_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: `p` has room for `*count >= items.len()` elements.
+    unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), p, items.len()) };
+    *count = items.len() as CK_ULONG;
+    Ok(())
+}
+
+/// A caller's template as a typed map. Unknown types are `CKR_ATTRIBUTE_TYPE_INVALID`; a type
+/// given twice with different values is `CKR_TEMPLATE_INCONSISTENT`.
+///
+/// # Safety
+/// `p` is null (with `n == 0`) or points to `n` attributes whose values are readable.
+pub unsafe fn template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<AttrMap> {
+    if p.is_null() {
+        return if n == 0 { Ok(AttrMap::new()) } else { err(CKR_ARGUMENTS_BAD) };
+    }
+    // SAFETY: the caller guarantees `n` attributes at `p`.
+    let attrs = unsafe { std::slice::from_raw_parts(p, n as usize) };
+    let mut map = AttrMap::new();
+    for a in attrs {
+        let kind = kind_of(a.type_).ok_or(CKR_ATTRIBUTE_TYPE_INVALID)?;
+        let v = if kind == Kind::Template {
+            if a.ulValueLen as usize % size_of::<CK_ATTRIBUTE>() != 0 {
+                return err(CKR_ATTRIBUTE_VALUE_INVALID);
+            }
+            let count = a.ulValueLen as usize / size_of::<CK_ATTRIBUTE>();
+            // SAFETY: a template attribute's value is an array of `count` attributes.
+            Attr::Template(unsafe { template(a.pValue as *const CK_ATTRIBUTE, count as CK_ULONG)? })
+        } else {
+            // SAFETY: the value buffer holds `ulValueLen` bytes.
+            let raw = unsafe { slice(a.pValue as *const u8, a.ulValueLen) }.map_err(|_| CKR_ATTRIBUTE_VALUE_INVALID)?;
+            Attr::from_native(kind, raw)?
+        };
+        if let Some(old) = map.get(a.type_) {
+            if *old != v {
+                return err(CKR_TEMPLATE_INCONSISTENT);
+            }
+        }
+        map.set(a.type_, v);
+    }
+    Ok(map)
+}
+
+/// Fills one caller attribute from a value (for C_GetAttributeValue). Returns the CK_RV that
+/// attribute contributes (OK or BUFFER_TOO_SMALL).
+///
+/// # Safety
+/// `a.pValue` is null or points to `a.ulValueLen` writable bytes (for templates, to an array of
+/// attributes prepared by the caller).
+pub unsafe fn fill_attr(a: &mut CK_ATTRIBUTE, v: &Attr) -> CK_RV {
+    if let Attr::Template(t) = v {
+        let need = t.len() * size_of::<CK_ATTRIBUTE>();
+        if a.pValue.is_null() {
+            a.ulValueLen = need as CK_ULONG;
+            return CKR_OK;
+        }
+        if (a.ulValueLen as usize) < need {
+            a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+            return CKR_BUFFER_TOO_SMALL;
+        }
+        // SAFETY: the caller gave room for `t.len()` attributes.
+        let inner = unsafe { std::slice::from_raw_parts_mut(a.pValue as *mut CK_ATTRIBUTE, t.len()) };
+        let mut rv = CKR_OK;
+        for (slot, (ty, val)) in inner.iter_mut().zip(t.iter()) {
+            slot.type_ = ty;
+            // SAFETY: nested buffers follow the same contract.
+            let r = unsafe { fill_attr(slot, val) };
+            if r != CKR_OK {
+                rv = r;
+            }
+        }
+        a.ulValueLen = need as CK_ULONG;
+        return rv;
+    }
+    let bytes = v.native_bytes();
+    if a.pValue.is_null() {
+        a.ulValueLen = bytes.len() as CK_ULONG;
+        return CKR_OK;
+    }
+    if (a.ulValueLen as usize) < bytes.len() {
+        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    // SAFETY: room for `bytes.len()` bytes checked above.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), a.pValue as *mut u8, bytes.len()) };
+    a.ulValueLen = bytes.len() as CK_ULONG;
+    CKR_OK
+}
+
+/// Reads a `CK_MECHANISM` and its parameter, shaped per the registry.
+///
+/// # Safety
+/// `p` is null or points to a mechanism whose parameter is readable.
+pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mech> {
+    // SAFETY: non-null checked by `as_ref`.
+    let m = unsafe { p.as_ref() }.ok_or(CKR_ARGUMENTS_BAD)?;
+    let kind = registry::param_kind(m.mechanism).ok_or(CKR_MECHANISM_INVALID)?;
+    // SAFETY: the parameter buffer holds `ulParameterLen` bytes.
+    let raw = unsafe { slice(m.pParameter as *const u8, m.ulParameterLen) }.map_err(|_| CKR_MECHANISM_PARAM_INVALID)?;
+    // SAFETY: each arm reads a struct only after checking the size matches.
+    let params = unsafe { params(kind, raw) }?;
+    Ok(Mech { ty: m.mechanism, params })
+}
+
+/// Reads a `#[repr(C)]` parameter struct of exactly its size.
+unsafe fn read_struct<T: Copy>(raw: &[u8]) -> Result<T> {
+    if raw.len() != size_of::<T>() {
+        return err(CKR_MECHANISM_PARAM_INVALID);
+    }
+    // SAFETY: size checked; read_unaligned copes with any alignment.
+    Ok(unsafe { std::ptr::read_unaligned(raw.as_ptr() as *const T) })
+}
+
+unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
+    let bad = CKR_MECHANISM_PARAM_INVALID;
+    Ok(match kind {
+        ParamKind::None if raw.is_empty() => Params::None,
+        ParamKind::None => return err(bad),
+        ParamKind::Raw => Params::Raw(raw.to_vec()),
+        ParamKind::Iv(n) if raw.len() == n => Params::Iv(raw.to_vec()),
+        ParamKind::Iv(_) => return err(bad),
+        ParamKind::MacLen => {
+            // SAFETY: size-checked read.
+            let v: CK_ULONG = unsafe { read_struct(raw)? };
+            Params::MacLen(v as usize)
+        }
+        ParamKind::Ctr => {
+            // SAFETY: size-checked read.
+            let c: CK_AES_CTR_PARAMS = unsafe { read_struct(raw)? };
+            Params::Ctr { counter_bits: c.ulCounterBits as usize, cb: c.cb }
+        }
+        ParamKind::Gcm => {
+            // SAFETY: size-checked read; the IV and AAD pointers are the caller's buffers.
+            let g: CK_GCM_PARAMS = unsafe { read_struct(raw)? };
+            let iv = unsafe { slice(g.pIv, g.ulIvLen) }.map_err(|_| bad)?.to_vec();
+            let aad = unsafe { slice(g.pAAD, g.ulAADLen) }.map_err(|_| bad)?.to_vec();
+            Params::Gcm { iv, aad, tag_bits: g.ulTagBits as usize }
+        }
+        ParamKind::Oaep => {
+            // SAFETY: size-checked read.
+            let o: CK_RSA_PKCS_OAEP_PARAMS = unsafe { read_struct(raw)? };
+            unsafe { oaep(&o) }?
+        }
+        ParamKind::Pss => {
+            // SAFETY: size-checked read.
+            let p: CK_RSA_PKCS_PSS_PARAMS = unsafe { read_struct(raw)? };
+            Params::Pss { hash: p.hashAlg, mgf: p.mgf, salt_len: p.sLen as usize }
+        }
+        ParamKind::RsaAesKeyWrap => {
+            // SAFETY: size-checked read; pOAEPParams is the caller's struct.
+            let p: CK_RSA_AES_KEY_WRAP_PARAMS = unsafe { read_struct(raw)? };
+            let o = unsafe { p.pOAEPParams.as_ref() }.ok_or(bad)?;
+            Params::RsaAesKeyWrap { aes_bits: p.ulAESKeyBits as usize, oaep: Box::new(unsafe { oaep(o) }?) }
+        }
+        ParamKind::Ecdh => {
+            // SAFETY: size-checked read; data pointers are the caller's buffers.
+            let e: CK_ECDH1_DERIVE_PARAMS = unsafe { read_struct(raw)? };
+            let shared = unsafe { slice(e.pSharedData, e.ulSharedDataLen) }.map_err(|_| bad)?.to_vec();
+            let public = unsafe { slice(e.pPublicData, e.ulPublicDataLen) }.map_err(|_| bad)?.to_vec();
+            Params::Ecdh { kdf: e.kdf, shared, public }
+        }
+    })
+}
+
+unsafe fn oaep(o: &CK_RSA_PKCS_OAEP_PARAMS) -> Result<Params> {
+    let label = if o.source == CKZ_DATA_SPECIFIED {
+        // SAFETY: the source data buffer holds `ulSourceDataLen` bytes.
+        unsafe { slice(o.pSourceData as *const u8, o.ulSourceDataLen) }
+            .map_err(|_| CKR_MECHANISM_PARAM_INVALID)?
+            .to_vec()
+    } else if o.source == 0 && o.ulSourceDataLen == 0 {
+        Vec::new()
+    } else {
+        return err(CKR_MECHANISM_PARAM_INVALID);
+    };
+    Ok(Params::Oaep { hash: o.hashAlg, mgf: o.mgf, label })
+}
+
+/// Copies `s` into a blank-padded fixed-size field (CK_INFO, CK_TOKEN_INFO strings).
+pub fn pad<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [b' '; N];
+    let b = s.as_bytes();
+    let n = b.len().min(N);
+    out[..n].copy_from_slice(&b[..n]);
+    out
+}
+
+/// A blank-padded label from the caller, trimmed (C_InitToken's 32-byte label).
+pub fn unpad(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).trim_end_matches([' ', '\0']).to_string()
+}

@@ -1,0 +1,265 @@
+//! Triple DES (TDEA, 24-byte keys): CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD, with the AES
+//! block-mode machinery over 8-byte blocks.
+//!
+//! aws-lc-rs refuses 3-key TDEA keys whose parts are not pairwise distinct and DES weak keys. A
+//! key with K1 == K3 (and K1 != K2) is the legacy 2-key form written out in 24 bytes; it is run
+//! as 2-key TDEA (K1, K2), which computes the same E_K1(D_K2(E_K1(x))). Keys that degenerate to
+//! single DES (K1 == K2 or K2 == K3) and weak sub-keys are `CKR_KEY_TYPE_INCONSISTENT`.
+#![allow(deprecated)] // aws-lc-rs marks every DES item deprecated (legacy algorithm).
+
+use super::aes::{block_unwrap, block_wrap, engine, wrapping_key_error, BlockOp, Chain};
+use super::{CipherOp, KeyMaterial, Mechanism, Params};
+use crate::error::{err, Result};
+use aws_lc_rs::cipher::{UnboundCipherKey, DES_EDE3_FOR_LEGACY_USE_ONLY, DES_EDE_FOR_LEGACY_USE_ONLY};
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+const DES_BLOCK: usize = 8;
+const DES3_KEY: usize = 24;
+
+fn make_des3(v: &[u8]) -> Result<UnboundCipherKey> {
+    if v.len() != DES3_KEY {
+        return err(CKR_KEY_SIZE_RANGE);
+    }
+    // Parity bits are ignored by the engine, so compare keys without them.
+    let same = |a: &[u8], b: &[u8]| a.iter().zip(b).all(|(x, y)| (x ^ y) & 0xfe == 0);
+    let (k1, k2, k3) = (&v[..8], &v[8..16], &v[16..]);
+    if same(k1, k3) && !same(k1, k2) {
+        return Ok(UnboundCipherKey::new(&DES_EDE_FOR_LEGACY_USE_ONLY, &v[..16])?);
+    }
+    Ok(UnboundCipherKey::new(&DES_EDE3_FOR_LEGACY_USE_ONLY, v)?)
+}
+
+/// CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD.
+pub struct Des3 {
+    chain: Chain,
+    pad: bool,
+}
+
+pub static DES3_ECB: Des3 = Des3 { chain: Chain::Ecb, pad: false };
+pub static DES3_CBC: Des3 = Des3 { chain: Chain::Cbc, pad: false };
+pub static DES3_CBC_PAD: Des3 = Des3 { chain: Chain::Cbc, pad: true };
+
+impl Des3 {
+    fn op(&self, p: &Params, key: &KeyMaterial, decrypt: bool) -> Result<BlockOp> {
+        let sk = key.secret(&[CKK_DES3])?;
+        if sk.value.len() != DES3_KEY {
+            return err(CKR_KEY_SIZE_RANGE);
+        }
+        let iv = match (self.chain, p) {
+            (Chain::Ecb, Params::None) => None,
+            (Chain::Cbc, Params::Iv(iv)) if iv.len() == DES_BLOCK => Some(iv.as_slice()),
+            _ => return err(CKR_MECHANISM_PARAM_INVALID),
+        };
+        let eng = engine(sk, self.chain, decrypt, make_des3, CKR_KEY_TYPE_INCONSISTENT)?;
+        Ok(BlockOp::new(eng, self.chain, self.pad, DES_BLOCK, iv))
+    }
+}
+
+impl Mechanism for Des3 {
+    fn encrypt(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn CipherOp>> {
+        Ok(Box::new(self.op(p, key, false)?))
+    }
+    fn decrypt(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn CipherOp>> {
+        Ok(Box::new(self.op(p, key, true)?))
+    }
+    fn wrap(&self, p: &Params, key: &KeyMaterial, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let op = self.op(p, key, false).map_err(|e| wrapping_key_error(e, false))?;
+        block_wrap(op, plaintext)
+    }
+    fn unwrap(&self, p: &Params, key: &KeyMaterial, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let op = self.op(p, key, true).map_err(|e| wrapping_key_error(e, true))?;
+        block_unwrap(op, wrapped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mech::key::SecretKey;
+
+    fn h(s: &str) -> Vec<u8> {
+        hex::decode(s.replace(' ', "")).unwrap()
+    }
+
+    fn des3(v: &[u8]) -> KeyMaterial {
+        KeyMaterial::Secret(SecretKey::new(CKK_DES3, v))
+    }
+
+    fn rv<T>(r: Result<T>) -> CK_RV {
+        match r {
+            Ok(_) => CKR_OK,
+            Err(e) => e.rv(),
+        }
+    }
+
+    fn single(op: &mut dyn CipherOp, input: &[u8]) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; op.single_len(input.len())];
+        let n = op.single(input, &mut out)?;
+        out.truncate(n);
+        Ok(out)
+    }
+
+    fn multi(op: &mut dyn CipherOp, input: &[u8], chunk: usize) -> Result<Vec<u8>> {
+        let mut res = Vec::new();
+        for c in input.chunks(chunk) {
+            let mut out = vec![0u8; op.update_len(c.len())];
+            let n = op.update(c, &mut out)?;
+            res.extend_from_slice(&out[..n]);
+        }
+        let mut out = vec![0u8; op.final_len()];
+        let n = op.finalize(&mut out)?;
+        res.extend_from_slice(&out[..n]);
+        Ok(res)
+    }
+
+    /// TDEA ECB encryption as SP 800-67 §3 defines it, from single-DES steps.
+    fn tdea_by_single_des(k1: &[u8], k2: &[u8], k3: &[u8], pt: &[u8]) -> Vec<u8> {
+        use aws_lc_rs::cipher::{DecryptingKey, EncryptingKey, EncryptionContext, DES_FOR_LEGACY_USE_ONLY};
+        let enc = |k: &[u8], d: &mut Vec<u8>| {
+            let key = EncryptingKey::ecb(UnboundCipherKey::new(&DES_FOR_LEGACY_USE_ONLY, k).unwrap()).unwrap();
+            key.less_safe_encrypt(d, EncryptionContext::None).unwrap();
+        };
+        let mut d = pt.to_vec();
+        enc(k1, &mut d);
+        let key = DecryptingKey::ecb(UnboundCipherKey::new(&DES_FOR_LEGACY_USE_ONLY, k2).unwrap()).unwrap();
+        key.decrypt(&mut d, aws_lc_rs::cipher::DecryptionContext::None).unwrap();
+        enc(k3, &mut d);
+        d
+    }
+
+    /// NIST SP 800-67 Rev. 1/2, Appendix B: TDEA ECB example ("The qufck brown fox jump").
+    const SP800_67_KEY: &str = "0123456789ABCDEF 23456789ABCDEF01 456789ABCDEF0123";
+    const SP800_67_PT: &str = "5468652071756663 6B2062726F776E20 666F78206A756D70";
+    const SP800_67_CT: &str = "A826FD8CE53B855F CCE21C8112256FE6 68D5C05DD9B6B900";
+
+    /// NIST CAVP tdesmmt.zip, TCBCMMT3.rsp [ENCRYPT] COUNT = 9.
+    const MMT_KEY: &str = "9b162a0df8ad9b61 c88676e3d5864345 70b902f12a2046e0";
+    const MMT_IV: &str = "ebd6fefe029ad54b";
+    const MMT_PT: &str = "f4c1c918e77355c8156f0fd778da52bff121ae5f2f44eaf4d2754946d0e10d1f18ce3a0176e69c18b7d20b6e0d0bee5eb5edfe4bd60e4d92adcd86bce72e76f94ee5cbcaa8b01cfddcea2ade575e66ac";
+    const MMT_CT: &str = "1ff3c8709f403a8eff291aedf50c010df5c5ff64a8b205f1fce68564798897a390db16ee0d053856b75898009731da290fcc119dad987277aacef694872e880c4bb41471063fae05c89f25e4bd0cad6a";
+
+    #[test]
+    fn sp800_67_ecb() {
+        let key = des3(&h(SP800_67_KEY));
+        let (pt, ct) = (h(SP800_67_PT), h(SP800_67_CT));
+        assert_eq!(single(&mut *DES3_ECB.encrypt(&Params::None, &key).unwrap(), &pt).unwrap(), ct);
+        assert_eq!(single(&mut *DES3_ECB.decrypt(&Params::None, &key).unwrap(), &ct).unwrap(), pt);
+        for chunk in [1, 3, 7, 8, 9, 13] {
+            assert_eq!(multi(&mut *DES3_ECB.encrypt(&Params::None, &key).unwrap(), &pt, chunk).unwrap(), ct);
+            assert_eq!(multi(&mut *DES3_ECB.decrypt(&Params::None, &key).unwrap(), &ct, chunk).unwrap(), pt);
+        }
+        assert_eq!(DES3_ECB.wrap(&Params::None, &key, &pt).unwrap(), ct);
+        assert_eq!(*DES3_ECB.unwrap(&Params::None, &key, &ct).unwrap(), pt);
+    }
+
+    #[test]
+    fn cavp_tcbcmmt3_cbc() {
+        let key = des3(&h(MMT_KEY));
+        let iv = Params::Iv(h(MMT_IV));
+        let (pt, ct) = (h(MMT_PT), h(MMT_CT));
+        assert_eq!(single(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &pt).unwrap(), ct);
+        assert_eq!(single(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &ct).unwrap(), pt);
+        for chunk in [1, 5, 8, 11, 24, 79] {
+            assert_eq!(multi(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &pt, chunk).unwrap(), ct);
+            assert_eq!(multi(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &ct, chunk).unwrap(), pt);
+        }
+        // CBC-PAD of the same message: the published blocks, then one block of padding
+        // (8 x 0x08) chained from the last ciphertext block.
+        let padded = single(&mut *DES3_CBC_PAD.encrypt(&iv, &key).unwrap(), &pt).unwrap();
+        assert_eq!(padded.len(), ct.len() + 8);
+        assert_eq!(&padded[..ct.len()], &ct[..]);
+        let last_iv = Params::Iv(ct[ct.len() - 8..].to_vec());
+        let pad_block = single(&mut *DES3_CBC.encrypt(&last_iv, &key).unwrap(), &[8u8; 8]).unwrap();
+        assert_eq!(&padded[ct.len()..], &pad_block[..]);
+        assert_eq!(single(&mut *DES3_CBC_PAD.decrypt(&iv, &key).unwrap(), &padded).unwrap(), pt);
+        assert_eq!(DES3_CBC.wrap(&iv, &key, &pt).unwrap(), ct);
+        assert_eq!(*DES3_CBC_PAD.unwrap(&iv, &key, &padded).unwrap(), pt);
+    }
+
+    #[test]
+    fn cbc_from_sp800_67_ecb() {
+        // With a zero IV, CBC of P1, P2 ^ C1, P3 ^ C2 is C1, C2, C3 of the ECB example.
+        let key = des3(&h(SP800_67_KEY));
+        let (p, c) = (h(SP800_67_PT), h(SP800_67_CT));
+        let mut chained = p.clone();
+        for i in 8..24 {
+            chained[i] ^= c[i - 8];
+        }
+        let iv = Params::Iv(vec![0; 8]);
+        assert_eq!(single(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &chained).unwrap(), c);
+        assert_eq!(single(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &c).unwrap(), chained);
+    }
+
+    #[test]
+    fn cbc_pad_round_trips_and_errors() {
+        let key = des3(&h(MMT_KEY));
+        let iv = Params::Iv(h(MMT_IV));
+        for len in 0..=33usize {
+            let pt: Vec<u8> = (0..len as u8).map(|i| i ^ 0x5c).collect();
+            let ct = single(&mut *DES3_CBC_PAD.encrypt(&iv, &key).unwrap(), &pt).unwrap();
+            assert_eq!(ct.len(), (len / 8 + 1) * 8);
+            let raw = single(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &ct).unwrap();
+            assert!(raw[len..].iter().all(|&b| b as usize == 8 - len % 8));
+            for chunk in [1, 3, 8, 9] {
+                assert_eq!(multi(&mut *DES3_CBC_PAD.encrypt(&iv, &key).unwrap(), &pt, chunk).unwrap(), ct);
+                assert_eq!(multi(&mut *DES3_CBC_PAD.decrypt(&iv, &key).unwrap(), &ct, chunk).unwrap(), pt);
+            }
+            assert_eq!(*DES3_CBC_PAD.unwrap(&iv, &key, &DES3_CBC_PAD.wrap(&iv, &key, &pt).unwrap()).unwrap(), pt);
+        }
+        // Bad padding: a last byte of 0 and of 9 (> block size).
+        for last in [0u8, 9] {
+            let mut raw = [1u8; 16];
+            raw[15] = last;
+            let ct = single(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &raw).unwrap();
+            assert_eq!(rv(single(&mut *DES3_CBC_PAD.decrypt(&iv, &key).unwrap(), &ct)), CKR_ENCRYPTED_DATA_INVALID);
+            assert_eq!(rv(DES3_CBC_PAD.unwrap(&iv, &key, &ct)), CKR_WRAPPED_KEY_INVALID);
+        }
+        for n in [1usize, 7, 9, 12] {
+            let data = vec![0u8; n];
+            assert_eq!(rv(single(&mut *DES3_ECB.encrypt(&Params::None, &key).unwrap(), &data)), CKR_DATA_LEN_RANGE);
+            assert_eq!(rv(single(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &data)), CKR_ENCRYPTED_DATA_LEN_RANGE);
+            assert_eq!(rv(multi(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &data, 5)), CKR_DATA_LEN_RANGE);
+            assert_eq!(rv(single(&mut *DES3_CBC_PAD.decrypt(&iv, &key).unwrap(), &data)), CKR_ENCRYPTED_DATA_LEN_RANGE);
+            assert_eq!(rv(DES3_CBC.wrap(&iv, &key, &data)), CKR_KEY_SIZE_RANGE);
+            assert_eq!(rv(DES3_CBC.unwrap(&iv, &key, &data)), CKR_WRAPPED_KEY_LEN_RANGE);
+        }
+    }
+
+    #[test]
+    fn key_and_param_checks() {
+        let good = h(SP800_67_KEY);
+        // Wrong lengths.
+        for len in [0usize, 8, 16, 23, 25, 32] {
+            let k = des3(&vec![0x5b; len]);
+            assert_eq!(rv(DES3_ECB.encrypt(&Params::None, &k)), CKR_KEY_SIZE_RANGE);
+            assert_eq!(rv(DES3_CBC.wrap(&Params::Iv(vec![0; 8]), &k, &[0; 8])), CKR_WRAPPING_KEY_SIZE_RANGE);
+        }
+        // Wrong key types.
+        let aes = KeyMaterial::Secret(SecretKey::new(CKK_AES, &good));
+        assert_eq!(rv(DES3_ECB.encrypt(&Params::None, &aes)), CKR_KEY_TYPE_INCONSISTENT);
+        assert_eq!(rv(DES3_ECB.unwrap(&Params::None, &aes, &[0; 8])), CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
+        // Degenerate keys (single DES in disguise) are refused.
+        let k1 = &good[..8];
+        let k2 = &good[8..16];
+        let k3 = &good[16..];
+        for v in [[k1, k1, k3].concat(), [k1, k2, k2].concat(), [k1, k1, k1].concat()] {
+            assert_eq!(rv(DES3_ECB.encrypt(&Params::None, &des3(&v))), CKR_KEY_TYPE_INCONSISTENT);
+            assert_eq!(rv(DES3_CBC.decrypt(&Params::Iv(vec![0; 8]), &des3(&v))), CKR_KEY_TYPE_INCONSISTENT);
+        }
+        // K1 == K3 (2-key TDEA written out in 24 bytes) works, and is E_K1(D_K2(E_K1(x))) as
+        // SP 800-67 defines it: checked against single-DES steps.
+        let two_key = des3(&[k1, k2, k1].concat());
+        let pt = h(SP800_67_PT);
+        let ct = single(&mut *DES3_ECB.encrypt(&Params::None, &two_key).unwrap(), &pt).unwrap();
+        assert_eq!(ct, tdea_by_single_des(k1, k2, k1, &pt));
+        assert_eq!(single(&mut *DES3_ECB.decrypt(&Params::None, &two_key).unwrap(), &ct).unwrap(), pt);
+        // The same single-DES composition reproduces the published 3-key example.
+        assert_eq!(tdea_by_single_des(k1, k2, k3, &pt), h(SP800_67_CT));
+        // Parameters.
+        let key = des3(&good);
+        assert_eq!(rv(DES3_CBC.encrypt(&Params::Iv(vec![0; 16]), &key)), CKR_MECHANISM_PARAM_INVALID);
+        assert_eq!(rv(DES3_CBC.encrypt(&Params::None, &key)), CKR_MECHANISM_PARAM_INVALID);
+        assert_eq!(rv(DES3_ECB.encrypt(&Params::Iv(vec![0; 8]), &key)), CKR_MECHANISM_PARAM_INVALID);
+    }
+}

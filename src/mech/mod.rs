@@ -1,0 +1,135 @@
+//! Mechanisms: one module per algorithm family behind one set of traits, registered in one
+//! table ([`registry`]). `C_GetMechanismList`/`C_GetMechanismInfo` and operation dispatch read
+//! the same table, so they cannot disagree.
+//!
+//! This layer is pure crypto: it sees key material ([`KeyMaterial`]) and typed parameters
+//! ([`Params`]), never sessions, objects or pointers. Attribute checks (CKA_ENCRYPT, allowed
+//! mechanisms, ...) belong to the token layer.
+
+pub mod aes;
+pub mod des3;
+pub mod digest;
+pub mod hmac;
+pub mod key;
+pub mod kw;
+pub mod registry;
+pub mod rng;
+
+use crate::error::Result;
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+pub use key::KeyMaterial;
+pub use registry::{lookup, MechEntry};
+
+/// Mechanism parameters, parsed from `CK_MECHANISM.pParameter` by the ABI layer according to
+/// [`registry::param_kind`]. Owned copies: an operation may outlive the caller's buffers.
+#[derive(Clone, Debug, Default)]
+pub enum Params {
+    #[default]
+    None,
+    /// CBC/CBC-PAD/ECB-with-IV style: the IV bytes.
+    Iv(Vec<u8>),
+    /// `CK_AES_CTR_PARAMS`.
+    Ctr { counter_bits: usize, cb: [u8; 16] },
+    /// `CK_GCM_PARAMS` (`ulIvBits` is ignored, as every implementation does).
+    Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_bits: usize },
+    /// `CK_MAC_GENERAL_PARAMS`: requested MAC length in bytes.
+    MacLen(usize),
+    /// `CK_RSA_PKCS_OAEP_PARAMS`.
+    Oaep { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: Vec<u8> },
+    /// `CK_RSA_PKCS_PSS_PARAMS`.
+    Pss { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, salt_len: usize },
+    /// `CK_RSA_AES_KEY_WRAP_PARAMS`.
+    RsaAesKeyWrap { aes_bits: usize, oaep: Box<Params> },
+    /// `CK_ECDH1_DERIVE_PARAMS`.
+    Ecdh { kdf: CK_ULONG, shared: Vec<u8>, public: Vec<u8> },
+    /// Anything else: the raw parameter bytes (e.g. an explicit AES-KW IV).
+    Raw(Vec<u8>),
+}
+
+/// How the ABI layer must read `pParameter` for a mechanism.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// No parameter allowed (a non-empty one is `CKR_MECHANISM_PARAM_INVALID`).
+    None,
+    /// Exactly `n` bytes of IV.
+    Iv(usize),
+    /// Raw bytes, possibly empty, length checked by the mechanism.
+    Raw,
+    Ctr,
+    Gcm,
+    MacLen,
+    Oaep,
+    Pss,
+    RsaAesKeyWrap,
+    Ecdh,
+}
+
+/// A multi-part encryption or decryption. Output buffers are sized by the caller from the
+/// `*_len` bounds, so the token layer can implement the two-call length convention without
+/// running the operation twice.
+pub trait CipherOp: Send {
+    /// Upper bound of what `update` writes for `input_len` more bytes.
+    fn update_len(&self, input_len: usize) -> usize;
+    fn update(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize>;
+    /// Upper bound of what `finalize` writes.
+    fn final_len(&self) -> usize;
+    fn finalize(&mut self, out: &mut [u8]) -> Result<usize>;
+    /// Upper bound of a single-part call on `input_len` bytes.
+    fn single_len(&self, input_len: usize) -> usize {
+        self.update_len(input_len) + self.final_len()
+    }
+    /// Single-part call; modes with a faster one-shot path override this.
+    fn single(&mut self, input: &[u8], out: &mut [u8]) -> Result<usize> {
+        let n = self.update(input, out)?;
+        let m = self.finalize(&mut out[n..])?;
+        Ok(n + m)
+    }
+}
+
+/// A signature or MAC computation (sign and verify share it: verify recomputes or checks).
+pub trait SignOp: Send {
+    fn update(&mut self, data: &[u8]) -> Result<()>;
+    /// Exact signature length.
+    fn sig_len(&self) -> usize;
+    fn sign_final(&mut self, out: &mut [u8]) -> Result<usize>;
+    /// `CKR_SIGNATURE_INVALID` / `CKR_SIGNATURE_LEN_RANGE` on failure.
+    fn verify_final(&mut self, sig: &[u8]) -> Result<()>;
+}
+
+#[allow(clippy::len_without_is_empty)]
+pub trait DigestOp: Send {
+    fn update(&mut self, data: &[u8]);
+    /// Digest length in bytes.
+    fn len(&self) -> usize;
+    fn finalize(&mut self, out: &mut [u8]) -> usize;
+}
+
+/// The operations one mechanism offers. Every method defaults to `CKR_MECHANISM_INVALID`, so a
+/// family implements only what the registry advertises for it.
+pub trait Mechanism: Sync {
+    fn encrypt(&self, _p: &Params, _key: &KeyMaterial) -> Result<Box<dyn CipherOp>> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+    fn decrypt(&self, _p: &Params, _key: &KeyMaterial) -> Result<Box<dyn CipherOp>> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+    fn sign(&self, _p: &Params, _key: &KeyMaterial) -> Result<Box<dyn SignOp>> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+    fn verify(&self, _p: &Params, _key: &KeyMaterial) -> Result<Box<dyn SignOp>> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+    fn digest(&self, _p: &Params) -> Result<Box<dyn DigestOp>> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+    /// Wraps `plaintext` (a secret key's value, or a private key's PKCS#8 DER).
+    fn wrap(&self, _p: &Params, _key: &KeyMaterial, _plaintext: &[u8]) -> Result<Vec<u8>> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+    /// Inverse of `wrap`; integrity failures are `CKR_WRAPPED_KEY_INVALID`.
+    fn unwrap(&self, _p: &Params, _key: &KeyMaterial, _wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+}

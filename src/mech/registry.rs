@@ -1,0 +1,133 @@
+//! The mechanism table: type → (`CK_MECHANISM_INFO`, parameter shape, implementation).
+//! `C_GetMechanismList`, `C_GetMechanismInfo` and dispatch all read [`ALL`].
+
+use super::{aes, des3, digest, hmac, kw, Mechanism, ParamKind};
+use cryptoki_sys::*;
+
+/// What a key-generation mechanism makes.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyGen {
+    pub key_type: CK_KEY_TYPE,
+    /// Fixed value length in bytes (DES3), or `None` when CKA_VALUE_LEN decides.
+    pub fixed_len: Option<usize>,
+}
+
+pub struct MechEntry {
+    pub ty: CK_MECHANISM_TYPE,
+    pub min_key: CK_ULONG,
+    pub max_key: CK_ULONG,
+    pub flags: CK_FLAGS,
+    pub param: ParamKind,
+    pub imp: &'static dyn Mechanism,
+    pub keygen: Option<KeyGen>,
+}
+
+impl MechEntry {
+    pub fn info(&self) -> CK_MECHANISM_INFO {
+        CK_MECHANISM_INFO { ulMinKeySize: self.min_key, ulMaxKeySize: self.max_key, flags: self.flags }
+    }
+}
+
+/// A mechanism with no operations of its own (key generation is done by the token layer).
+struct NoOps;
+impl Mechanism for NoOps {}
+static NO_OPS: NoOps = NoOps;
+
+const ED: CK_FLAGS = CKF_ENCRYPT | CKF_DECRYPT;
+const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
+const WU: CK_FLAGS = CKF_WRAP | CKF_UNWRAP;
+
+macro_rules! entry {
+    ($ty:expr, $min:expr, $max:expr, $flags:expr, $param:expr, $imp:expr) => {
+        MechEntry { ty: $ty, min_key: $min, max_key: $max, flags: $flags, param: $param, imp: &$imp, keygen: None }
+    };
+    (keygen $ty:expr, $min:expr, $max:expr, $kt:expr, $fixed:expr) => {
+        MechEntry {
+            ty: $ty,
+            min_key: $min,
+            max_key: $max,
+            flags: CKF_GENERATE,
+            param: ParamKind::None,
+            imp: &NO_OPS,
+            keygen: Some(KeyGen { key_type: $kt, fixed_len: $fixed }),
+        }
+    };
+}
+
+/// nShield's vendor HMAC key generation mechanisms (pkcs11extra.h, public numbers).
+pub const CKM_NC_SHA_1_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6975;
+pub const CKM_NC_MD5_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6978;
+pub const CKM_NC_SHA224_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6996;
+pub const CKM_NC_SHA256_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6997;
+pub const CKM_NC_SHA384_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6998;
+pub const CKM_NC_SHA512_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6999;
+
+/// HMAC keys: any length from 1 byte (the spec's minimum) up to a generous bound.
+const HMAC_MAX: CK_ULONG = 512;
+
+/// Every mechanism we implement, in ascending type order (binary-searchable).
+pub static ALL: &[MechEntry] = &[
+    entry!(keygen CKM_DES3_KEY_GEN, 24, 24, CKK_DES3, Some(24)),
+    entry!(CKM_DES3_ECB, 24, 24, ED | WU, ParamKind::None, des3::DES3_ECB),
+    entry!(CKM_DES3_CBC, 24, 24, ED | WU, ParamKind::Iv(8), des3::DES3_CBC),
+    entry!(CKM_DES3_CBC_PAD, 24, 24, ED | WU, ParamKind::Iv(8), des3::DES3_CBC_PAD),
+    entry!(CKM_SHA_1, 0, 0, CKF_DIGEST, ParamKind::None, digest::SHA1),
+    entry!(CKM_SHA_1_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA1_HMAC),
+    entry!(CKM_SHA_1_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA1_HMAC_GENERAL),
+    entry!(CKM_SHA256, 0, 0, CKF_DIGEST, ParamKind::None, digest::SHA256),
+    entry!(CKM_SHA256_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA256_HMAC),
+    entry!(CKM_SHA256_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA256_HMAC_GENERAL),
+    entry!(CKM_SHA224, 0, 0, CKF_DIGEST, ParamKind::None, digest::SHA224),
+    entry!(CKM_SHA224_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA224_HMAC),
+    entry!(CKM_SHA224_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA224_HMAC_GENERAL),
+    entry!(CKM_SHA384, 0, 0, CKF_DIGEST, ParamKind::None, digest::SHA384),
+    entry!(CKM_SHA384_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA384_HMAC),
+    entry!(CKM_SHA384_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA384_HMAC_GENERAL),
+    entry!(CKM_SHA512, 0, 0, CKF_DIGEST, ParamKind::None, digest::SHA512),
+    entry!(CKM_SHA512_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA512_HMAC),
+    entry!(CKM_SHA512_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA512_HMAC_GENERAL),
+    entry!(keygen CKM_GENERIC_SECRET_KEY_GEN, 1, HMAC_MAX, CKK_GENERIC_SECRET, None),
+    entry!(keygen CKM_AES_KEY_GEN, 16, 32, CKK_AES, None),
+    entry!(CKM_AES_ECB, 16, 32, ED | WU, ParamKind::None, aes::AES_ECB),
+    entry!(CKM_AES_CBC, 16, 32, ED | WU, ParamKind::Iv(16), aes::AES_CBC),
+    entry!(CKM_AES_CBC_PAD, 16, 32, ED | WU, ParamKind::Iv(16), aes::AES_CBC_PAD),
+    entry!(CKM_AES_CTR, 16, 32, ED, ParamKind::Ctr, aes::AES_CTR),
+    entry!(CKM_AES_GCM, 16, 32, ED, ParamKind::Gcm, aes::AES_GCM),
+    entry!(CKM_AES_KEY_WRAP, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP),
+    // CKM_AES_KEY_WRAP_PAD is an alias of KWP (RFC 5649), as SoftHSMv2 and nShield treat it.
+    entry!(CKM_AES_KEY_WRAP_PAD, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP_KWP),
+    entry!(CKM_AES_KEY_WRAP_KWP, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP_KWP),
+    entry!(keygen CKM_NC_SHA_1_HMAC_KEY_GEN, 1, HMAC_MAX, CKK_SHA_1_HMAC, None),
+    entry!(keygen CKM_NC_SHA224_HMAC_KEY_GEN, 1, HMAC_MAX, CKK_SHA224_HMAC, None),
+    entry!(keygen CKM_NC_SHA256_HMAC_KEY_GEN, 1, HMAC_MAX, CKK_SHA256_HMAC, None),
+    entry!(keygen CKM_NC_SHA384_HMAC_KEY_GEN, 1, HMAC_MAX, CKK_SHA384_HMAC, None),
+    entry!(keygen CKM_NC_SHA512_HMAC_KEY_GEN, 1, HMAC_MAX, CKK_SHA512_HMAC, None),
+];
+
+/// The entry for a mechanism type, or `None` (→ `CKR_MECHANISM_INVALID`).
+pub fn lookup(ty: CK_MECHANISM_TYPE) -> Option<&'static MechEntry> {
+    ALL.binary_search_by_key(&ty, |e| e.ty).ok().map(|i| &ALL[i])
+}
+
+/// How the ABI layer reads the parameter of `ty` (`None` for unknown mechanisms).
+pub fn param_kind(ty: CK_MECHANISM_TYPE) -> Option<ParamKind> {
+    lookup(ty).map(|e| e.param)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        assert!(ALL.windows(2).all(|w| w[0].ty < w[1].ty), "registry must stay sorted by type");
+    }
+
+    #[test]
+    fn lookup_finds_every_entry() {
+        for e in ALL {
+            assert_eq!(lookup(e.ty).map(|f| f.ty), Some(e.ty));
+        }
+        assert!(lookup(CKM_VENDOR_DEFINED + 12345).is_none());
+    }
+}

@@ -1,0 +1,244 @@
+//! Softcards: passphrase-protected logical tokens (nShield `ppmk`), which are also the tokens
+//! `C_InitToken` creates. The logical token key (LT) encrypts the card's private objects; it is
+//! stored sealed under a key derived from the SO PIN and, once set, from the user PIN. Failed
+//! attempts are counted in the file itself, so the count survives restarts and is shared by
+//! every process.
+
+use super::store::{derive_key, open, random_key, seal, SecretKey32, Store, StoreLock, KDF_ITERATIONS};
+use super::world::hash_hex;
+use crate::error::{err, Result};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use cryptoki_sys::*;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+pub const PREFIX: &str = "softcard_";
+pub const MIN_PIN: usize = 4;
+pub const MAX_PIN: usize = 256;
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct PinRecord {
+    salt: String,
+    iterations: u32,
+    wrapped_lt: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct SoftcardFile {
+    pub format: String,
+    pub name: String,
+    pub hash: String,
+    pub slot: u64,
+    pub serial: String,
+    pub createtime: u64,
+    pub max_tries: u32,
+    pub so: PinRecord,
+    pub user: Option<PinRecord>,
+    pub so_failures: u32,
+    pub user_failures: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Who {
+    So,
+    User,
+}
+
+impl Who {
+    fn tag(self) -> &'static str {
+        match self {
+            Who::So => "so",
+            Who::User => "user",
+        }
+    }
+}
+
+/// Maximum failed PIN attempts before a PIN locks (`SHIELDHSM_PIN_MAX_TRIES`, default 10).
+pub fn max_tries() -> u32 {
+    std::env::var("SHIELDHSM_PIN_MAX_TRIES").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(10)
+}
+
+pub fn check_pin_len(pin: &[u8]) -> Result<()> {
+    if pin.len() < MIN_PIN || pin.len() > MAX_PIN {
+        return err(CKR_PIN_LEN_RANGE);
+    }
+    Ok(())
+}
+
+impl SoftcardFile {
+    pub fn file_name(&self) -> String {
+        format!("{PREFIX}{}", self.hash)
+    }
+
+    pub fn load(store: &Store, name: &str) -> Result<SoftcardFile> {
+        let f: SoftcardFile = serde_json::from_slice(&store.read(name)?).map_err(|_| CKR_DEVICE_ERROR)?;
+        if f.format != "shieldhsm/softcard/1" {
+            return err(CKR_TOKEN_NOT_RECOGNIZED);
+        }
+        Ok(f)
+    }
+
+    fn save(&self, lock: &StoreLock<'_>) -> Result<()> {
+        lock.write(&self.file_name(), &serde_json::to_vec_pretty(self).map_err(|_| CKR_GENERAL_ERROR)?)
+    }
+
+    /// A new softcard holding a fresh LT, sealed under the SO PIN. Returns the record and the LT.
+    pub fn create(lock: &StoreLock<'_>, label: &str, so_pin: &[u8], slot: u64) -> Result<(SoftcardFile, SecretKey32)> {
+        check_pin_len(so_pin)?;
+        let lt = random_key()?;
+        let mut nonce = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut nonce)?;
+        let hash = hash_hex(&[&lt[..], &nonce, b"emu-softcard"]);
+        let mut f = SoftcardFile {
+            format: "shieldhsm/softcard/1".into(),
+            name: label.to_string(),
+            serial: hash[..16].to_string(),
+            hash,
+            slot,
+            createtime: super::world::now(),
+            max_tries: max_tries(),
+            so: PinRecord { salt: String::new(), iterations: 0, wrapped_lt: String::new() },
+            user: None,
+            so_failures: 0,
+            user_failures: 0,
+        };
+        f.so = f.seal_lt(Who::So, so_pin, &lt)?;
+        f.save(lock)?;
+        Ok((f, lt))
+    }
+
+    fn aad(&self, who: Who) -> Vec<u8> {
+        format!("shieldhsm/softcard/1|{}|{}", self.hash, who.tag()).into_bytes()
+    }
+
+    fn seal_lt(&self, who: Who, pin: &[u8], lt: &SecretKey32) -> Result<PinRecord> {
+        let mut salt = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut salt)?;
+        let k = derive_key(pin, &salt, KDF_ITERATIONS, &self.aad(who));
+        Ok(PinRecord {
+            salt: B64.encode(salt),
+            iterations: KDF_ITERATIONS,
+            wrapped_lt: B64.encode(seal(&k, &self.aad(who), &lt[..])?),
+        })
+    }
+
+    fn try_open(&self, who: Who, pin: &[u8]) -> Result<Option<SecretKey32>> {
+        let rec = match who {
+            Who::So => &self.so,
+            Who::User => self.user.as_ref().ok_or(CKR_USER_PIN_NOT_INITIALIZED)?,
+        };
+        let salt = B64.decode(&rec.salt).map_err(|_| CKR_DEVICE_ERROR)?;
+        let blob = B64.decode(&rec.wrapped_lt).map_err(|_| CKR_DEVICE_ERROR)?;
+        let k = derive_key(pin, &salt, rec.iterations, &self.aad(who));
+        Ok(open(&k, &self.aad(who), &blob).ok().and_then(|v| {
+            let mut lt = Zeroizing::new([0u8; 32]);
+            (v.len() == 32).then(|| {
+                lt.copy_from_slice(&v);
+                lt
+            })
+        }))
+    }
+
+    pub fn failures(&self, who: Who) -> u32 {
+        match who {
+            Who::So => self.so_failures,
+            Who::User => self.user_failures,
+        }
+    }
+
+    pub fn locked(&self, who: Who) -> bool {
+        self.failures(who) >= self.max_tries
+    }
+
+    /// Checks a PIN and returns the LT. Counts failures in the file (re-read under the lock so
+    /// concurrent processes never lose a count); a correct PIN resets the count.
+    pub fn verify(store: &Store, name: &str, who: Who, pin: &[u8]) -> Result<(SoftcardFile, SecretKey32)> {
+        let current = SoftcardFile::load(store, name)?;
+        if current.locked(who) {
+            return err(CKR_PIN_LOCKED);
+        }
+        // The KDF runs outside the store lock: it is the slow part.
+        let opened = current.try_open(who, pin)?;
+        let lock = store.lock()?;
+        let mut f = SoftcardFile::load(store, name)?;
+        if f.locked(who) {
+            return err(CKR_PIN_LOCKED);
+        }
+        match opened {
+            Some(lt) => {
+                if f.failures(who) != 0 {
+                    *f.failures_mut(who) = 0;
+                    f.save(&lock)?;
+                }
+                Ok((f, lt))
+            }
+            None => {
+                *f.failures_mut(who) += 1;
+                f.save(&lock)?;
+                err(if f.locked(who) { CKR_PIN_LOCKED } else { CKR_PIN_INCORRECT })
+            }
+        }
+    }
+
+    fn failures_mut(&mut self, who: Who) -> &mut u32 {
+        match who {
+            Who::So => &mut self.so_failures,
+            Who::User => &mut self.user_failures,
+        }
+    }
+
+    /// Sets (or replaces) a PIN; the caller has proved knowledge of the LT by logging in.
+    pub fn set_pin(store: &Store, name: &str, who: Who, new_pin: &[u8], lt: &SecretKey32) -> Result<SoftcardFile> {
+        check_pin_len(new_pin)?;
+        let snapshot = SoftcardFile::load(store, name)?;
+        let rec = snapshot.seal_lt(who, new_pin, lt)?;
+        let lock = store.lock()?;
+        let mut f = SoftcardFile::load(store, name)?;
+        match who {
+            Who::So => f.so = rec,
+            Who::User => f.user = Some(rec),
+        }
+        *f.failures_mut(who) = 0;
+        f.save(&lock)?;
+        lock.bump();
+        Ok(f)
+    }
+}
+
+/// Every softcard in the store, ordered by slot.
+pub fn list(store: &Store) -> Result<Vec<SoftcardFile>> {
+    let mut v: Vec<SoftcardFile> =
+        store.list(PREFIX)?.into_iter().filter_map(|(n, _)| SoftcardFile::load(store, &n).ok()).collect();
+    v.sort_by_key(|f| f.slot);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_counter_locks_and_resets() {
+        std::env::set_var("SHIELDHSM_PIN_MAX_TRIES", "3");
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        let (f, lt) = {
+            let l = st.lock().unwrap();
+            SoftcardFile::create(&l, "t", b"so-pin", 1).unwrap()
+        };
+        let name = f.file_name();
+        SoftcardFile::set_pin(&st, &name, Who::User, b"1234", &lt).unwrap();
+        assert_eq!(SoftcardFile::verify(&st, &name, Who::User, b"9999").unwrap_err().rv(), CKR_PIN_INCORRECT);
+        let (_, lt2) = SoftcardFile::verify(&st, &name, Who::User, b"1234").unwrap();
+        assert_eq!(&lt2[..], &lt[..]);
+        assert_eq!(SoftcardFile::load(&st, &name).unwrap().user_failures, 0);
+        for _ in 0..2 {
+            assert_eq!(SoftcardFile::verify(&st, &name, Who::User, b"0000").unwrap_err().rv(), CKR_PIN_INCORRECT);
+        }
+        assert_eq!(SoftcardFile::verify(&st, &name, Who::User, b"0000").unwrap_err().rv(), CKR_PIN_LOCKED);
+        // Locked: even the right PIN is refused, and the SO PIN still works.
+        assert_eq!(SoftcardFile::verify(&st, &name, Who::User, b"1234").unwrap_err().rv(), CKR_PIN_LOCKED);
+        assert!(SoftcardFile::verify(&st, &name, Who::So, b"so-pin").is_ok());
+    }
+}

@@ -1,0 +1,371 @@
+//! The kmdata directory on disk: atomic file writes, the cross-process lock, the generation
+//! counter other processes watch, and the AEAD envelope every secret file uses.
+//!
+//! Layout (nShield's, DOMAIN.md §3.3/§4.1): `local/` holds `world`, `softcard_<HASH>`,
+//! `key_<APP>_<IDENT>` files; `emu/` holds what a real HSM keeps inside itself (module state)
+//! and our bookkeeping (`lock`, `generation`).
+
+use crate::error::{Error, Result};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use cryptoki_sys::*;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use zeroize::Zeroizing;
+
+/// Where the data directory is: `$SHIELDHSM_KMDATA`, else `$NFAST_KMDATA`, else a per-user
+/// default under `$XDG_DATA_HOME` or `~/.local/share`.
+pub fn default_dir() -> PathBuf {
+    for var in ["SHIELDHSM_KMDATA", "NFAST_KMDATA"] {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            return PathBuf::from(v);
+        }
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("shieldhsm/kmdata")
+}
+
+pub struct Store {
+    root: PathBuf,
+    local: PathBuf,
+    lock_file: File,
+    generation: Generation,
+}
+
+impl Store {
+    /// Opens (creating owner-only if needed) a data directory.
+    pub fn open(root: &Path) -> Result<Store> {
+        let local = root.join("local");
+        let emu = root.join("emu");
+        for d in [root, &local, &emu] {
+            if !d.exists() {
+                fs::DirBuilder::new().recursive(true).mode(0o700).create(d)?;
+            }
+        }
+        let lock_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(emu.join("lock"))?;
+        let generation = Generation::open(&emu.join("generation"))?;
+        remove_orphan_temps(&local);
+        Ok(Store { root: root.to_path_buf(), local, lock_file, generation })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn local(&self) -> &Path {
+        &self.local
+    }
+    pub fn emu(&self) -> PathBuf {
+        self.root.join("emu")
+    }
+
+    /// Takes the store-wide exclusive lock (flock) for a read-modify-write across processes.
+    /// Released when the guard drops. Callers hold it only around file work, never crypto.
+    pub fn lock(&self) -> Result<StoreLock<'_>> {
+        // SAFETY: flock on a file descriptor we own for the life of `self`.
+        let rc = unsafe { libc::flock(self.lock_file.as_raw_fd(), libc::LOCK_EX) };
+        if rc != 0 {
+            return Err(CKR_CANT_LOCK.into());
+        }
+        Ok(StoreLock { store: self })
+    }
+
+    /// The change counter every process bumps after changing `local/`.
+    pub fn generation(&self) -> u64 {
+        self.generation.get()
+    }
+
+    /// Lists `local/` names with a prefix, with what identifies a file version.
+    pub fn list(&self, prefix: &str) -> Result<Vec<(String, FileStamp)>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.local)? {
+            let e = e?;
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !name.starts_with(prefix) || name.ends_with(".tmp") {
+                continue;
+            }
+            if let Ok(md) = e.metadata() {
+                out.push((name.to_string(), FileStamp::of(&md)));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn read(&self, name: &str) -> Result<Vec<u8>> {
+        Ok(fs::read(self.local.join(name))?)
+    }
+
+    /// The current version stamp of `local/<name>`.
+    pub fn stamp(&self, name: &str) -> Result<FileStamp> {
+        Ok(FileStamp::of(&fs::metadata(self.local.join(name))?))
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.local.join(name).exists()
+    }
+}
+
+/// Identifies one version of a file (rename-based writes change the inode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    pub ino: u64,
+    pub mtime_ns: i128,
+    pub len: u64,
+}
+
+impl FileStamp {
+    fn of(md: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            ino: md.ino(),
+            mtime_ns: md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128,
+            len: md.len(),
+        }
+    }
+}
+
+/// Proof that the store lock is held; all writes go through it.
+pub struct StoreLock<'a> {
+    store: &'a Store,
+}
+
+impl StoreLock<'_> {
+    /// Writes `local/<name>` atomically: temp file, fsync, rename, fsync of the directory.
+    /// A process killed at any point leaves either the old or the new file, never a torn one.
+    pub fn write(&self, name: &str, data: &[u8]) -> Result<()> {
+        write_atomic(&self.store.local, name, data)
+    }
+
+    pub fn remove(&self, name: &str) -> Result<()> {
+        match fs::remove_file(self.store.local.join(name)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        sync_dir(&self.store.local)
+    }
+
+    /// Writes a file under `emu/` (module state) atomically.
+    pub fn write_emu(&self, rel: &str, data: &[u8]) -> Result<()> {
+        let path = self.store.emu().join(rel);
+        let dir = path.parent().ok_or(Error::general())?;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        let name = path.file_name().and_then(|n| n.to_str()).ok_or(Error::general())?;
+        write_atomic(dir, name, data)
+    }
+
+    /// Announces a change of `local/` to every process using the store.
+    pub fn bump(&self) -> u64 {
+        self.store.generation.bump()
+    }
+}
+
+impl Drop for StoreLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: unlocking the descriptor locked in `Store::lock`.
+        unsafe { libc::flock(self.store.lock_file.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+/// Deletes `.<name>.<pid>.tmp` files left by processes that died mid-write. A live writer's
+/// temp file (its pid still exists) is left alone.
+fn remove_orphan_temps(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(n) = name.to_str() else { continue };
+        let Some(pid) = n.strip_suffix(".tmp").and_then(|s| s.rsplit('.').next()).and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let alive =
+            unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if n.starts_with('.') && !alive {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<()> {
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        f.write_all(data)?;
+        f.sync_data()?;
+        fs::rename(&tmp, dir.join(name))
+    })();
+    if let Err(e) = res {
+        let _ = fs::remove_file(&tmp);
+        return Err(e.into());
+    }
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// An 8-byte shared counter in `emu/generation`, mapped into every process: reading it costs
+/// a load, so every `C_FindObjectsInit` can ask "did anyone change the store?" for free.
+struct Generation {
+    ptr: *mut AtomicU64,
+    _file: File,
+}
+
+// SAFETY: the mapping is only accessed through an AtomicU64, which is Sync.
+unsafe impl Send for Generation {}
+unsafe impl Sync for Generation {}
+
+impl Generation {
+    fn open(path: &Path) -> Result<Generation> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
+        if file.metadata()?.len() < 8 {
+            file.set_len(8)?;
+        }
+        // SAFETY: mapping 8 bytes of a file we hold open, shared so other processes see writes.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                8,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(CKR_DEVICE_ERROR.into());
+        }
+        Ok(Generation { ptr: p as *mut AtomicU64, _file: file })
+    }
+    fn get(&self) -> u64 {
+        // SAFETY: ptr is a live, 8-byte aligned (page) mapping for the life of self.
+        unsafe { (*self.ptr).load(Ordering::Acquire) }
+    }
+    fn bump(&self) -> u64 {
+        // SAFETY: as in `get`.
+        unsafe { (*self.ptr).fetch_add(1, Ordering::AcqRel) + 1 }
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in `open`.
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, 8) };
+    }
+}
+
+// ---- the envelope: AES-256-GCM with the file's identity as associated data ----
+
+pub const KEY_LEN: usize = 32;
+pub type SecretKey32 = Zeroizing<[u8; KEY_LEN]>;
+
+/// `nonce || ciphertext || tag`. `aad` binds what the blob is (format, name, owner) so a blob
+/// copied to another name or token fails to open.
+pub fn seal(key: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    let k = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key)?);
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce)?;
+    let mut buf = Vec::with_capacity(NONCE_LEN + plaintext.len() + 16);
+    buf.extend_from_slice(&nonce);
+    let mut body = plaintext.to_vec();
+    k.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut body)?;
+    buf.extend_from_slice(&body);
+    Ok(buf)
+}
+
+/// Inverse of [`seal`]; any tampering, wrong key or wrong `aad` is an error.
+pub fn open(key: &[u8; KEY_LEN], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if sealed.len() < NONCE_LEN + 16 {
+        return Err(CKR_DEVICE_ERROR.into());
+    }
+    let k = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key)?);
+    let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN])?;
+    let mut body = Zeroizing::new(sealed[NONCE_LEN..].to_vec());
+    let n = k.open_in_place(nonce, Aad::from(aad), &mut body)?.len();
+    body.truncate(n);
+    Ok(body)
+}
+
+/// Iterations of PBKDF2-HMAC-SHA256 for PINs and passphrases (OWASP's 2023 floor is 600k for
+/// SHA-256; 210k keeps a login near 50 ms here while staying far above SoftHSMv2's 1 round).
+pub const KDF_ITERATIONS: u32 = 210_000;
+
+/// Derives a wrapping key from a PIN or passphrase.
+pub fn derive_key(secret: &[u8], salt: &[u8], iterations: u32, context: &[u8]) -> SecretKey32 {
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    let mut s = Vec::with_capacity(salt.len() + context.len());
+    s.extend_from_slice(context);
+    s.extend_from_slice(salt);
+    let iters = std::num::NonZeroU32::new(iterations.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    aws_lc_rs::pbkdf2::derive(aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256, iters, &s, secret, &mut out[..]);
+    out
+}
+
+pub fn random_key() -> Result<SecretKey32> {
+    let mut k = Zeroizing::new([0u8; KEY_LEN]);
+    aws_lc_rs::rand::fill(&mut k[..])?;
+    Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_binds_key_and_aad() {
+        let k = random_key().unwrap();
+        let blob = seal(&k, b"name-a", b"secret").unwrap();
+        assert_eq!(&open(&k, b"name-a", &blob).unwrap()[..], b"secret");
+        assert!(open(&k, b"name-b", &blob).is_err());
+        let k2 = random_key().unwrap();
+        assert!(open(&k2, b"name-a", &blob).is_err());
+        let mut t = blob.clone();
+        t[20] ^= 1;
+        assert!(open(&k, b"name-a", &t).is_err());
+    }
+
+    #[test]
+    fn pbkdf2_matches_rfc7914_vector() {
+        // RFC 7914 §11: PBKDF2-HMAC-SHA256, P="passwd", S="salt", c=1, dkLen=64 (first 32 bytes).
+        let k = derive_key(b"passwd", b"salt", 1, b"");
+        assert_eq!(hex::encode(&k[..]), "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
+    }
+
+    #[test]
+    fn atomic_write_and_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        let g0 = st.generation();
+        {
+            let l = st.lock().unwrap();
+            l.write("key_test_a", b"hello").unwrap();
+            l.bump();
+        }
+        assert_eq!(st.read("key_test_a").unwrap(), b"hello");
+        assert_eq!(st.generation(), g0 + 1);
+        // A second handle on the same directory sees the same counter (another process would).
+        let st2 = Store::open(dir.path()).unwrap();
+        assert_eq!(st2.generation(), g0 + 1);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(fs::metadata(st.local().join("key_test_a")).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(dir.path().join("local")).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(st.list("key_").unwrap().len(), 1);
+    }
+}

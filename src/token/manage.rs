@@ -1,0 +1,255 @@
+//! Object management: create, copy, destroy, read and change attributes, search.
+//! Every object-making path (create, generate, unwrap, derive, copy) ends in [`Library::add_object`].
+
+use super::attr::{kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID};
+use super::object::{self, Object, Owner};
+use super::policy::{self, Origin};
+use super::session::{FindState, Session};
+use super::{Library, Slot, SlotKind};
+use crate::error::{err, Result};
+use crate::module::softcard::Who;
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+/// The outcome of reading one attribute.
+pub enum AttrRead<'a> {
+    Value(&'a Attr),
+    /// CKR_ATTRIBUTE_SENSITIVE (footnote 7).
+    Sensitive,
+    /// CKR_ATTRIBUTE_TYPE_INVALID: unknown type, or not an attribute of this object.
+    Invalid,
+}
+
+pub fn read_attr(obj: &Object, t: CK_ATTRIBUTE_TYPE) -> AttrRead<'_> {
+    match obj.attrs.get(t) {
+        None => AttrRead::Invalid,
+        Some(_) if !policy::readable(&obj.attrs, t) => AttrRead::Sensitive,
+        Some(v) => AttrRead::Value(v),
+    }
+}
+
+/// Fills in what the token computes for a new object, per class and origin.
+pub fn complete_new(attrs: &mut AttrMap, origin: Origin, keygen_mech: Option<CK_MECHANISM_TYPE>) -> Result<()> {
+    let class = attrs.class().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+    let mut id = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut id)?;
+    attrs.set(CKA_UNIQUE_ID, Attr::bytes(hex::encode(id).into_bytes()));
+    if !matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
+        return Ok(());
+    }
+    let local = matches!(origin, Origin::Generate);
+    attrs.set(CKA_LOCAL, Attr::Bool(local));
+    attrs.set(CKA_KEY_GEN_MECHANISM, Attr::Ulong(keygen_mech.filter(|_| local).unwrap_or(CK_UNAVAILABLE_INFORMATION)));
+    if matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
+        // "Always"/"never" hold only for keys born inside the token with that property.
+        // Only a key generated here has provably never been outside the token.
+        let generated = origin == Origin::Generate;
+        attrs.set(CKA_ALWAYS_SENSITIVE, Attr::Bool(generated && attrs.flag(CKA_SENSITIVE)));
+        attrs.set(CKA_NEVER_EXTRACTABLE, Attr::Bool(generated && !attrs.flag(CKA_EXTRACTABLE)));
+    }
+    if class == CKO_SECRET_KEY {
+        let kt = attrs.key_type().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        let len = attrs.bytes(CKA_VALUE).map(<[u8]>::len).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        let ok = match kt {
+            CKK_AES => matches!(len, 16 | 24 | 32),
+            CKK_DES3 => len == 24,
+            _ => len >= 1,
+        };
+        if !ok {
+            return err(if origin == Origin::Create { CKR_ATTRIBUTE_VALUE_INVALID } else { CKR_KEY_SIZE_RANGE });
+        }
+        attrs.set(CKA_VALUE_LEN, Attr::Ulong(len as CK_ULONG));
+    }
+    if class == CKO_PUBLIC_KEY && attrs.key_type() == Some(CKK_RSA) {
+        let n = attrs.bytes(CKA_MODULUS).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        let bits = bit_len(n);
+        if bits == 0 {
+            return err(CKR_ATTRIBUTE_VALUE_INVALID);
+        }
+        attrs.set(CKA_MODULUS_BITS, Attr::Ulong(bits as CK_ULONG));
+    }
+    Ok(())
+}
+
+fn bit_len(be: &[u8]) -> usize {
+    match be.iter().position(|b| *b != 0) {
+        None => 0,
+        Some(i) => (be.len() - i) * 8 - be[i].leading_zeros() as usize,
+    }
+}
+
+impl Library {
+    /// The object `h` as this session may see it.
+    pub fn object(&self, session: &Session, h: CK_OBJECT_HANDLE) -> Result<(Arc<Object>, Owner)> {
+        let t = session.slot.objects.read();
+        let e = t.get(h).ok_or(CKR_OBJECT_HANDLE_INVALID)?;
+        if !session.slot.visible(e, session.slot.user_logged_in()) {
+            return err(CKR_OBJECT_HANDLE_INVALID);
+        }
+        Ok((e.obj.clone(), e.owner.clone()))
+    }
+
+    /// Checks that this session may hold a new (or changed) object with these attributes.
+    fn check_writable(&self, session: &Session, attrs: &AttrMap) -> Result<()> {
+        let token = attrs.flag(CKA_TOKEN);
+        let private = attrs.flag(CKA_PRIVATE);
+        if token && !session.rw {
+            return err(CKR_SESSION_READ_ONLY);
+        }
+        match session.slot.kind {
+            // The module slot has no login, so it holds no private objects (nShield).
+            SlotKind::Module if private => return err(CKR_USER_NOT_LOGGED_IN),
+            SlotKind::Module => {}
+            _ if private && session.slot.logged_in() != Some(Who::User) => return err(CKR_USER_NOT_LOGGED_IN),
+            _ => {}
+        }
+        if attrs.flag(CKA_TRUSTED) && session.slot.logged_in() != Some(Who::So) {
+            return err(CKR_ATTRIBUTE_READ_ONLY);
+        }
+        Ok(())
+    }
+
+    /// Adds a finished object to the session's slot; token objects are written first, so a
+    /// failed write leaves nothing behind.
+    pub fn add_object(&self, session: &Session, mut attrs: AttrMap) -> Result<CK_OBJECT_HANDLE> {
+        self.check_writable(session, &attrs)?;
+        let slot: &Slot = &session.slot;
+        let h = self.new_object_handle();
+        if attrs.flag(CKA_TOKEN) {
+            let name = object::new_file_name(slot.card_hash())?;
+            let ident = name.trim_start_matches(object::FILE_PREFIX).to_string();
+            if matches!(attrs.class(), Some(CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY)) {
+                attrs.set(CKA_NFKM_APPNAME, Attr::bytes(b"pkcs11".to_vec()));
+                attrs.set(CKA_NFKM_ID, Attr::bytes(ident.into_bytes()));
+                attrs.set(CKA_NFKM_HASH, Attr::bytes(hash20(&name)));
+            }
+            let mut t = slot.objects.write();
+            t.insert(h, Owner::File(name.clone()), Object::new(attrs.clone()));
+            t.files.insert(name.clone(), (h, crate::module::store::FileStamp { ino: 0, mtime_ns: 0, len: 0 }));
+            if let Err(e) = self.persist(slot, &mut t, &name, &attrs) {
+                t.remove(h);
+                return Err(e);
+            }
+        } else {
+            slot.objects.write().insert(h, Owner::Session(session.handle), Object::new(attrs));
+        }
+        Ok(h)
+    }
+
+    pub fn create_object(&self, session: &Session, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
+        let mut attrs = policy::apply(template, &AttrMap::new(), Origin::Create)?;
+        self.slot_defaults(session, template, &mut attrs);
+        complete_new(&mut attrs, Origin::Create, None)?;
+        self.add_object(session, attrs)
+    }
+
+    /// Defaults that depend on the slot: objects of the module slot (which has no login) are
+    /// public unless the template insists, which `add_object` then refuses.
+    pub fn slot_defaults(&self, session: &Session, template: &AttrMap, attrs: &mut AttrMap) {
+        if session.slot.kind == SlotKind::Module && !template.contains(CKA_PRIVATE) {
+            attrs.set(CKA_PRIVATE, Attr::Bool(false));
+        }
+    }
+
+    pub fn copy_object(&self, session: &Session, h: CK_OBJECT_HANDLE, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
+        let (obj, _) = self.object(session, h)?;
+        if !obj.attrs.bool(CKA_COPYABLE).unwrap_or(true) {
+            return err(CKR_ACTION_PROHIBITED);
+        }
+        let so = session.slot.logged_in() == Some(Who::So);
+        let mut attrs = obj.attrs.clone();
+        for (t, v) in template.iter() {
+            if kind_of(t).is_none() {
+                return err(CKR_ATTRIBUTE_TYPE_INVALID);
+            }
+            policy::check_set(&obj.attrs, t, v, true, so).map_err(|e| {
+                if e.rv() == CKR_ATTRIBUTE_READ_ONLY && matches!(t, CKA_CLASS | CKA_KEY_TYPE) {
+                    CKR_TEMPLATE_INCONSISTENT.into()
+                } else {
+                    e
+                }
+            })?;
+            attrs.set(t, v.clone());
+        }
+        for t in [CKA_NFKM_ID, CKA_NFKM_APPNAME, CKA_NFKM_HASH] {
+            attrs.remove(t);
+        }
+        let mut id = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut id)?;
+        attrs.set(CKA_UNIQUE_ID, Attr::bytes(hex::encode(id).into_bytes()));
+        self.add_object(session, attrs)
+    }
+
+    pub fn destroy_object(&self, session: &Session, h: CK_OBJECT_HANDLE) -> Result<()> {
+        let (obj, owner) = self.object(session, h)?;
+        if obj.is_token() && !session.rw {
+            return err(CKR_SESSION_READ_ONLY);
+        }
+        if !obj.attrs.bool(CKA_DESTROYABLE).unwrap_or(true) {
+            return err(CKR_ACTION_PROHIBITED);
+        }
+        let mut t = session.slot.objects.write();
+        if let Owner::File(name) = &owner {
+            self.unpersist(&mut t, name)?;
+        }
+        t.remove(h);
+        Ok(())
+    }
+
+    pub fn set_attributes(&self, session: &Session, h: CK_OBJECT_HANDLE, template: &AttrMap) -> Result<()> {
+        let (obj, owner) = self.object(session, h)?;
+        if obj.is_token() && !session.rw {
+            return err(CKR_SESSION_READ_ONLY);
+        }
+        if !obj.attrs.bool(CKA_MODIFIABLE).unwrap_or(true) {
+            return err(CKR_ACTION_PROHIBITED);
+        }
+        let so = session.slot.logged_in() == Some(Who::So);
+        let mut attrs = obj.attrs.clone();
+        for (t, v) in template.iter() {
+            policy::check_set(&obj.attrs, t, v, false, so)?;
+            attrs.set(t, v.clone());
+        }
+        let new = Object::new(attrs.clone());
+        let mut tab = session.slot.objects.write();
+        if let Owner::File(name) = &owner {
+            self.persist(&session.slot, &mut tab, name, &attrs)?;
+        }
+        tab.replace(h, new);
+        Ok(())
+    }
+
+    pub fn object_size(&self, session: &Session, h: CK_OBJECT_HANDLE) -> Result<usize> {
+        Ok(self.object(session, h)?.0.attrs.encode().len())
+    }
+
+    pub fn find_init(&self, session: &Session, template: &AttrMap) -> Result<()> {
+        let mut ops = session.ops.lock();
+        if ops.find.is_some() {
+            return err(CKR_OPERATION_ACTIVE);
+        }
+        self.sync_objects(&session.slot, false)?;
+        let user = session.slot.user_logged_in();
+        let handles = session.slot.objects.read().find(template, |e| session.slot.visible(e, user));
+        ops.find = Some(FindState { handles, pos: 0 });
+        Ok(())
+    }
+
+    pub fn find_next(&self, session: &Session, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let mut ops = session.ops.lock();
+        let f = ops.find.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        let end = (f.pos + max).min(f.handles.len());
+        let out = f.handles[f.pos..end].to_vec();
+        f.pos = end;
+        Ok(out)
+    }
+
+    pub fn find_final(&self, session: &Session) -> Result<()> {
+        session.ops.lock().find.take().map(|_| ()).ok_or(CKR_OPERATION_NOT_INITIALIZED.into())
+    }
+}
+
+/// nShield-style 20-byte key hash for CKA_NFKM_HASH (emulated: SHA-256 of the file name, cut).
+fn hash20(name: &str) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, name.as_bytes()).as_ref()[..20].to_vec()
+}

@@ -1,0 +1,496 @@
+//! PKCS#11 semantics over the module core: slots and tokens, login state, sessions, objects and
+//! per-session operations. Safe Rust; the ABI layer calls these typed functions.
+//!
+//! Slots follow nShield's load-sharing model (DOMAIN.md §3.6): slot 0 is the module
+//! ("accelerator") slot for module-protected keys; each softcard is a slot with a persisted id;
+//! one more slot always holds an uninitialized token for `C_InitToken`.
+
+pub mod attr;
+pub mod crypto;
+pub mod keys;
+pub mod manage;
+pub mod object;
+pub mod policy;
+pub mod session;
+
+use crate::error::{err, Result};
+use crate::module::softcard::{self, SoftcardFile, Who};
+use crate::module::store::{SecretKey32, Store};
+use crate::module::world::World;
+use attr::AttrMap;
+use cryptoki_sys::*;
+use object::{Entry, Object, ObjectTable, Owner, Protection};
+use parking_lot::{Mutex, RwLock};
+use session::Session;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub const MODULE_SLOT: CK_SLOT_ID = 0;
+pub const MANUFACTURER: &str = "shieldhsm (nShield emulator)";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotKind {
+    /// The module ("accelerator") slot: module-protected keys, no login.
+    Module,
+    /// A softcard token: `file` is `softcard_<hash>`.
+    Card { file: String, hash: String },
+    /// The free slot whose token `C_InitToken` initializes.
+    Empty,
+}
+
+#[derive(Default)]
+pub struct Login {
+    pub who: Option<Who>,
+    /// The softcard's logical token key while a user is logged in (opens private objects).
+    pub lt: Option<SecretKey32>,
+}
+
+pub struct Slot {
+    pub id: CK_SLOT_ID,
+    pub kind: SlotKind,
+    pub login: RwLock<Login>,
+    pub objects: RwLock<ObjectTable>,
+}
+
+impl Slot {
+    fn new(id: CK_SLOT_ID, kind: SlotKind) -> Arc<Slot> {
+        Arc::new(Slot { id, kind, login: RwLock::new(Login::default()), objects: RwLock::new(ObjectTable::default()) })
+    }
+    pub fn card_hash(&self) -> Option<&str> {
+        match &self.kind {
+            SlotKind::Card { hash, .. } => Some(hash),
+            _ => None,
+        }
+    }
+    pub fn user_logged_in(&self) -> bool {
+        self.login.read().who == Some(Who::User)
+    }
+    pub fn logged_in(&self) -> Option<Who> {
+        self.login.read().who
+    }
+    /// Whether a session of this application may see `e` (private objects need the user).
+    pub fn visible(&self, e: &Entry, user: bool) -> bool {
+        user || !e.obj.is_private()
+    }
+}
+
+pub struct Library {
+    pub store: Store,
+    world: RwLock<Option<Arc<World>>>,
+    slots: RwLock<BTreeMap<CK_SLOT_ID, Arc<Slot>>>,
+    slots_generation: Mutex<Option<u64>>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
+    next_session: AtomicU64,
+    next_object: AtomicU64,
+}
+
+impl Library {
+    /// Opens the data directory named by the environment (see `store::default_dir`).
+    pub fn open_default() -> Result<Library> {
+        Library::open(&crate::module::store::default_dir())
+    }
+
+    pub fn open(dir: &std::path::Path) -> Result<Library> {
+        let store = Store::open(dir)?;
+        let world = World::load(&store)?.map(Arc::new);
+        let lib = Library {
+            store,
+            world: RwLock::new(world),
+            slots: RwLock::new(BTreeMap::new()),
+            slots_generation: Mutex::new(None),
+            sessions: RwLock::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+            next_object: AtomicU64::new(1),
+        };
+        lib.refresh_slots()?;
+        Ok(lib)
+    }
+
+    pub fn world(&self) -> Option<Arc<World>> {
+        if let Some(w) = self.world.read().clone() {
+            return Some(w);
+        }
+        let w = World::load(&self.store).ok().flatten().map(Arc::new);
+        *self.world.write() = w.clone();
+        w
+    }
+
+    pub fn new_object_handle(&self) -> CK_OBJECT_HANDLE {
+        self.next_object.fetch_add(1, Ordering::Relaxed) as CK_OBJECT_HANDLE
+    }
+
+    // ---- slots ----
+
+    /// Rebuilds the slot table when the store changed (another process may have initialized a
+    /// token). Slots that still exist keep their `Arc` (and so their login state and objects).
+    pub fn refresh_slots(&self) -> Result<()> {
+        let g = self.store.generation();
+        let mut seen = self.slots_generation.lock();
+        if *seen == Some(g) {
+            return Ok(());
+        }
+        let cards = softcard::list(&self.store)?;
+        let mut slots = self.slots.write();
+        let mut next: BTreeMap<CK_SLOT_ID, Arc<Slot>> = BTreeMap::new();
+        next.insert(
+            MODULE_SLOT,
+            slots.get(&MODULE_SLOT).cloned().unwrap_or_else(|| Slot::new(MODULE_SLOT, SlotKind::Module)),
+        );
+        for c in &cards {
+            let id = c.slot as CK_SLOT_ID;
+            let kind = SlotKind::Card { file: c.file_name(), hash: c.hash.clone() };
+            let slot = match slots.get(&id) {
+                Some(s) if s.kind == kind => s.clone(),
+                _ => Slot::new(id, kind),
+            };
+            next.insert(id, slot);
+        }
+        let empty_id = next.keys().next_back().copied().unwrap_or(0) + 1;
+        let empty = match slots.get(&empty_id) {
+            Some(s) if s.kind == SlotKind::Empty => s.clone(),
+            _ => Slot::new(empty_id, SlotKind::Empty),
+        };
+        next.insert(empty_id, empty);
+        *slots = next;
+        *seen = Some(g);
+        Ok(())
+    }
+
+    pub fn slot_ids(&self) -> Result<Vec<CK_SLOT_ID>> {
+        self.refresh_slots()?;
+        Ok(self.slots.read().keys().copied().collect())
+    }
+
+    pub fn slot(&self, id: CK_SLOT_ID) -> Result<Arc<Slot>> {
+        if let Some(s) = self.slots.read().get(&id) {
+            return Ok(s.clone());
+        }
+        self.refresh_slots()?;
+        self.slots.read().get(&id).cloned().ok_or(CKR_SLOT_ID_INVALID.into())
+    }
+
+    pub fn card(&self, slot: &Slot) -> Result<Option<SoftcardFile>> {
+        match &slot.kind {
+            SlotKind::Card { file, .. } => Ok(Some(SoftcardFile::load(&self.store, file)?)),
+            _ => Ok(None),
+        }
+    }
+
+    // ---- sessions ----
+
+    pub fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Session>> {
+        self.sessions.read().get(&h).cloned().ok_or(CKR_SESSION_HANDLE_INVALID.into())
+    }
+
+    pub fn sessions_all(&self) -> Vec<CK_SESSION_HANDLE> {
+        self.sessions.read().keys().copied().collect()
+    }
+
+    pub fn sessions_on(&self, slot: CK_SLOT_ID) -> Vec<Arc<Session>> {
+        self.sessions.read().values().filter(|s| s.slot.id == slot).cloned().collect()
+    }
+
+    pub fn open_session(&self, slot_id: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+        if flags & CKF_SERIAL_SESSION == 0 {
+            return err(CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+        }
+        let slot = self.slot(slot_id)?;
+        if slot.kind == SlotKind::Empty {
+            return err(CKR_TOKEN_NOT_RECOGNIZED);
+        }
+        let rw = flags & CKF_RW_SESSION != 0;
+        if !rw && slot.logged_in() == Some(Who::So) {
+            return err(CKR_SESSION_READ_WRITE_SO_EXISTS);
+        }
+        let h = self.next_session.fetch_add(1, Ordering::Relaxed) as CK_SESSION_HANDLE;
+        self.sessions.write().insert(h, Arc::new(Session::new(h, slot, rw)));
+        Ok(h)
+    }
+
+    pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let s = self.sessions.write().remove(&h).ok_or(CKR_SESSION_HANDLE_INVALID)?;
+        {
+            let mut t = s.slot.objects.write();
+            for oh in t.handles_owned_by(h) {
+                t.remove(oh);
+            }
+        }
+        if self.sessions_on(s.slot.id).is_empty() {
+            self.logout_slot(&s.slot);
+        }
+        Ok(())
+    }
+
+    pub fn close_all_sessions(&self, slot_id: CK_SLOT_ID) -> Result<()> {
+        self.slot(slot_id)?;
+        for s in self.sessions_on(slot_id) {
+            let _ = self.close_session(s.handle);
+        }
+        Ok(())
+    }
+
+    // ---- login ----
+
+    pub fn login(&self, session: &Session, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+        let slot = &session.slot;
+        let who = match user {
+            CKU_SO => Who::So,
+            CKU_USER => Who::User,
+            CKU_CONTEXT_SPECIFIC => return self.context_login(session, pin),
+            _ => return err(CKR_USER_TYPE_INVALID),
+        };
+        let SlotKind::Card { file, .. } = &slot.kind else {
+            // nShield: the module slot has no login (CKNFAST_FAKE_ACCELERATOR_LOGIN aside).
+            return err(CKR_USER_TYPE_INVALID);
+        };
+        match slot.logged_in() {
+            Some(w) if w == who => return err(CKR_USER_ALREADY_LOGGED_IN),
+            Some(_) => return err(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
+            None => {}
+        }
+        if who == Who::So && self.sessions_on(slot.id).iter().any(|s| !s.rw) {
+            return err(CKR_SESSION_READ_ONLY_EXISTS);
+        }
+        let (_, lt) = SoftcardFile::verify(&self.store, file, who, pin)?;
+        {
+            let mut l = slot.login.write();
+            l.who = Some(who);
+            l.lt = Some(lt);
+        }
+        if who == Who::User {
+            self.sync_objects(slot, true)?;
+        }
+        Ok(())
+    }
+
+    /// `CKU_CONTEXT_SPECIFIC`: re-authenticates for the session's pending operation on a key
+    /// with CKA_ALWAYS_AUTHENTICATE.
+    fn context_login(&self, session: &Session, pin: &[u8]) -> Result<()> {
+        let SlotKind::Card { file, .. } = &session.slot.kind else { return err(CKR_USER_TYPE_INVALID) };
+        if !session.slot.user_logged_in() {
+            return err(CKR_USER_NOT_LOGGED_IN);
+        }
+        if !session.ops.lock().needs_context_login() {
+            return err(CKR_OPERATION_NOT_INITIALIZED);
+        }
+        SoftcardFile::verify(&self.store, file, Who::User, pin)?;
+        session.ops.lock().context_authenticated();
+        Ok(())
+    }
+
+    pub fn logout(&self, session: &Session) -> Result<()> {
+        if session.slot.logged_in().is_none() {
+            return err(CKR_USER_NOT_LOGGED_IN);
+        }
+        self.logout_slot(&session.slot);
+        Ok(())
+    }
+
+    /// Forgets the login and every private object opened with it (zeroized with the LT).
+    fn logout_slot(&self, slot: &Slot) {
+        let was_user = slot.user_logged_in();
+        *slot.login.write() = Login::default();
+        if was_user {
+            let mut t = slot.objects.write();
+            let private: Vec<_> = t
+                .token_handles()
+                .into_iter()
+                .filter(|h| t.get(*h).map(|e| e.obj.is_private()).unwrap_or(false))
+                .collect();
+            for h in private {
+                t.remove(h);
+            }
+            drop(t);
+            // Their files stay known as locked until the next login.
+            let _ = self.sync_objects(slot, true);
+        }
+    }
+
+    // ---- token objects on disk ----
+
+    /// The key and owner string that seal a new token object of `slot`.
+    pub fn sealing_key(&self, slot: &Slot, private: bool) -> Result<(Protection, String, SecretKey32)> {
+        let world = self.world().ok_or(CKR_TOKEN_WRITE_PROTECTED)?;
+        match slot.card_hash() {
+            None => Ok((Protection::Module, world.file.hkm.clone(), world.km.clone())),
+            Some(h) if private => {
+                let lt = slot.login.read().lt.clone().ok_or(CKR_USER_NOT_LOGGED_IN)?;
+                Ok((Protection::Token, h.to_string(), lt))
+            }
+            Some(h) => Ok((Protection::Module, h.to_string(), world.km.clone())),
+        }
+    }
+
+    /// Brings a slot's token objects in line with `local/` when any process changed the store
+    /// (one shared-memory load when nothing changed). `force` rescans even so (after login).
+    pub fn sync_objects(&self, slot: &Slot, force: bool) -> Result<()> {
+        if slot.kind == SlotKind::Empty {
+            return Ok(());
+        }
+        let g = self.store.generation();
+        if !force && slot.objects.read().seen_generation == g {
+            return Ok(());
+        }
+        let mut t = slot.objects.write();
+        let want_prefix = match slot.card_hash() {
+            None => "ua".to_string(),
+            Some(h) => format!("us{}", &h[..8.min(h.len())]),
+        };
+        let files: HashMap<String, _> = self
+            .store
+            .list(object::FILE_PREFIX)?
+            .into_iter()
+            .filter(|(n, _)| n[object::FILE_PREFIX.len()..].starts_with(&want_prefix))
+            .collect();
+        // Vanished or changed files leave the table.
+        let stale: Vec<String> =
+            t.files.iter().filter(|(n, (_, stamp))| files.get(*n) != Some(stamp)).map(|(n, _)| n.clone()).collect();
+        for n in stale {
+            if let Some((h, _)) = t.files.get(&n).copied() {
+                t.remove(h);
+            }
+        }
+        t.locked.retain(|n, _| files.contains_key(n));
+        let lt = slot.login.read().lt.clone();
+        let user = slot.user_logged_in();
+        for (name, stamp) in files {
+            if t.files.contains_key(&name) || (t.locked.get(&name) == Some(&stamp) && !user) {
+                continue;
+            }
+            let raw = match self.store.read(&name) {
+                Ok(r) => r,
+                Err(_) => continue, // removed meanwhile
+            };
+            let (prot, owner) = object::peek_file(&raw)?;
+            let key = match prot {
+                Protection::Module => self.world().map(|w| w.km.clone()),
+                Protection::Token if user => lt.clone(),
+                Protection::Token => None,
+            };
+            let Some(key) = key else {
+                t.locked.insert(name, stamp);
+                continue;
+            };
+            if slot.card_hash().map(|h| h != owner).unwrap_or(false) {
+                continue;
+            }
+            // A file that fails to open is damaged or foreign: skip it rather than fail the
+            // whole token (nShield's hardserver logs and carries on likewise).
+            let Ok(attrs) = object::open_file(&name, &raw, &key) else { continue };
+            t.locked.remove(&name);
+            let h = self.new_object_handle();
+            t.insert(h, Owner::File(name.clone()), Object::new(attrs));
+            t.files.insert(name, (h, stamp));
+        }
+        t.seen_generation = g;
+        Ok(())
+    }
+
+    /// Writes a token object file and records it in the table (the caller holds `t`).
+    pub fn persist(&self, slot: &Slot, t: &mut ObjectTable, name: &str, attrs: &AttrMap) -> Result<()> {
+        let (prot, owner, key) = self.sealing_key(slot, attrs.flag(CKA_PRIVATE))?;
+        let blob = object::seal_file(name, prot, &owner, &key, attrs)?;
+        let lock = self.store.lock()?;
+        lock.write(name, &blob)?;
+        self.finish_change(&lock, t);
+        drop(lock);
+        let stamp = self.store.stamp(name)?;
+        if let Some(h) = t.files.get(name).map(|(h, _)| *h) {
+            t.files.insert(name.to_string(), (h, stamp));
+        }
+        Ok(())
+    }
+
+    /// Removes a token object file.
+    pub fn unpersist(&self, t: &mut ObjectTable, name: &str) -> Result<()> {
+        let lock = self.store.lock()?;
+        lock.remove(name)?;
+        self.finish_change(&lock, t);
+        Ok(())
+    }
+
+    /// Bumps the store generation; if nobody else changed the store since this table last
+    /// looked, the table stays current and needs no rescan.
+    fn finish_change(&self, lock: &crate::module::store::StoreLock<'_>, t: &mut ObjectTable) {
+        let before = self.store.generation();
+        let after = lock.bump();
+        if t.seen_generation == before {
+            t.seen_generation = after;
+        }
+    }
+
+    // ---- token init ----
+
+    /// `C_InitToken`: on the free slot, creates a softcard (and, if there is none, a default
+    /// Security World); on an existing softcard, checks the SO PIN and wipes it.
+    pub fn init_token(&self, slot_id: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
+        let slot = self.slot(slot_id)?;
+        if !self.sessions_on(slot_id).is_empty() {
+            return err(CKR_SESSION_EXISTS);
+        }
+        softcard::check_pin_len(so_pin)?;
+        match &slot.kind {
+            SlotKind::Module => err(CKR_FUNCTION_NOT_SUPPORTED),
+            SlotKind::Empty => {
+                let lock = self.store.lock()?;
+                if self.world().is_none() {
+                    let w = World::create_default(&lock)?;
+                    *self.world.write() = Some(Arc::new(w));
+                }
+                // Another process may have taken this slot id meanwhile.
+                if softcard::list(&self.store)?.iter().any(|c| c.slot as CK_SLOT_ID == slot_id) {
+                    return err(CKR_SLOT_ID_INVALID);
+                }
+                SoftcardFile::create(&lock, label, so_pin, slot_id as u64)?;
+                lock.bump();
+                drop(lock);
+                self.refresh_slots()
+            }
+            SlotKind::Card { file, hash } => {
+                SoftcardFile::verify(&self.store, file, Who::So, so_pin)?;
+                let lock = self.store.lock()?;
+                // Wipe: every object file of this card, then the card itself, then a new card in
+                // the same slot (new LT, so nothing old can be opened again).
+                let prefix = format!("{}us{}", object::FILE_PREFIX, &hash[..8.min(hash.len())]);
+                for (n, _) in self.store.list(&prefix)? {
+                    lock.remove(&n)?;
+                }
+                SoftcardFile::create(&lock, label, so_pin, slot_id as u64)?;
+                lock.remove(file)?;
+                lock.bump();
+                drop(lock);
+                self.refresh_slots()
+            }
+        }
+    }
+
+    pub fn init_pin(&self, session: &Session, pin: &[u8]) -> Result<()> {
+        if session.slot.logged_in() != Some(Who::So) {
+            return err(CKR_USER_NOT_LOGGED_IN);
+        }
+        self.set_pin_of(session, Who::User, pin)
+    }
+
+    pub fn set_pin(&self, session: &Session, old: &[u8], new: &[u8]) -> Result<()> {
+        if !session.rw {
+            return err(CKR_SESSION_READ_ONLY);
+        }
+        let SlotKind::Card { file, .. } = &session.slot.kind else { return err(CKR_FUNCTION_NOT_SUPPORTED) };
+        let who = session.slot.logged_in().unwrap_or(Who::User);
+        softcard::check_pin_len(new)?;
+        let (_, lt) = SoftcardFile::verify(&self.store, file, who, old)?;
+        SoftcardFile::set_pin(&self.store, file, who, new, &lt)?;
+        Ok(())
+    }
+
+    fn set_pin_of(&self, session: &Session, who: Who, pin: &[u8]) -> Result<()> {
+        if !session.rw {
+            return err(CKR_SESSION_READ_ONLY);
+        }
+        let SlotKind::Card { file, .. } = &session.slot.kind else { return err(CKR_FUNCTION_NOT_SUPPORTED) };
+        let lt = session.slot.login.read().lt.clone().ok_or(CKR_USER_NOT_LOGGED_IN)?;
+        SoftcardFile::set_pin(&self.store, file, who, pin, &lt)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! Objects, the per-slot object table with its find indexes, and the encrypted object files.
+//!
+//! Objects are immutable once built (`Arc<Object>`); C_SetAttributeValue swaps in a new one, so
+//! operations in flight keep a consistent key and readers never wait on writers. Parsed key
+//! material is cached per object and built once.
+
+use super::attr::AttrMap;
+use crate::error::{err, Result};
+use crate::mech::KeyMaterial;
+use crate::module::store::{self, FileStamp};
+use cryptoki_sys::*;
+use once_cell::sync::OnceCell;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+pub struct Object {
+    pub attrs: AttrMap,
+    material: OnceCell<Arc<KeyMaterial>>,
+}
+
+impl Object {
+    pub fn new(attrs: AttrMap) -> Arc<Object> {
+        Arc::new(Object { attrs, material: OnceCell::new() })
+    }
+
+    /// The parsed key, built on first use and cached for the object's life.
+    pub fn material(&self) -> Result<Arc<KeyMaterial>> {
+        self.material.get_or_try_init(|| KeyMaterial::from_attrs(&self.attrs).map(Arc::new)).cloned()
+    }
+
+    pub fn is_token(&self) -> bool {
+        self.attrs.flag(CKA_TOKEN)
+    }
+    pub fn is_private(&self) -> bool {
+        self.attrs.flag(CKA_PRIVATE)
+    }
+}
+
+/// Who owns an object: a session (destroyed with it) or the token (a file in `local/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    Session(CK_SESSION_HANDLE),
+    File(String),
+}
+
+pub struct Entry {
+    pub owner: Owner,
+    pub obj: Arc<Object>,
+}
+
+/// Every object of one slot visible to this process, with indexes on class, label and id so a
+/// search among thousands of objects touches only the candidates.
+#[derive(Default)]
+pub struct ObjectTable {
+    entries: HashMap<CK_OBJECT_HANDLE, Entry>,
+    by_class: HashMap<CK_OBJECT_CLASS, BTreeSet<CK_OBJECT_HANDLE>>,
+    by_label: HashMap<Vec<u8>, BTreeSet<CK_OBJECT_HANDLE>>,
+    by_id: HashMap<Vec<u8>, BTreeSet<CK_OBJECT_HANDLE>>,
+    /// Token files loaded into this table: name → (handle, version seen).
+    pub files: HashMap<String, (CK_OBJECT_HANDLE, FileStamp)>,
+    /// Private files we cannot open until the user logs in: name → version.
+    pub locked: HashMap<String, FileStamp>,
+    /// Store generation this table reflects.
+    pub seen_generation: u64,
+}
+
+fn index_keys(o: &Object) -> (Option<CK_OBJECT_CLASS>, Option<Vec<u8>>, Option<Vec<u8>>) {
+    (o.attrs.class(), o.attrs.bytes(CKA_LABEL).map(<[u8]>::to_vec), o.attrs.bytes(CKA_ID).map(<[u8]>::to_vec))
+}
+
+impl ObjectTable {
+    pub fn get(&self, h: CK_OBJECT_HANDLE) -> Option<&Entry> {
+        self.entries.get(&h)
+    }
+
+    pub fn insert(&mut self, h: CK_OBJECT_HANDLE, owner: Owner, obj: Arc<Object>) {
+        self.index(h, &obj, true);
+        if let Some(old) = self.entries.insert(h, Entry { owner, obj }) {
+            self.index(h, &old.obj, false);
+            self.index(h, &self.entries[&h].obj.clone(), true);
+        }
+    }
+
+    /// Replaces an object's value (C_SetAttributeValue), keeping the handle.
+    pub fn replace(&mut self, h: CK_OBJECT_HANDLE, obj: Arc<Object>) {
+        if let Some(e) = self.entries.get_mut(&h) {
+            let old = std::mem::replace(&mut e.obj, obj.clone());
+            self.index(h, &old, false);
+            self.index(h, &obj, true);
+        }
+    }
+
+    pub fn remove(&mut self, h: CK_OBJECT_HANDLE) -> Option<Entry> {
+        let e = self.entries.remove(&h)?;
+        self.index(h, &e.obj, false);
+        if let Owner::File(name) = &e.owner {
+            self.files.remove(name);
+        }
+        Some(e)
+    }
+
+    fn index(&mut self, h: CK_OBJECT_HANDLE, o: &Object, add: bool) {
+        let (class, label, id) = index_keys(o);
+        fn upd<K: std::hash::Hash + Eq>(
+            m: &mut HashMap<K, BTreeSet<CK_OBJECT_HANDLE>>,
+            k: K,
+            h: CK_OBJECT_HANDLE,
+            add: bool,
+        ) {
+            if add {
+                m.entry(k).or_default().insert(h);
+            } else if let Some(s) = m.get_mut(&k) {
+                s.remove(&h);
+                if s.is_empty() {
+                    m.remove(&k);
+                }
+            }
+        }
+        if let Some(c) = class {
+            upd(&mut self.by_class, c, h, add);
+        }
+        if let Some(l) = label {
+            upd(&mut self.by_label, l, h, add);
+        }
+        if let Some(i) = id {
+            upd(&mut self.by_id, i, h, add);
+        }
+    }
+
+    /// Handles whose objects match `template` and pass `visible`, in handle order. Uses the most
+    /// selective index the template allows; falls back to all objects only for index-less
+    /// templates.
+    pub fn find(&self, template: &AttrMap, visible: impl Fn(&Entry) -> bool) -> Vec<CK_OBJECT_HANDLE> {
+        let empty = BTreeSet::new();
+        let indexed = [
+            template.bytes(CKA_LABEL).map(|l| self.by_label.get(l).unwrap_or(&empty)),
+            template.bytes(CKA_ID).map(|i| self.by_id.get(i).unwrap_or(&empty)),
+            template.class().map(|c| self.by_class.get(&c).unwrap_or(&empty)),
+        ];
+        let cands = indexed.into_iter().flatten().min_by_key(|s| s.len());
+        let check = |h: &CK_OBJECT_HANDLE| {
+            self.entries.get(h).map(|e| visible(e) && e.obj.attrs.matches(template)).unwrap_or(false)
+        };
+        match cands {
+            Some(set) => set.iter().copied().filter(check).collect(),
+            None => {
+                let mut all: Vec<_> = self.entries.keys().copied().filter(check).collect();
+                all.sort_unstable();
+                all
+            }
+        }
+    }
+
+    pub fn handles_owned_by(&self, session: CK_SESSION_HANDLE) -> Vec<CK_OBJECT_HANDLE> {
+        self.entries.iter().filter(|(_, e)| e.owner == Owner::Session(session)).map(|(h, _)| *h).collect()
+    }
+
+    pub fn token_handles(&self) -> Vec<CK_OBJECT_HANDLE> {
+        self.entries.iter().filter(|(_, e)| matches!(e.owner, Owner::File(_))).map(|(h, _)| *h).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+// ---- object files ----
+
+pub const FILE_PREFIX: &str = "key_pkcs11_";
+const MAGIC: &[u8; 8] = b"SHSMOBJ1";
+
+/// What key seals an object file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// The world's module key (module-slot objects, and public objects of a softcard).
+    Module = 0,
+    /// The softcard's logical token (its private objects): needs the user logged in.
+    Token = 1,
+}
+
+/// A file name for a new object: `key_pkcs11_ua<id>` in the module slot, nShield's prefix for
+/// accelerator keys; `key_pkcs11_us<card>-<id>` on a softcard.
+pub fn new_file_name(card_hash: Option<&str>) -> Result<String> {
+    let mut id = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut id)?;
+    Ok(match card_hash {
+        None => format!("{FILE_PREFIX}ua{}", hex::encode(id)),
+        Some(h) => format!("{FILE_PREFIX}us{}-{}", &h[..8.min(h.len())], hex::encode(id)),
+    })
+}
+
+/// Which softcard (by hash prefix) a file belongs to; `None` for module-slot files.
+pub fn file_card_prefix(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(FILE_PREFIX)?;
+    rest.strip_prefix("us").and_then(|r| r.split('-').next())
+}
+
+fn aad(name: &str, prot: Protection, owner: &str) -> Vec<u8> {
+    format!("shieldhsm/object/1|{name}|{}|{owner}", prot as u8).into_bytes()
+}
+
+/// `MAGIC | protection u8 | owner-len u8 | owner | sealed(attrs)`; the owner (softcard hash or
+/// world hkm) and the file name are bound as associated data.
+pub fn seal_file(name: &str, prot: Protection, owner: &str, key: &[u8; 32], attrs: &AttrMap) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(64 + attrs.len() * 32);
+    out.extend_from_slice(MAGIC);
+    out.push(prot as u8);
+    out.push(owner.len() as u8);
+    out.extend_from_slice(owner.as_bytes());
+    out.extend_from_slice(&store::seal(key, &aad(name, prot, owner), &attrs.encode())?);
+    Ok(out)
+}
+
+/// Reads a file's header: protection and owner.
+pub fn peek_file(raw: &[u8]) -> Result<(Protection, String)> {
+    if raw.len() < 10 || &raw[..8] != MAGIC {
+        return err(CKR_DEVICE_ERROR);
+    }
+    let prot = match raw[8] {
+        0 => Protection::Module,
+        1 => Protection::Token,
+        _ => return err(CKR_DEVICE_ERROR),
+    };
+    let n = raw[9] as usize;
+    let owner = raw.get(10..10 + n).ok_or(CKR_DEVICE_ERROR)?;
+    Ok((prot, String::from_utf8_lossy(owner).into_owned()))
+}
+
+pub fn open_file(name: &str, raw: &[u8], key: &[u8; 32]) -> Result<AttrMap> {
+    let (prot, owner) = peek_file(raw)?;
+    let body = &raw[10 + owner.len()..];
+    let plain = store::open(key, &aad(name, prot, &owner), body)?;
+    let attrs = AttrMap::decode(&plain)?;
+    // The file is authoritative for its own token-ness.
+    if attrs.bool(CKA_TOKEN) != Some(true) {
+        return err(CKR_DEVICE_ERROR);
+    }
+    Ok(attrs)
+}

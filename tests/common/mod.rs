@@ -1,0 +1,106 @@
+//! Shared helpers for the integration tests: every test loads its own copy of the built
+//! `libshieldhsm.so` (so its global state is its own) against its own data directory, exactly as
+//! an application would load the library.
+#![allow(dead_code)]
+
+use cryptoki::context::{CInitializeArgs, Pkcs11};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub const SO_PIN: &str = "5678-so";
+pub const USER_PIN: &str = "1234-user";
+
+/// Serializes the set-env-then-C_Initialize window: the data directory is read from the
+/// environment at C_Initialize.
+static INIT: Mutex<()> = Mutex::new(());
+
+/// The library built by `cargo build --release` (or `$SHIELDHSM_TEST_MODULE`).
+pub fn built_module() -> PathBuf {
+    if let Ok(p) = std::env::var("SHIELDHSM_TEST_MODULE") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for profile in ["release", "debug"] {
+        let p = root.join("target").join(profile).join("libshieldhsm.so");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("libshieldhsm.so not built: run `cargo build --release` first");
+}
+
+/// One loaded instance of the module and its data directory.
+pub struct Module {
+    pub p11: Pkcs11,
+    pub dir: tempfile::TempDir,
+    pub so_path: PathBuf,
+}
+
+impl Module {
+    /// A fresh data directory and a private copy of the library, initialized.
+    pub fn fresh() -> Module {
+        let dir = tempfile::tempdir().unwrap();
+        Module::load_at(dir)
+    }
+
+    /// Loads another instance on an existing data directory (a second "process" view).
+    pub fn load_at(dir: tempfile::TempDir) -> Module {
+        let so_path = dir.path().join(format!("lib-{}.so", uniq()));
+        std::fs::copy(built_module(), &so_path).unwrap();
+        let p11 = init_at(&so_path, &dir.path().join("kmdata"));
+        Module { p11, dir, so_path }
+    }
+
+    pub fn kmdata(&self) -> PathBuf {
+        self.dir.path().join("kmdata")
+    }
+
+    /// Initializes the free token with the standard PINs and returns its slot.
+    pub fn init_token(&self, label: &str) -> Slot {
+        let free = free_slot(&self.p11);
+        self.p11.init_token(free, &AuthPin::new(SO_PIN.into()), label).unwrap();
+        let s = self.p11.open_rw_session(free).unwrap();
+        s.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
+        s.init_pin(&AuthPin::new(USER_PIN.into())).unwrap();
+        s.logout().unwrap();
+        free
+    }
+
+    /// A logged-in read/write user session on `slot`.
+    pub fn user_session(&self, slot: Slot) -> Session {
+        let s = self.p11.open_rw_session(slot).unwrap();
+        s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+        s
+    }
+}
+
+/// Holds the environment steady for a test that sets the data directory and initializes itself.
+pub fn env_lock() -> std::sync::MutexGuard<'static, ()> {
+    INIT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn init_at(so: &Path, kmdata: &Path) -> Pkcs11 {
+    let _g = env_lock();
+    std::env::set_var("SHIELDHSM_KMDATA", kmdata);
+    let p11 = Pkcs11::new(so).unwrap();
+    p11.initialize(CInitializeArgs::OsThreads).unwrap();
+    p11
+}
+
+/// The slot whose token is not initialized yet.
+pub fn free_slot(p11: &Pkcs11) -> Slot {
+    p11.get_all_slots()
+        .unwrap()
+        .into_iter()
+        .find(|s| p11.get_token_info(*s).map(|t| !t.token_initialized()).unwrap_or(false))
+        .expect("a free slot")
+}
+
+fn uniq() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed) * 1000 + std::process::id() as u64 % 1000
+}
