@@ -16,6 +16,7 @@ pub mod registry;
 pub mod rng;
 
 use crate::error::Result;
+use crate::token::attr::AttrMap;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
@@ -130,6 +131,19 @@ pub trait Mechanism: Sync {
     }
     /// Inverse of `wrap`; integrity failures are `CKR_WRAPPED_KEY_INVALID`.
     fn unwrap(&self, _p: &Params, _key: &KeyMaterial, _wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+    /// Key-pair generation: from the caller's (already policy-checked) public and private
+    /// templates, the key-material attributes of the new pair — public: CKA_MODULUS,
+    /// CKA_PUBLIC_EXPONENT (RSA) or CKA_EC_PARAMS, CKA_EC_POINT (EC); private: the same public
+    /// values plus the secret components (RSA CRT values; EC CKA_VALUE). The token layer adds
+    /// class, key type and every non-material attribute.
+    fn generate_pair(&self, _public: &AttrMap, _private: &AttrMap) -> Result<(AttrMap, AttrMap)> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+    /// Key derivation: the derived secret's bytes, `len` long when the template fixed a length
+    /// (`None`: the mechanism's natural length).
+    fn derive(&self, _p: &Params, _key: &KeyMaterial, _len: Option<usize>) -> Result<Zeroizing<Vec<u8>>> {
         Err(CKR_MECHANISM_INVALID.into())
     }
 }
