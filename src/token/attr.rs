@@ -120,6 +120,13 @@ pub const CKA_NFKM_ID: CK_ATTRIBUTE_TYPE = 0xDE43_6A74;
 pub const CKA_NFKM_APPNAME: CK_ATTRIBUTE_TYPE = 0xDE43_6975;
 pub const CKA_NFKM_HASH: CK_ATTRIBUTE_TYPE = 0xDE43_698A;
 
+/// Our own vendor range (DOMAIN.md §4.3: emulator-only numbers never collide with nShield's).
+pub const SHSM_VENDOR: CK_ATTRIBUTE_TYPE = 0x8E4D_0000;
+/// A key's nShield-style ACL, as JSON (see `module::acl`). Read-only through PKCS#11.
+pub const CKA_SHSM_ACL: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x01;
+/// What protects a key: `module`, `softcard:<hash>` or `cardset:<hash>`. Read-only.
+pub const CKA_SHSM_PROTECTION: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x02;
+
 /// The value shape of every attribute we know; `None` means `CKR_ATTRIBUTE_TYPE_INVALID`.
 pub fn kind_of(t: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
     Some(match t {

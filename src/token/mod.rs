@@ -333,15 +333,22 @@ impl Library {
             return Ok(());
         }
         let mut t = slot.objects.write();
-        let want_prefix = match slot.card_hash() {
-            None => "ua".to_string(),
-            Some(h) => format!("us{}", &h[..8.min(h.len())]),
+        // Which files are this slot's: PKCS#11-made objects by name (`key_pkcs11_ua…` for the
+        // module, `key_pkcs11_us<card>…` for a softcard), and keys made by the CLI
+        // (`key_<app>_<ident>`) by the owner sealed into their header.
+        let owner_id = match slot.card_hash() {
+            None => self.world().map(|w| w.file.hkm.clone()).unwrap_or_default(),
+            Some(h) => h.to_string(),
+        };
+        let own_prefix = match slot.card_hash() {
+            None => format!("{}ua", object::FILE_PREFIX),
+            Some(h) => format!("{}us{}", object::FILE_PREFIX, &h[..8.min(h.len())]),
         };
         let files: HashMap<String, _> = self
             .store
-            .list(object::FILE_PREFIX)?
+            .list(object::KEY_PREFIX)?
             .into_iter()
-            .filter(|(n, _)| n[object::FILE_PREFIX.len()..].starts_with(&want_prefix))
+            .filter(|(n, _)| n.starts_with(&own_prefix) || !n.starts_with(object::FILE_PREFIX))
             .collect();
         // Vanished or changed files leave the table.
         let stale: Vec<String> =
@@ -352,17 +359,28 @@ impl Library {
             }
         }
         t.locked.retain(|n, _| files.contains_key(n));
+        t.foreign.retain(|n, stamp| files.get(n) == Some(stamp));
         let lt = slot.login.read().lt.clone();
         let user = slot.user_logged_in();
         for (name, stamp) in files {
-            if t.files.contains_key(&name) || (t.locked.get(&name) == Some(&stamp) && !user) {
+            if t.files.contains_key(&name)
+                || t.foreign.contains_key(&name)
+                || (t.locked.get(&name) == Some(&stamp) && !user)
+            {
                 continue;
             }
             let raw = match self.store.read(&name) {
                 Ok(r) => r,
                 Err(_) => continue, // removed meanwhile
             };
-            let (prot, owner) = object::peek_file(&raw)?;
+            let Ok((prot, owner)) = object::peek_file(&raw) else {
+                t.foreign.insert(name, stamp);
+                continue;
+            };
+            if owner != owner_id {
+                t.foreign.insert(name, stamp);
+                continue;
+            }
             let key = match prot {
                 Protection::Module => self.world().map(|w| w.km.clone()),
                 Protection::Token if user => lt.clone(),
@@ -372,12 +390,12 @@ impl Library {
                 t.locked.insert(name, stamp);
                 continue;
             };
-            if slot.card_hash().map(|h| h != owner).unwrap_or(false) {
-                continue;
-            }
             // A file that fails to open is damaged or foreign: skip it rather than fail the
             // whole token (nShield's hardserver logs and carries on likewise).
-            let Ok(attrs) = object::open_file(&name, &raw, &key) else { continue };
+            let Ok(attrs) = object::open_file(&name, &raw, &key) else {
+                t.foreign.insert(name, stamp);
+                continue;
+            };
             t.locked.remove(&name);
             let h = self.new_object_handle();
             t.insert(h, Owner::File(name.clone()), Object::new(attrs));

@@ -60,6 +60,8 @@ pub struct ObjectTable {
     pub files: HashMap<String, (CK_OBJECT_HANDLE, FileStamp)>,
     /// Private files we cannot open until the user logs in: name → version.
     pub locked: HashMap<String, FileStamp>,
+    /// Key files that belong to another slot (or could not be opened): name → version.
+    pub foreign: HashMap<String, FileStamp>,
     /// Store generation this table reflects.
     pub seen_generation: u64,
 }
@@ -169,6 +171,9 @@ impl ObjectTable {
 
 // ---- object files ----
 
+/// Every key file in `local/` (nShield's `key_<APPNAME>_<IDENT>`).
+pub const KEY_PREFIX: &str = "key_";
+/// Objects made through PKCS#11.
 pub const FILE_PREFIX: &str = "key_pkcs11_";
 const MAGIC: &[u8; 8] = b"SHSMOBJ1";
 

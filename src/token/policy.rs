@@ -3,7 +3,9 @@
 //! Table 10). One routine, [`apply`], interprets the tables for create, generate, unwrap, derive
 //! and copy; [`check_set`] for C_SetAttributeValue; [`readable`] for C_GetAttributeValue.
 
-use super::attr::{kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID};
+use super::attr::{
+    kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL, CKA_SHSM_PROTECTION,
+};
 use crate::error::{err, Result};
 use cryptoki_sys::*;
 
@@ -109,6 +111,8 @@ static KEY: &[Spec] = &[
     s(CKA_NFKM_ID, COMPUTED, N),
     s(CKA_NFKM_APPNAME, COMPUTED, N),
     s(CKA_NFKM_HASH, COMPUTED, N),
+    s(CKA_SHSM_ACL, COMPUTED, N),
+    s(CKA_SHSM_PROTECTION, COMPUTED, N),
 ];
 
 static PUBLIC: &[Spec] = &[
