@@ -246,3 +246,56 @@ fn a_forked_child_must_initialize_again() {
     assert_eq!(call!(r, C_GetSlotList, CK_TRUE, null_mut(), &mut n), CKR_OK);
     assert_eq!(call!(r, C_Finalize, null_mut()), CKR_OK);
 }
+
+#[test]
+fn kwp_by_number_matches_rfc5649() {
+    let _env = env_lock();
+    let r = Raw::load();
+    assert_eq!(call!(r, C_Initialize, null_mut()), CKR_OK);
+    let mut slots = [0 as CK_SLOT_ID; 4];
+    let mut n: CK_ULONG = 4;
+    assert_eq!(call!(r, C_GetSlotList, CK_TRUE, slots.as_mut_ptr(), &mut n), CKR_OK);
+    let mut label = [b' '; 32];
+    let so = SO_PIN.as_bytes();
+    assert_eq!(
+        call!(r, C_InitToken, slots[1], so.as_ptr() as *mut _, so.len() as CK_ULONG, label.as_mut_ptr()),
+        CKR_OK
+    );
+    let mut h: CK_SESSION_HANDLE = 0;
+    assert_eq!(
+        call!(r, C_OpenSession, slots[1], CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut h),
+        CKR_OK
+    );
+    let class: CK_OBJECT_CLASS = CKO_SECRET_KEY;
+    let make = |kt: CK_KEY_TYPE, value: &[u8]| -> CK_OBJECT_HANDLE {
+        let f = CK_FALSE;
+        let mut t = [
+            CK_ATTRIBUTE { type_: CKA_CLASS, pValue: &class as *const _ as *mut c_void, ulValueLen: 8 },
+            CK_ATTRIBUTE { type_: CKA_KEY_TYPE, pValue: &kt as *const _ as *mut c_void, ulValueLen: 8 },
+            CK_ATTRIBUTE {
+                type_: CKA_VALUE,
+                pValue: value.as_ptr() as *mut c_void,
+                ulValueLen: value.len() as CK_ULONG,
+            },
+            CK_ATTRIBUTE { type_: CKA_PRIVATE, pValue: &f as *const _ as *mut c_void, ulValueLen: 1 },
+        ];
+        let mut o: CK_OBJECT_HANDLE = 0;
+        assert_eq!(call!(r, C_CreateObject, h, t.as_mut_ptr(), 4, &mut o), CKR_OK);
+        o
+    };
+    // RFC 5649 §6, first example (192-bit KEK, 20-byte key).
+    let kek = make(CKK_AES, &hex::decode("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8").unwrap());
+    let target = make(CKK_GENERIC_SECRET, &hex::decode("c37b7e6492584340bed12207808941155068f738").unwrap());
+    let mut mech = CK_MECHANISM { mechanism: CKM_AES_KEY_WRAP_KWP, pParameter: null_mut(), ulParameterLen: 0 };
+    let mut len: CK_ULONG = 0;
+    assert_eq!(call!(r, C_WrapKey, h, &mut mech, kek, target, null_mut(), &mut len), CKR_OK);
+    assert_eq!(len, 32);
+    let mut short = [0u8; 8];
+    let mut slen: CK_ULONG = 8;
+    assert_eq!(call!(r, C_WrapKey, h, &mut mech, kek, target, short.as_mut_ptr(), &mut slen), CKR_BUFFER_TOO_SMALL);
+    assert_eq!(slen, 32);
+    let mut out = [0u8; 32];
+    assert_eq!(call!(r, C_WrapKey, h, &mut mech, kek, target, out.as_mut_ptr(), &mut len), CKR_OK);
+    assert_eq!(hex::encode(out), "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a");
+    assert_eq!(call!(r, C_Finalize, null_mut()), CKR_OK);
+}
