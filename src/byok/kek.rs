@@ -1,0 +1,227 @@
+//! Key Exchange Keys: the RSA public key Azure Key Vault hands out (`az keyvault key download`
+//! writes it as SPKI PEM) and the versioned key identifier (`kid`) naming it.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use std::fmt;
+
+/// Why a KEK or kid was refused: a sentence a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KekError(pub String);
+
+impl fmt::Display for KekError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KekError {}
+
+fn bad<T>(msg: impl Into<String>) -> Result<T, KekError> {
+    Err(KekError(msg.into()))
+}
+
+/// A validated KEK public key.
+#[derive(Clone, Debug)]
+pub struct Kek {
+    /// SubjectPublicKeyInfo DER (rsaEncryption).
+    pub spki_der: Vec<u8>,
+    pub modulus_bits: usize,
+}
+
+impl Kek {
+    /// Parses a KEK from what a user has: SPKI PEM (what Azure writes), SPKI DER, or PKCS#1
+    /// `RSA PUBLIC KEY` PEM. Only RSA 2048, 3072 and 4096 are KEKs Azure issues.
+    pub fn parse(input: &[u8]) -> Result<Kek, KekError> {
+        let der = match std::str::from_utf8(input).ok().filter(|s| s.contains("-----BEGIN")) {
+            Some(text) => pem_body(text)?,
+            None => input.to_vec(),
+        };
+        let spki = if is_pkcs1_rsa_public(&der) { spki_from_pkcs1(&der) } else { der };
+        let key = aws_lc_rs::rsa::PublicEncryptingKey::from_der(&spki).map_err(|_| {
+            KekError(
+                "the KEK is not an RSA public key (expected the PEM file `az keyvault key download` writes)".into(),
+            )
+        })?;
+        let bits = key.key_size_bits();
+        if !matches!(bits, 2048 | 3072 | 4096) {
+            return bad(format!("the KEK is RSA-{bits}; Azure Key Vault KEKs are RSA 2048, 3072 or 4096"));
+        }
+        Ok(Kek { spki_der: spki, modulus_bits: bits })
+    }
+
+    /// SHA-256 of the SPKI, hex: the name ACLs use for "export wrapped to this KEK".
+    pub fn fingerprint(&self) -> String {
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.spki_der))
+    }
+
+    pub fn to_pem(&self) -> String {
+        let b = B64.encode(&self.spki_der);
+        let mut out = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in b.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(line).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str("-----END PUBLIC KEY-----\n");
+        out
+    }
+}
+
+fn pem_body(text: &str) -> Result<Vec<u8>, KekError> {
+    let mut inside = false;
+    let mut body = String::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with("-----BEGIN") {
+            if !(l.contains("PUBLIC KEY")) {
+                return bad(format!("expected a public key, found `{l}`"));
+            }
+            inside = true;
+        } else if l.starts_with("-----END") {
+            break;
+        } else if inside {
+            body.push_str(l);
+        }
+    }
+    B64.decode(body.as_bytes()).map_err(|_| KekError("the PEM body is not valid base64".into()))
+}
+
+/// A PKCS#1 RSAPublicKey is a SEQUENCE of two INTEGERs; an SPKI starts with a SEQUENCE.
+fn is_pkcs1_rsa_public(der: &[u8]) -> bool {
+    // SEQUENCE { INTEGER n, INTEGER e }: the first element inside is an INTEGER (0x02).
+    let Some(inner) = der_inner(der) else { return false };
+    inner.first() == Some(&0x02)
+}
+
+fn der_inner(der: &[u8]) -> Option<&[u8]> {
+    if der.first() != Some(&0x30) {
+        return None;
+    }
+    let (len, hdr) = der_len(&der[1..])?;
+    der.get(1 + hdr..1 + hdr + len)
+}
+
+fn der_len(b: &[u8]) -> Option<(usize, usize)> {
+    let first = *b.first()?;
+    if first < 0x80 {
+        return Some((first as usize, 1));
+    }
+    let n = (first & 0x7f) as usize;
+    if n == 0 || n > 4 || b.len() < 1 + n {
+        return None;
+    }
+    Some((b[1..1 + n].iter().fold(0usize, |a, x| (a << 8) | *x as usize), 1 + n))
+}
+
+fn der_wrap(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = body.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// SPKI { AlgorithmIdentifier { rsaEncryption, NULL }, BIT STRING { RSAPublicKey } }.
+fn spki_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
+    const ALG: &[u8] = &[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(pkcs1);
+    let mut body = ALG.to_vec();
+    body.extend(der_wrap(0x03, &bits));
+    der_wrap(0x30, &body)
+}
+
+/// Checks a Key Vault key identifier: `https://<vault>.vault.azure.net/keys/<name>/<32-hex>`
+/// (or a Managed HSM / sovereign-cloud host). The version is required: Azure imports against
+/// one exact KEK version.
+pub fn check_kid(kid: &str) -> Result<(), KekError> {
+    const HOSTS: &[&str] = &[
+        ".vault.azure.net",
+        ".managedhsm.azure.net",
+        ".vault.azure.cn",
+        ".vault.usgovcloudapi.net",
+        ".managedhsm.azure.cn",
+        ".managedhsm.usgovcloudapi.net",
+    ];
+    let hint = "expected https://<vault>.vault.azure.net/keys/<kek-name>/<32-hex-version> \
+                (the `kid` printed by `az keyvault key show`)";
+    let Some(rest) = kid.strip_prefix("https://") else {
+        return bad(format!("kid must start with https:// — {hint}"));
+    };
+    let Some((host, path)) = rest.split_once('/') else { return bad(format!("kid has no path — {hint}")) };
+    let vault = HOSTS.iter().find_map(|h| host.strip_suffix(h));
+    match vault {
+        Some(v) if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {}
+        _ => return bad(format!("kid host `{host}` is not a Key Vault or Managed HSM host — {hint}")),
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["keys", name, version]
+            if !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && version.len() == 32
+                && version.chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            Ok(())
+        }
+        ["keys", _] | ["keys", _, ""] => bad(format!("kid has no key version — {hint}")),
+        _ => bad(format!("kid path `/{path}` is not /keys/<name>/<version> — {hint}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE_KEK: &str = include_str!("../../../shared/byok/example-KEK.publickey.pem");
+
+    #[test]
+    fn parses_the_azure_download_format() {
+        let k = Kek::parse(EXAMPLE_KEK.as_bytes()).unwrap();
+        assert_eq!(k.modulus_bits, 2048);
+        // DER input and re-encoded PEM give the same key.
+        assert_eq!(Kek::parse(&k.spki_der).unwrap().spki_der, k.spki_der);
+        assert_eq!(Kek::parse(k.to_pem().as_bytes()).unwrap().spki_der, k.spki_der);
+        assert_eq!(k.fingerprint().len(), 64);
+    }
+
+    #[test]
+    fn accepts_pkcs1_public_keys() {
+        let k = Kek::parse(EXAMPLE_KEK.as_bytes()).unwrap();
+        // Pull the RSAPublicKey out of the SPKI's BIT STRING and re-wrap it as PKCS#1 PEM.
+        let inner = der_inner(&k.spki_der).unwrap();
+        let (alg_len, hdr) = der_len(&inner[1..]).unwrap();
+        let bitstring = &inner[1 + hdr + alg_len..];
+        let (bl, bh) = der_len(&bitstring[1..]).unwrap();
+        let pkcs1 = &bitstring[1 + bh + 1..1 + bh + bl];
+        let pem = format!("-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n", B64.encode(pkcs1));
+        assert_eq!(Kek::parse(pem.as_bytes()).unwrap().spki_der, k.spki_der);
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_rsa_public_key() {
+        assert!(Kek::parse(b"not a key").is_err());
+        let e = Kek::parse(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap_err();
+        assert!(e.0.contains("expected a public key"));
+    }
+
+    #[test]
+    fn kid_rules() {
+        assert!(check_kid(
+            "https://contosokeyvaulthsm.vault.azure.net/keys/KEKforBYOK/eba63d27e4e34e028839b53fac905621"
+        )
+        .is_ok());
+        assert!(check_kid("https://myhsm.managedhsm.azure.net/keys/kek-1/0123456789abcdef0123456789abcdef").is_ok());
+        assert!(check_kid("https://contoso.vault.azure.net/keys/KEKforBYOK").unwrap_err().0.contains("no key version"));
+        assert!(check_kid("http://contoso.vault.azure.net/keys/K/eba63d27e4e34e028839b53fac905621").is_err());
+        assert!(check_kid("https://evil.example.com/keys/K/eba63d27e4e34e028839b53fac905621").is_err());
+        assert!(check_kid("https://contoso.vault.azure.net/keys/K/xyz").is_err());
+        assert!(check_kid("https://contoso.vault.azure.net/secrets/K/eba63d27e4e34e028839b53fac905621").is_err());
+    }
+}

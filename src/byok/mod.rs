@@ -1,0 +1,6 @@
+//! Azure Key Vault "bring your own key": KEK packages, the `.byok` transfer document, and the
+//! checks both ends of a transfer rely on (DOMAIN.md §1, §4.2–§4.6).
+
+pub mod kek;
+pub mod package;
+pub mod vendor;
