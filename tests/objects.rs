@@ -213,9 +213,77 @@ fn child_writer() {
     let slot = p11.get_slots_with_initialized_token().unwrap()[1];
     let s = p11.open_rw_session(slot).unwrap();
     s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new(USER_PIN.into()))).unwrap();
-    for i in 0.. {
-        s.create_object(&data(&format!("w-{i}"), true, true)).unwrap();
+    let limit: usize = std::env::var("SHIELDHSM_CHILD_COUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let tag = std::env::var("SHIELDHSM_CHILD_TAG").unwrap_or_else(|_| "w".into());
+    for i in 0..limit {
+        s.create_object(&data(&format!("{tag}-{i}"), true, true)).unwrap();
     }
+}
+
+#[test]
+fn two_processes_writing_one_store_lose_nothing() {
+    let m = Module::fresh();
+    let slot = m.init_token("shared");
+    let spawn = |tag: &str| {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_writer", "--ignored", "--nocapture"])
+            .env("SHIELDHSM_CHILD_KMDATA", m.kmdata())
+            .env("SHIELDHSM_CHILD_SO", &m.so_path)
+            .env("SHIELDHSM_CHILD_COUNT", "60")
+            .env("SHIELDHSM_CHILD_TAG", tag)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn("a"), spawn("b"));
+    // Meanwhile this process writes too, from two threads with their own sessions.
+    std::thread::scope(|sc| {
+        for t in 0..2 {
+            let m = &m;
+            sc.spawn(move || {
+                let s = m.user_session(slot);
+                for i in 0..30 {
+                    s.create_object(&data(&format!("t{t}-{i}"), true, false)).unwrap();
+                }
+            });
+        }
+    });
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let s = m.user_session(slot);
+    let all = s.find_objects(&[Attribute::Class(ObjectClass::DATA)]).unwrap();
+    assert_eq!(all.len(), 60 + 60 + 30 + 30, "every object written by every writer is there");
+    for tag in ["a-59", "b-0", "t0-29", "t1-0"] {
+        assert_eq!(s.find_objects(&[Attribute::Label(tag.as_bytes().to_vec())]).unwrap().len(), 1, "{tag}");
+    }
+}
+
+#[test]
+fn threads_sign_concurrently_in_their_own_sessions() {
+    let m = Module::fresh();
+    let slot = m.init_token("threads");
+    let s = m.user_session(slot);
+    let k = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Value(b"Jefe".to_vec()),
+            Attribute::Token(true),
+        ])
+        .unwrap();
+    // RFC 4231 test case 2.
+    let expect = hex::decode("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843").unwrap();
+    std::thread::scope(|sc| {
+        for _ in 0..4 {
+            let (m, expect) = (&m, &expect);
+            sc.spawn(move || {
+                let s = m.p11.open_ro_session(slot).unwrap();
+                for _ in 0..200 {
+                    assert_eq!(&s.sign(&Mechanism::Sha256Hmac, k, b"what do ya want for nothing?").unwrap(), expect);
+                }
+            });
+        }
+    });
 }
 
 #[test]

@@ -153,3 +153,31 @@ fn module_slot_refuses_login_and_private_objects() {
     assert!(name.is_some(), "module-slot token objects are key_pkcs11_ua* files");
     s.destroy_object(h).unwrap();
 }
+
+#[test]
+fn cknfast_fake_accelerator_login_and_no_accelerator_slots() {
+    use cryptoki::object::{Attribute, ObjectClass};
+    let m = Module::fresh_with_env(&[("CKNFAST_FAKE_ACCELERATOR_LOGIN", "1")]);
+    m.init_token("w"); // a world, so the module slot is writable
+    let module = m.p11.get_all_slots().unwrap()[0];
+    assert!(m.p11.get_token_info(module).unwrap().login_required());
+    let s = m.p11.open_rw_session(module).unwrap();
+    s.login(UserType::User, Some(&AuthPin::new("any-pin".into()))).unwrap();
+    let h = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Value(vec![9]),
+        ])
+        .unwrap();
+    s.logout().unwrap();
+    assert!(s.find_objects(&[Attribute::Class(ObjectClass::DATA)]).unwrap().is_empty(), "private again after logout");
+    s.login(UserType::User, Some(&AuthPin::new("x-pin".into()))).unwrap();
+    assert_eq!(s.find_objects(&[Attribute::Class(ObjectClass::DATA)]).unwrap(), vec![h]);
+
+    let hidden = Module::fresh_with_env(&[("CKNFAST_NO_ACCELERATOR_SLOTS", "1")]);
+    let slots = hidden.p11.get_all_slots().unwrap();
+    assert_eq!(slots.len(), 1, "only the free token slot");
+    assert!(!hidden.p11.get_token_info(slots[0]).unwrap().token_initialized());
+}

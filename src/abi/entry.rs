@@ -169,6 +169,9 @@ pub unsafe extern "C" fn C_GetTokenInfo(id: CK_SLOT_ID, p: *mut CK_TOKEN_INFO) -
         let (label, serial) = match &slot.kind {
             SlotKind::Module => {
                 flags |= CKF_TOKEN_INITIALIZED;
+                if l.config.fake_accelerator_login {
+                    flags |= CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED;
+                }
                 match l.world() {
                     Some(w) => (String::from("loadshared accelerator"), w.esn.replace('-', "")),
                     None => {

@@ -1,6 +1,10 @@
 //! Parsed key material, built once per object and cached by the token layer (never rebuilt per
 //! `C_*Init`: that is where SoftHSMv2 loses half its speed). Secret bytes are wiped on drop.
 
+use super::ec::EcKey;
+use super::eddsa::EdKey;
+use super::rsa::RsaKey;
+use super::{ec, eddsa, rsa};
 use crate::error::{err, Result};
 use crate::token::attr::AttrMap;
 use aws_lc_rs::cipher::{DecryptingKey, EncryptingKey};
@@ -11,8 +15,17 @@ use zeroize::Zeroizing;
 
 pub enum KeyMaterial {
     Secret(SecretKey),
-    /// Asymmetric keys are stored and listed before their mechanisms exist; using one with a
-    /// mechanism that needs parsed material is `CKR_KEY_TYPE_INCONSISTENT`.
+    /// RSA private key (with its public half); see [`super::rsa`].
+    RsaPrivate(Arc<RsaKey>),
+    RsaPublic(Arc<RsaKey>),
+    /// EC private key on a named curve (with its public point); see [`super::ec`].
+    EcPrivate(Arc<EcKey>),
+    EcPublic(Arc<EcKey>),
+    /// Ed25519 private key (seed and public key); see [`super::eddsa`].
+    EdPrivate(Arc<EdKey>),
+    EdPublic(Arc<EdKey>),
+    /// Other asymmetric key types (stored and listed, usable with no mechanism: every
+    /// mechanism answers `CKR_KEY_TYPE_INCONSISTENT`).
     Unparsed,
 }
 
@@ -56,17 +69,38 @@ impl SecretKey {
 }
 
 impl KeyMaterial {
-    /// Builds the material of a key object from its attributes.
+    /// Builds the material of a key object from its attributes (called once per object, and
+    /// at import to validate). Asymmetric keys are parsed and checked by the engine: RSA from
+    /// CKA_MODULUS/CKA_PUBLIC_EXPONENT (+ CKA_PRIVATE_EXPONENT and CRT values, which are
+    /// computed when absent), EC and Ed25519 from CKA_EC_PARAMS and CKA_EC_POINT or CKA_VALUE.
+    /// Missing components are `CKR_TEMPLATE_INCOMPLETE`, invalid ones
+    /// `CKR_ATTRIBUTE_VALUE_INVALID`, unsupported curves `CKR_CURVE_NOT_SUPPORTED` and
+    /// malformed or explicit EC parameters `CKR_DOMAIN_PARAMS_INVALID`.
     pub fn from_attrs(attrs: &AttrMap) -> Result<KeyMaterial> {
-        match attrs.class() {
+        let private = match attrs.class() {
             Some(CKO_SECRET_KEY) => {
                 let kt = attrs.key_type().ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
                 let v = attrs.bytes(CKA_VALUE).ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
-                Ok(KeyMaterial::Secret(SecretKey::new(kt, v)))
+                return Ok(KeyMaterial::Secret(SecretKey::new(kt, v)));
             }
-            Some(CKO_PUBLIC_KEY) | Some(CKO_PRIVATE_KEY) => Ok(KeyMaterial::Unparsed),
-            _ => err(CKR_KEY_HANDLE_INVALID),
-        }
+            Some(CKO_PUBLIC_KEY) => false,
+            Some(CKO_PRIVATE_KEY) => true,
+            _ => return err(CKR_KEY_HANDLE_INVALID),
+        };
+        Ok(match (attrs.key_type(), private) {
+            (Some(CKK_RSA), true) => KeyMaterial::RsaPrivate(Arc::new(rsa::key_from_attrs(attrs, true)?)),
+            (Some(CKK_RSA), false) => KeyMaterial::RsaPublic(Arc::new(rsa::key_from_attrs(attrs, false)?)),
+            (Some(CKK_EC), true) => KeyMaterial::EcPrivate(Arc::new(ec::key_from_attrs(attrs, true)?)),
+            (Some(CKK_EC), false) => KeyMaterial::EcPublic(Arc::new(ec::key_from_attrs(attrs, false)?)),
+            (Some(CKK_EC_EDWARDS), true) => KeyMaterial::EdPrivate(Arc::new(eddsa::key_from_attrs(attrs, true)?)),
+            (Some(CKK_EC_EDWARDS), false) => KeyMaterial::EdPublic(Arc::new(eddsa::key_from_attrs(attrs, false)?)),
+            _ => KeyMaterial::Unparsed,
+        })
+    }
+
+    /// True for material that holds a private key.
+    pub fn is_private(&self) -> bool {
+        matches!(self, KeyMaterial::RsaPrivate(_) | KeyMaterial::EcPrivate(_) | KeyMaterial::EdPrivate(_))
     }
 
     /// The secret key, or `CKR_KEY_TYPE_INCONSISTENT` for the given expected key types.
@@ -75,5 +109,30 @@ impl KeyMaterial {
             KeyMaterial::Secret(s) if allowed.contains(&s.key_type) => Ok(s),
             _ => err(CKR_KEY_TYPE_INCONSISTENT),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mech::testutil::*;
+
+    #[test]
+    fn asymmetric_keys_are_parsed_and_other_types_kept() {
+        let (public, private) = rsa_pair(2048);
+        assert!(matches!(material(&public), KeyMaterial::RsaPublic(_)));
+        assert!(matches!(material(&private), KeyMaterial::RsaPrivate(_)));
+        assert!(material(&private).is_private());
+        assert!(!material(&public).is_private());
+        let (public, private) = ec_pair(ec::P384.params);
+        assert!(matches!(material(&public), KeyMaterial::EcPublic(_)));
+        assert!(matches!(material(&private), KeyMaterial::EcPrivate(_)));
+        // Types without mechanisms are stored as they are.
+        let dsa = attrs(CKO_PRIVATE_KEY, CKK_DSA, &[(CKA_VALUE, &[1; 20])]);
+        assert!(matches!(material(&dsa), KeyMaterial::Unparsed));
+        let no_type = attrs(CKO_PUBLIC_KEY, CKK_RSA, &[]);
+        assert_eq!(rv(KeyMaterial::from_attrs(&no_type)), CKR_TEMPLATE_INCOMPLETE);
+        let cert = attrs(CKO_CERTIFICATE, 0, &[]);
+        assert_eq!(rv(KeyMaterial::from_attrs(&cert)), CKR_KEY_HANDLE_INVALID);
     }
 }

@@ -7,13 +7,22 @@
 //! mechanisms, ...) belong to the token layer.
 
 pub mod aes;
+pub mod asn1;
 pub mod des3;
 pub mod digest;
+pub mod ec;
+pub mod eddsa;
+pub(crate) mod ffi;
 pub mod hmac;
 pub mod key;
 pub mod kw;
+pub mod pkcs8;
 pub mod registry;
 pub mod rng;
+pub mod rsa;
+pub mod rsa_aes;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 use crate::error::Result;
 use crate::token::attr::AttrMap;
@@ -21,7 +30,9 @@ use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 pub use key::KeyMaterial;
-pub use registry::{lookup, MechEntry};
+pub use pkcs8::{pkcs8_to_attrs, private_to_pkcs8, public_from_private, public_key_info, spki_to_attrs};
+pub use registry::{lookup, pair_key_type, MechEntry};
+pub use rsa_aes::rsa_aes_wrap_with;
 
 /// Mechanism parameters, parsed from `CK_MECHANISM.pParameter` by the ABI layer according to
 /// [`registry::param_kind`]. Owned copies: an operation may outlive the caller's buffers.

@@ -1,7 +1,7 @@
 //! The mechanism table: type → (`CK_MECHANISM_INFO`, parameter shape, implementation).
 //! `C_GetMechanismList`, `C_GetMechanismInfo` and dispatch all read [`ALL`].
 
-use super::{aes, des3, digest, hmac, kw, Mechanism, ParamKind};
+use super::{aes, des3, digest, ec, eddsa, hmac, kw, rsa, rsa_aes, Mechanism, ParamKind};
 use cryptoki_sys::*;
 
 /// What a key-generation mechanism makes.
@@ -36,6 +36,18 @@ static NO_OPS: NoOps = NoOps;
 const ED: CK_FLAGS = CKF_ENCRYPT | CKF_DECRYPT;
 const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
 const WU: CK_FLAGS = CKF_WRAP | CKF_UNWRAP;
+/// Capability flags of the prime-field EC mechanisms: named curves, uncompressed points.
+const ECF: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+
+/// RSA modulus sizes (bits) the RSA mechanisms take; generation is narrower (see
+/// [`rsa::RsaKeyPairGen`]).
+const RSA_MIN: CK_ULONG = rsa::MIN_BITS as CK_ULONG;
+const RSA_MAX: CK_ULONG = rsa::MAX_BITS as CK_ULONG;
+/// EC curve sizes (bits): P-256/secp256k1 to P-521.
+const EC_MIN: CK_ULONG = 256;
+const EC_MAX: CK_ULONG = 521;
+/// Ed25519.
+const ED_BITS: CK_ULONG = 255;
 
 macro_rules! entry {
     ($ty:expr, $min:expr, $max:expr, $flags:expr, $param:expr, $imp:expr) => {
@@ -67,6 +79,28 @@ const HMAC_MAX: CK_ULONG = 512;
 
 /// Every mechanism we implement, in ascending type order (binary-searchable).
 pub static ALL: &[MechEntry] = &[
+    entry!(
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        rsa::GEN_MIN_BITS as CK_ULONG,
+        rsa::GEN_MAX_BITS as CK_ULONG,
+        CKF_GENERATE_KEY_PAIR,
+        ParamKind::None,
+        rsa::RSA_PKCS_KEY_PAIR_GEN
+    ),
+    entry!(CKM_RSA_PKCS, RSA_MIN, RSA_MAX, ED | SV | WU, ParamKind::None, rsa::RSA_PKCS),
+    entry!(CKM_RSA_X_509, RSA_MIN, RSA_MAX, ED | SV, ParamKind::None, rsa::RSA_X_509),
+    entry!(CKM_SHA1_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA1_RSA_PKCS),
+    entry!(CKM_RSA_PKCS_OAEP, RSA_MIN, RSA_MAX, ED | WU, ParamKind::Oaep, rsa::RSA_PKCS_OAEP),
+    entry!(CKM_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::RSA_PKCS_PSS),
+    entry!(CKM_SHA1_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::SHA1_RSA_PKCS_PSS),
+    entry!(CKM_SHA256_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA256_RSA_PKCS),
+    entry!(CKM_SHA384_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA384_RSA_PKCS),
+    entry!(CKM_SHA512_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA512_RSA_PKCS),
+    entry!(CKM_SHA256_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::SHA256_RSA_PKCS_PSS),
+    entry!(CKM_SHA384_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::SHA384_RSA_PKCS_PSS),
+    entry!(CKM_SHA512_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::SHA512_RSA_PKCS_PSS),
+    entry!(CKM_SHA224_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA224_RSA_PKCS),
+    entry!(CKM_SHA224_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::SHA224_RSA_PKCS_PSS),
     entry!(keygen CKM_DES3_KEY_GEN, 24, 24, CKK_DES3, Some(24)),
     entry!(CKM_DES3_ECB, 24, 24, ED | WU, ParamKind::None, des3::DES3_ECB),
     entry!(CKM_DES3_CBC, 24, 24, ED | WU, ParamKind::Iv(8), des3::DES3_CBC),
@@ -87,6 +121,24 @@ pub static ALL: &[MechEntry] = &[
     entry!(CKM_SHA512_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA512_HMAC),
     entry!(CKM_SHA512_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA512_HMAC_GENERAL),
     entry!(keygen CKM_GENERIC_SECRET_KEY_GEN, 1, HMAC_MAX, CKK_GENERIC_SECRET, None),
+    entry!(CKM_EC_KEY_PAIR_GEN, EC_MIN, EC_MAX, CKF_GENERATE_KEY_PAIR | ECF, ParamKind::None, ec::EC_KEY_PAIR_GEN),
+    entry!(CKM_ECDSA, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA),
+    entry!(CKM_ECDSA_SHA1, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA1),
+    entry!(CKM_ECDSA_SHA224, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA224),
+    entry!(CKM_ECDSA_SHA256, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA256),
+    entry!(CKM_ECDSA_SHA384, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA384),
+    entry!(CKM_ECDSA_SHA512, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA512),
+    entry!(CKM_ECDH1_DERIVE, EC_MIN, EC_MAX, CKF_DERIVE | ECF, ParamKind::Ecdh, ec::ECDH1_DERIVE),
+    entry!(CKM_RSA_AES_KEY_WRAP, RSA_MIN, RSA_MAX, WU, ParamKind::RsaAesKeyWrap, rsa_aes::RSA_AES_KEY_WRAP),
+    entry!(
+        CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        ED_BITS,
+        ED_BITS,
+        CKF_GENERATE_KEY_PAIR,
+        ParamKind::None,
+        eddsa::EC_EDWARDS_KEY_PAIR_GEN
+    ),
+    entry!(CKM_EDDSA, ED_BITS, ED_BITS, SV, ParamKind::Raw, eddsa::EDDSA),
     entry!(keygen CKM_AES_KEY_GEN, 16, 32, CKK_AES, None),
     entry!(CKM_AES_ECB, 16, 32, ED | WU, ParamKind::None, aes::AES_ECB),
     entry!(CKM_AES_CBC, 16, 32, ED | WU, ParamKind::Iv(16), aes::AES_CBC),
@@ -109,6 +161,17 @@ pub fn lookup(ty: CK_MECHANISM_TYPE) -> Option<&'static MechEntry> {
     ALL.binary_search_by_key(&ty, |e| e.ty).ok().map(|i| &ALL[i])
 }
 
+/// The key type a key-pair generation mechanism makes (`C_GenerateKeyPair` sets CKA_KEY_TYPE
+/// of both halves from it), or `None` for other mechanisms.
+pub fn pair_key_type(ty: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
+    match ty {
+        CKM_RSA_PKCS_KEY_PAIR_GEN => Some(CKK_RSA),
+        CKM_EC_KEY_PAIR_GEN => Some(CKK_EC),
+        CKM_EC_EDWARDS_KEY_PAIR_GEN => Some(CKK_EC_EDWARDS),
+        _ => None,
+    }
+}
+
 /// How the ABI layer reads the parameter of `ty` (`None` for unknown mechanisms).
 pub fn param_kind(ty: CK_MECHANISM_TYPE) -> Option<ParamKind> {
     lookup(ty).map(|e| e.param)
@@ -129,5 +192,56 @@ mod tests {
             assert_eq!(lookup(e.ty).map(|f| f.ty), Some(e.ty));
         }
         assert!(lookup(CKM_VENDOR_DEFINED + 12345).is_none());
+    }
+
+    #[test]
+    fn key_pair_mechanisms_name_their_key_type() {
+        for e in ALL {
+            assert_eq!(e.flags & CKF_GENERATE_KEY_PAIR != 0, pair_key_type(e.ty).is_some(), "{:#x}", e.ty);
+        }
+    }
+
+    #[test]
+    fn public_key_mechanisms_and_their_parameters() {
+        let expect = [
+            (CKM_RSA_PKCS_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR),
+            (CKM_RSA_PKCS, ParamKind::None, ED | SV | WU),
+            (CKM_RSA_X_509, ParamKind::None, ED | SV),
+            (CKM_RSA_PKCS_OAEP, ParamKind::Oaep, ED | WU),
+            (CKM_RSA_PKCS_PSS, ParamKind::Pss, SV),
+            (CKM_SHA1_RSA_PKCS, ParamKind::None, SV),
+            (CKM_SHA224_RSA_PKCS, ParamKind::None, SV),
+            (CKM_SHA256_RSA_PKCS, ParamKind::None, SV),
+            (CKM_SHA384_RSA_PKCS, ParamKind::None, SV),
+            (CKM_SHA512_RSA_PKCS, ParamKind::None, SV),
+            (CKM_SHA1_RSA_PKCS_PSS, ParamKind::Pss, SV),
+            (CKM_SHA224_RSA_PKCS_PSS, ParamKind::Pss, SV),
+            (CKM_SHA256_RSA_PKCS_PSS, ParamKind::Pss, SV),
+            (CKM_SHA384_RSA_PKCS_PSS, ParamKind::Pss, SV),
+            (CKM_SHA512_RSA_PKCS_PSS, ParamKind::Pss, SV),
+            (CKM_RSA_AES_KEY_WRAP, ParamKind::RsaAesKeyWrap, WU),
+            (CKM_EC_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR | ECF),
+            (CKM_ECDSA, ParamKind::None, SV | ECF),
+            (CKM_ECDSA_SHA1, ParamKind::None, SV | ECF),
+            (CKM_ECDSA_SHA224, ParamKind::None, SV | ECF),
+            (CKM_ECDSA_SHA256, ParamKind::None, SV | ECF),
+            (CKM_ECDSA_SHA384, ParamKind::None, SV | ECF),
+            (CKM_ECDSA_SHA512, ParamKind::None, SV | ECF),
+            (CKM_ECDH1_DERIVE, ParamKind::Ecdh, CKF_DERIVE | ECF),
+            (CKM_EC_EDWARDS_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR),
+            (CKM_EDDSA, ParamKind::Raw, SV),
+        ];
+        for (ty, param, flags) in expect {
+            let e = lookup(ty).unwrap_or_else(|| panic!("{ty:#x} missing"));
+            assert_eq!(e.param, param, "{ty:#x}");
+            assert_eq!(e.flags, flags, "{ty:#x}");
+            assert!(e.min_key <= e.max_key && e.min_key > 0);
+            assert!(e.keygen.is_none());
+        }
+        // Key sizes are in bits for RSA and EC (PKCS#11 §2.1, §2.3).
+        assert_eq!(lookup(CKM_RSA_PKCS_KEY_PAIR_GEN).map(|e| (e.min_key, e.max_key)), Some((2048, 4096)));
+        assert_eq!(lookup(CKM_RSA_PKCS).map(|e| (e.min_key, e.max_key)), Some((1024, 8192)));
+        assert_eq!(lookup(CKM_ECDSA).map(|e| (e.min_key, e.max_key)), Some((256, 521)));
+        assert_eq!(lookup(CKM_EDDSA).map(|e| (e.min_key, e.max_key)), Some((255, 255)));
     }
 }

@@ -143,6 +143,11 @@ pub struct StoreLock<'a> {
 }
 
 impl StoreLock<'_> {
+    /// The store this lock belongs to.
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
     /// Writes `local/<name>` atomically: temp file, fsync, rename, fsync of the directory.
     /// A process killed at any point leaves either the old or the new file, never a torn one.
     pub fn write(&self, name: &str, data: &[u8]) -> Result<()> {

@@ -187,7 +187,9 @@ pub fn kind_of(t: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_UNIQUE_ID
         | CKA_NFKM_ID
         | CKA_NFKM_APPNAME
-        | CKA_NFKM_HASH => Kind::Bytes,
+        | CKA_NFKM_HASH
+        | CKA_SHSM_ACL
+        | CKA_SHSM_PROTECTION => Kind::Bytes,
         CKA_START_DATE | CKA_END_DATE => Kind::Date,
         CKA_ALLOWED_MECHANISMS => Kind::MechList,
         CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Kind::Template,

@@ -78,6 +78,8 @@ impl Library {
         }
         let plaintext: Zeroizing<Vec<u8>> = match obj.attrs.class() {
             Some(CKO_SECRET_KEY) => Zeroizing::new(obj.attrs.bytes(CKA_VALUE).ok_or(CKR_KEY_NOT_WRAPPABLE)?.to_vec()),
+            // Private keys travel as PKCS#8 PrivateKeyInfo (what Azure BYOK and every unwrapper expects).
+            Some(CKO_PRIVATE_KEY) => mech::pkcs8::private_to_pkcs8(&obj.attrs).map_err(|_| CKR_KEY_NOT_WRAPPABLE)?,
             _ => return err(CKR_KEY_NOT_WRAPPABLE),
         };
         let wrapped = entry.imp.wrap(&m.params, &wmat, &plaintext)?;
@@ -116,39 +118,101 @@ impl Library {
         }
         let mut attrs = policy::apply(template, &implied, Origin::Unwrap)?;
         self.slot_defaults(session, template, &mut attrs);
-        if attrs.class() != Some(CKO_SECRET_KEY) {
-            return err(CKR_TEMPLATE_INCONSISTENT);
-        }
         let plaintext = entry.imp.unwrap(&m.params, &umat, wrapped)?;
-        attrs.set(CKA_VALUE, Attr::bytes(plaintext.to_vec()));
+        match attrs.class() {
+            Some(CKO_SECRET_KEY) => attrs.set(CKA_VALUE, Attr::bytes(plaintext.to_vec())),
+            Some(CKO_PRIVATE_KEY) => {
+                let material = mech::pkcs8::pkcs8_to_attrs(&plaintext)?;
+                if material.key_type() != attrs.key_type() {
+                    return err(CKR_TEMPLATE_INCONSISTENT);
+                }
+                for (t, v) in material.iter() {
+                    attrs.set(t, v.clone());
+                }
+            }
+            _ => return err(CKR_TEMPLATE_INCONSISTENT),
+        }
         complete_new(&mut attrs, Origin::Unwrap, None)?;
         self.add_object(session, attrs)
     }
 
-    /// `C_GenerateKeyPair`: no key-pair mechanism is registered yet, so every mechanism is
-    /// refused with the spec's code (after the same checks a registered one would get).
+    /// `C_GenerateKeyPair`: policy-checks both templates, lets the mechanism make the material,
+    /// then stores the public key and the private key (both or neither).
     pub fn generate_key_pair(
         &self,
-        _session: &Session,
+        session: &Session,
         m: &Mech,
-        _public: &AttrMap,
-        _private: &AttrMap,
+        public: &AttrMap,
+        private: &AttrMap,
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
-        let _ = mech::lookup(m.ty).filter(|e| e.flags & CKF_GENERATE_KEY_PAIR != 0).ok_or(CKR_MECHANISM_INVALID)?;
-        err(CKR_MECHANISM_INVALID)
+        let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_GENERATE_KEY_PAIR != 0).ok_or(CKR_MECHANISM_INVALID)?;
+        let kt = match m.ty {
+            CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
+            CKM_EC_KEY_PAIR_GEN => CKK_EC,
+            CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
+            _ => return err(CKR_MECHANISM_INVALID),
+        };
+        let implied = |class| -> AttrMap {
+            [(CKA_CLASS, Attr::Ulong(class)), (CKA_KEY_TYPE, Attr::Ulong(kt))].into_iter().collect()
+        };
+        let mut pubattrs = policy::apply(public, &implied(CKO_PUBLIC_KEY), Origin::Generate)?;
+        let mut privattrs = policy::apply(private, &implied(CKO_PRIVATE_KEY), Origin::Generate)?;
+        self.slot_defaults(session, public, &mut pubattrs);
+        self.slot_defaults(session, private, &mut privattrs);
+        let (pm, sm) = entry.imp.generate_pair(&pubattrs, &privattrs)?;
+        for (t, v) in pm.iter() {
+            pubattrs.set(t, v.clone());
+        }
+        for (t, v) in sm.iter() {
+            privattrs.set(t, v.clone());
+        }
+        complete_new(&mut pubattrs, Origin::Generate, Some(m.ty))?;
+        complete_new(&mut privattrs, Origin::Generate, Some(m.ty))?;
+        let hp = self.add_object(session, pubattrs)?;
+        match self.add_object(session, privattrs) {
+            Ok(hs) => Ok((hp, hs)),
+            Err(e) => {
+                let _ = self.destroy_object(session, hp);
+                Err(e)
+            }
+        }
     }
 
-    /// `C_DeriveKey`: as for key pairs, no derivation mechanism is registered yet.
+    /// `C_DeriveKey`: a secret key from a base key (ECDH).
     pub fn derive_key(
         &self,
         session: &Session,
         m: &Mech,
         base: CK_OBJECT_HANDLE,
-        _t: &AttrMap,
+        template: &AttrMap,
     ) -> Result<CK_OBJECT_HANDLE> {
-        let _ = mech::lookup(m.ty).filter(|e| e.flags & CKF_DERIVE != 0).ok_or(CKR_MECHANISM_INVALID)?;
-        self.object(session, base).map_err(|_| CKR_KEY_HANDLE_INVALID)?;
-        err(CKR_MECHANISM_INVALID)
+        let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_DERIVE != 0).ok_or(CKR_MECHANISM_INVALID)?;
+        let (bobj, bmat) = self.usable_key(session, base, m.ty, CKA_DERIVE, CKR_KEY_HANDLE_INVALID)?;
+        let mut implied = AttrMap::new();
+        if let Some(Attr::Template(t)) = bobj.attrs.get(CKA_DERIVE_TEMPLATE) {
+            for (k, v) in t.iter() {
+                implied.set(k, v.clone());
+            }
+        }
+        if !template.contains(CKA_CLASS) && !implied.contains(CKA_CLASS) {
+            implied.set(CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY));
+        }
+        let mut attrs = policy::apply(template, &implied, Origin::Derive)?;
+        self.slot_defaults(session, template, &mut attrs);
+        if attrs.class() != Some(CKO_SECRET_KEY) {
+            return err(CKR_TEMPLATE_INCONSISTENT);
+        }
+        let len = attrs.ulong(CKA_VALUE_LEN).map(|l| l as usize);
+        let len = match (attrs.key_type(), len) {
+            (Some(CKK_DES3), _) => Some(24),
+            (Some(CKK_AES), None) => return err(CKR_TEMPLATE_INCOMPLETE),
+            (_, l) => l,
+        };
+        let value = entry.imp.derive(&m.params, &bmat, len)?;
+        attrs.set(CKA_VALUE, Attr::Bytes(value));
+        attrs.remove(CKA_VALUE_LEN);
+        complete_new(&mut attrs, Origin::Derive, None)?;
+        self.add_object(session, attrs)
     }
 
     pub fn generate_random(&self, out: &mut [u8]) -> Result<()> {

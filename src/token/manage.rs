@@ -60,13 +60,43 @@ pub fn complete_new(attrs: &mut AttrMap, origin: Origin, keygen_mech: Option<CK_
         }
         attrs.set(CKA_VALUE_LEN, Attr::Ulong(len as CK_ULONG));
     }
-    if class == CKO_PUBLIC_KEY && attrs.key_type() == Some(CKK_RSA) {
+    if matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY) {
+        complete_asymmetric(attrs, class)?;
+    }
+    Ok(())
+}
+
+/// Public/private keys: the material must parse (a bad key is refused at import, not at first
+/// use), and derived public attributes are filled in.
+fn complete_asymmetric(attrs: &mut AttrMap, class: CK_OBJECT_CLASS) -> Result<()> {
+    let kt = attrs.key_type().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+    crate::mech::KeyMaterial::from_attrs(attrs).map_err(|e| {
+        if matches!(e.rv(), CKR_CURVE_NOT_SUPPORTED | CKR_DOMAIN_PARAMS_INVALID | CKR_TEMPLATE_INCOMPLETE) {
+            e
+        } else {
+            CKR_ATTRIBUTE_VALUE_INVALID.into()
+        }
+    })?;
+    if class == CKO_PRIVATE_KEY {
+        // Private keys also carry their public half (EC point; RSA modulus and exponent).
+        for (t, v) in crate::mech::pkcs8::public_from_private(attrs)?.iter() {
+            if !attrs.contains(t) {
+                attrs.set(t, v.clone());
+            }
+        }
+    }
+    if kt == CKK_RSA && class == CKO_PUBLIC_KEY {
         let n = attrs.bytes(CKA_MODULUS).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
         let bits = bit_len(n);
         if bits == 0 {
             return err(CKR_ATTRIBUTE_VALUE_INVALID);
         }
         attrs.set(CKA_MODULUS_BITS, Attr::Ulong(bits as CK_ULONG));
+    }
+    if !attrs.bytes(CKA_PUBLIC_KEY_INFO).map(|b| !b.is_empty()).unwrap_or(false) {
+        if let Some(spki) = crate::mech::pkcs8::public_key_info(attrs) {
+            attrs.set(CKA_PUBLIC_KEY_INFO, Attr::bytes(spki));
+        }
     }
     Ok(())
 }
@@ -97,8 +127,9 @@ impl Library {
             return err(CKR_SESSION_READ_ONLY);
         }
         match session.slot.kind {
-            // The module slot has no login, so it holds no private objects (nShield).
-            SlotKind::Module if private => return err(CKR_USER_NOT_LOGGED_IN),
+            // The module slot has no login, so it holds no private objects (nShield), unless
+            // CKNFAST_FAKE_ACCELERATOR_LOGIN gave it one.
+            SlotKind::Module if private && !session.slot.user_logged_in() => return err(CKR_USER_NOT_LOGGED_IN),
             SlotKind::Module => {}
             _ if private && session.slot.logged_in() != Some(Who::User) => return err(CKR_USER_NOT_LOGGED_IN),
             _ => {}

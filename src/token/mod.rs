@@ -6,6 +6,7 @@
 //! one more slot always holds an uninitialized token for `C_InitToken`.
 
 pub mod attr;
+pub mod config;
 pub mod crypto;
 pub mod keys;
 pub mod manage;
@@ -77,6 +78,7 @@ impl Slot {
 
 pub struct Library {
     pub store: Store,
+    pub config: config::Config,
     world: RwLock<Option<Arc<World>>>,
     slots: RwLock<BTreeMap<CK_SLOT_ID, Arc<Slot>>>,
     slots_generation: Mutex<Option<u64>>,
@@ -94,8 +96,17 @@ impl Library {
     pub fn open(dir: &std::path::Path) -> Result<Library> {
         let store = Store::open(dir)?;
         let world = World::load(&store)?.map(Arc::new);
+        let config = config::Config::load();
+        config.debug_line(&format!("C_Initialize: data directory {}", dir.display()));
+        if !config.ignored.is_empty() {
+            config.debug_line(&format!("accepted without emulated effect: {}", config.ignored.join(", ")));
+        }
+        if !config.loadsharing {
+            config.debug_line("CKNFAST_LOADSHARING=0: only the load-sharing slot model is emulated");
+        }
         let lib = Library {
             store,
+            config,
             world: RwLock::new(world),
             slots: RwLock::new(BTreeMap::new()),
             slots_generation: Mutex::new(None),
@@ -133,10 +144,10 @@ impl Library {
         let cards = softcard::list(&self.store)?;
         let mut slots = self.slots.write();
         let mut next: BTreeMap<CK_SLOT_ID, Arc<Slot>> = BTreeMap::new();
-        next.insert(
-            MODULE_SLOT,
-            slots.get(&MODULE_SLOT).cloned().unwrap_or_else(|| Slot::new(MODULE_SLOT, SlotKind::Module)),
-        );
+        if !self.config.no_accelerator_slots {
+            let module = slots.get(&MODULE_SLOT).cloned().unwrap_or_else(|| Slot::new(MODULE_SLOT, SlotKind::Module));
+            next.insert(MODULE_SLOT, module);
+        }
         for c in &cards {
             let id = c.slot as CK_SLOT_ID;
             let kind = SlotKind::Card { file: c.file_name(), hash: c.hash.clone() };
@@ -240,15 +251,20 @@ impl Library {
             CKU_CONTEXT_SPECIFIC => return self.context_login(session, pin),
             _ => return err(CKR_USER_TYPE_INVALID),
         };
-        let SlotKind::Card { file, .. } = &slot.kind else {
-            // nShield: the module slot has no login (CKNFAST_FAKE_ACCELERATOR_LOGIN aside).
-            return err(CKR_USER_TYPE_INVALID);
-        };
         match slot.logged_in() {
             Some(w) if w == who => return err(CKR_USER_ALREADY_LOGGED_IN),
             Some(_) => return err(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
             None => {}
         }
+        let SlotKind::Card { file, .. } = &slot.kind else {
+            // nShield: the module slot has no login, unless CKNFAST_FAKE_ACCELERATOR_LOGIN asks
+            // for one that accepts any PIN (module-protected keys need no passphrase).
+            if slot.kind == SlotKind::Module && self.config.fake_accelerator_login && who == Who::User {
+                slot.login.write().who = Some(Who::User);
+                return Ok(());
+            }
+            return err(CKR_USER_TYPE_INVALID);
+        };
         if who == Who::So && self.sessions_on(slot.id).iter().any(|s| !s.rw) {
             return err(CKR_SESSION_READ_ONLY_EXISTS);
         }
@@ -291,7 +307,9 @@ impl Library {
     fn logout_slot(&self, slot: &Slot) {
         let was_user = slot.user_logged_in();
         *slot.login.write() = Login::default();
-        if was_user {
+        // Private objects of a softcard were opened with its LT: drop (and so wipe) them. Their
+        // handles are remembered so the same objects keep their handles at the next login.
+        if was_user && slot.card_hash().is_some() {
             let mut t = slot.objects.write();
             let private: Vec<_> = t
                 .token_handles()
@@ -299,10 +317,11 @@ impl Library {
                 .filter(|h| t.get(*h).map(|e| e.obj.is_private()).unwrap_or(false))
                 .collect();
             for h in private {
-                t.remove(h);
+                if let Some(Entry { owner: Owner::File(name), .. }) = t.remove(h) {
+                    t.dormant.insert(name, h);
+                }
             }
             drop(t);
-            // Their files stay known as locked until the next login.
             let _ = self.sync_objects(slot, true);
         }
     }
@@ -313,6 +332,8 @@ impl Library {
     pub fn sealing_key(&self, slot: &Slot, private: bool) -> Result<(Protection, String, SecretKey32)> {
         let world = self.world().ok_or(CKR_TOKEN_WRITE_PROTECTED)?;
         match slot.card_hash() {
+            // Module-slot objects, private or not, are module-protected: the module slot has
+            // no passphrase of its own.
             None => Ok((Protection::Module, world.file.hkm.clone(), world.km.clone())),
             Some(h) if private => {
                 let lt = slot.login.read().lt.clone().ok_or(CKR_USER_NOT_LOGGED_IN)?;
@@ -397,7 +418,7 @@ impl Library {
                 continue;
             };
             t.locked.remove(&name);
-            let h = self.new_object_handle();
+            let h = t.dormant.remove(&name).unwrap_or_else(|| self.new_object_handle());
             t.insert(h, Owner::File(name.clone()), Object::new(attrs));
             t.files.insert(name, (h, stamp));
         }

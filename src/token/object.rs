@@ -60,6 +60,8 @@ pub struct ObjectTable {
     pub files: HashMap<String, (CK_OBJECT_HANDLE, FileStamp)>,
     /// Private files we cannot open until the user logs in: name → version.
     pub locked: HashMap<String, FileStamp>,
+    /// Handles of private files dropped at logout, reused when they are opened again.
+    pub dormant: HashMap<String, CK_OBJECT_HANDLE>,
     /// Key files that belong to another slot (or could not be opened): name → version.
     pub foreign: HashMap<String, FileStamp>,
     /// Store generation this table reflects.

@@ -212,7 +212,7 @@ pub fn supported_key_type(class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE) -> bool {
                 | CKK_SHA384_HMAC
                 | CKK_SHA512_HMAC
         ),
-        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => matches!(kt, CKK_RSA | CKK_EC),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => matches!(kt, CKK_RSA | CKK_EC | CKK_EC_EDWARDS),
         _ => false,
     }
 }
@@ -237,8 +237,8 @@ fn tables(class: CK_OBJECT_CLASS, kt: Option<CK_KEY_TYPE>) -> Result<Vec<&'stati
             t.push(match (class, kt) {
                 (CKO_PUBLIC_KEY, CKK_RSA) => RSA_PUBLIC,
                 (CKO_PRIVATE_KEY, CKK_RSA) => RSA_PRIVATE,
-                (CKO_PUBLIC_KEY, CKK_EC) => EC_PUBLIC,
-                (CKO_PRIVATE_KEY, CKK_EC) => EC_PRIVATE,
+                (CKO_PUBLIC_KEY, CKK_EC | CKK_EC_EDWARDS) => EC_PUBLIC,
+                (CKO_PRIVATE_KEY, CKK_EC | CKK_EC_EDWARDS) => EC_PRIVATE,
                 (_, CKK_DES3) => SECRET_FIXED,
                 _ => SECRET_VALUE_LEN,
             });

@@ -46,6 +46,25 @@ impl Module {
         Module::load_at(dir)
     }
 
+    /// A fresh instance initialized with extra environment (cknfastrc variables), which is
+    /// removed again once the library has read it.
+    pub fn fresh_with_env(vars: &[(&str, &str)]) -> Module {
+        let dir = tempfile::tempdir().unwrap();
+        let so_path = dir.path().join(format!("lib-{}.so", uniq()));
+        std::fs::copy(built_module(), &so_path).unwrap();
+        let _g = env_lock();
+        for (k, v) in vars {
+            std::env::set_var(k, v);
+        }
+        std::env::set_var("SHIELDHSM_KMDATA", dir.path().join("kmdata"));
+        let p11 = Pkcs11::new(&so_path).unwrap();
+        p11.initialize(CInitializeArgs::OsThreads).unwrap();
+        for (k, _) in vars {
+            std::env::remove_var(k);
+        }
+        Module { p11, dir, so_path }
+    }
+
     /// Loads another instance on an existing data directory (a second "process" view).
     pub fn load_at(dir: tempfile::TempDir) -> Module {
         let so_path = dir.path().join(format!("lib-{}.so", uniq()));

@@ -1,0 +1,154 @@
+//! The `shieldhsm` command-line tool: nShield's administration utilities against the emulated
+//! module. One binary; it runs as the tool named by its argv[0] basename (so symlinks made by
+//! `shieldhsm install-links DIR` named `new-world`, `generatekey`, ... run as written in vendor
+//! documentation), or as `shieldhsm <tool> ...`.
+//!
+//! Every failure prints one line, `<tool>: error: <what> — <what to do>`, on stderr and exits 1;
+//! commands check everything (and collect every passphrase) before their first write.
+
+/// `println!` that ignores a closed stdout (`nfkminfo | head`) instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+mod admin_cmds;
+mod args;
+mod info;
+mod ui;
+
+use shieldhsm::module::admin::{AdminError, AdminResult};
+use shieldhsm::module::store::{default_dir, Store};
+
+/// The tools, with a one-line description each.
+pub const TOOLS: [(&str, &str); 12] = [
+    ("enquiry", "list the emulated modules: ESN, mode, firmware"),
+    ("hsm-mode", "set a module's mode switch: hsm-mode -m 1 I|O"),
+    ("new-world", "create a Security World (--initialize) or load it onto a module (-l)"),
+    ("createocs", "create an Operator Card Set: createocs -m1 -Q K/N -N <name>"),
+    ("ppmk", "create a softcard: ppmk --new <name>"),
+    ("generatekey", "generate a key: generatekey --generate <app> type=... ident=..."),
+    ("nfkminfo", "show the world, modules, keys, card sets and softcards"),
+    ("kmfile-dump", "dump a kmdata file (secrets redacted)"),
+    ("aclprint", "print a key's ACL: aclprint <app> <ident>"),
+    ("add-module", "plug in another emulated module (emulator only)"),
+    ("install-links", "make tool-named symlinks to this binary: install-links DIR"),
+    ("help", "this list"),
+];
+
+/// Names `install-links` creates (the tools above, plus names later issues will serve).
+pub const LINK_NAMES: [&str; 12] = [
+    "new-world",
+    "generatekey",
+    "nfkminfo",
+    "enquiry",
+    "hsm-mode",
+    "createocs",
+    "ppmk",
+    "kmfile-dump",
+    "aclprint",
+    "KeyTransferRemote",
+    "verifykeypackage",
+    "preload",
+];
+
+pub fn main() -> i32 {
+    let argv: Vec<String> = std::env::args().collect();
+    let prog = argv
+        .first()
+        .map(|a| std::path::Path::new(a).file_name().and_then(|n| n.to_str()).unwrap_or("shieldhsm").to_string())
+        .unwrap_or_else(|| "shieldhsm".into());
+    let prog = prog.strip_suffix(".exe").unwrap_or(&prog).to_string();
+    let (tool, rest) = if TOOLS.iter().any(|(t, _)| *t == prog) || LINK_NAMES.contains(&prog.as_str()) {
+        (prog, argv[1..].to_vec())
+    } else {
+        match argv.get(1) {
+            None => {
+                print_help();
+                return 0;
+            }
+            Some(t) if t == "--help" || t == "-h" => {
+                print_help();
+                return 0;
+            }
+            Some(t) if t == "--version" || t == "-V" => {
+                out!("shieldhsm {}", env!("CARGO_PKG_VERSION"));
+                return 0;
+            }
+            Some(t) => (t.clone(), argv[2..].to_vec()),
+        }
+    };
+    match run(&tool, &rest) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{tool}: error: {e}");
+            1
+        }
+    }
+}
+
+fn print_help() {
+    out!("shieldhsm {} — emulated nShield HSM administration (not Entrust software)", env!("CARGO_PKG_VERSION"));
+    out!("usage: shieldhsm <tool> [options]   (or run a symlink named after the tool)\n");
+    for (t, d) in TOOLS {
+        out!("  {t:<14} {d}");
+    }
+    out!("\nData directory: $SHIELDHSM_KMDATA, else $NFAST_KMDATA, else ~/.local/share/shieldhsm/kmdata.");
+    out!("Passphrases: from the terminal, or one per line from $SHIELDHSM_PASSPHRASE_FILE / --passphrase-file.");
+}
+
+fn run(tool: &str, args: &[String]) -> AdminResult<()> {
+    match tool {
+        "enquiry" => admin_cmds::enquiry(tool, args),
+        "hsm-mode" => admin_cmds::hsm_mode(tool, args),
+        "new-world" => admin_cmds::new_world(tool, args),
+        "createocs" => admin_cmds::createocs(tool, args),
+        "ppmk" => admin_cmds::ppmk(tool, args),
+        "generatekey" => admin_cmds::generatekey(tool, args),
+        "add-module" => admin_cmds::add_module(tool, args),
+        "install-links" => admin_cmds::install_links(tool, args),
+        "nfkminfo" => info::nfkminfo(tool, args),
+        "kmfile-dump" => info::kmfile_dump(tool, args),
+        "aclprint" => info::aclprint(tool, args),
+        "help" => {
+            print_help();
+            Ok(())
+        }
+        other => {
+            Err(AdminError::new(format!("unknown command {other:?}"), "run `shieldhsm help` for the list of commands"))
+        }
+    }
+}
+
+/// The data directory's store.
+pub fn open_store() -> AdminResult<Store> {
+    let dir = default_dir();
+    Store::open(&dir).map_err(|e| {
+        AdminError::new(
+            format!("cannot open the data directory {} ({e})", dir.display()),
+            "check SHIELDHSM_KMDATA / NFAST_KMDATA and the directory's permissions",
+        )
+    })
+}
+
+/// Prints a command's usage when asked (`-h`/`--help`); true if it did.
+pub fn help_if_asked(p: &args::Parsed, usage: &str) -> bool {
+    if p.has("help") {
+        out!("{usage}");
+        return true;
+    }
+    false
+}
+
+/// Refuses positional arguments a command does not take.
+pub fn no_extra(p: &args::Parsed, allowed: usize, tool: &str) -> AdminResult<()> {
+    if p.pos.len() > allowed {
+        return Err(AdminError::new(
+            format!("unexpected argument {:?}", p.pos[allowed]),
+            format!("see `{tool} --help`"),
+        ));
+    }
+    Ok(())
+}

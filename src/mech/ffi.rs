@@ -1,0 +1,711 @@
+//! Direct calls into aws-lc — the same C library aws-lc-rs wraps, through `aws-lc-sys` — for
+//! what the safe aws-lc-rs API does not offer and the public-key mechanisms need:
+//!
+//! * RSA keys of any size aws-lc handles (aws-lc-rs refuses below 2048 bits), built from
+//!   PKCS#11 components and generated with any public exponent;
+//! * raw RSA: PKCS#1 v1.5 type-1 padding over caller data (CKM_RSA_PKCS sign over a DigestInfo),
+//!   no padding (CKM_RSA_X_509), PSS with any salt length and MGF1 digest, OAEP with SHA-224 and
+//!   labels on every key size;
+//! * ECDSA over a digest of any length (truncated to the group order as FIPS 186 / SEC 1 say),
+//!   ECDH on every supported curve including secp256k1.
+//!
+//! This is the only `unsafe` in `mech` (rsa, ec, eddsa, rsa_aes and pkcs8 `forbid` it). Every
+//! block carries its `SAFETY:` argument; the types below own their engine objects and free them
+//! on drop. Functions report failure as [`Failed`]; callers pick the CK_RV that fits.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+use aws_lc_sys as sys;
+use std::os::raw::c_int;
+use std::ptr::{self, NonNull};
+use zeroize::Zeroizing;
+
+/// An engine call failed (bad key, bad padding, out of memory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failed;
+
+pub type R<T> = std::result::Result<T, Failed>;
+
+fn check(ok: c_int) -> R<()> {
+    if ok == 1 {
+        Ok(())
+    } else {
+        // The engine queued an error; it is not ours to report and would only pile up.
+        // SAFETY: no preconditions; clears this thread's error queue.
+        unsafe { sys::ERR_clear_error() };
+        Err(Failed)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Digests and big numbers
+// ---------------------------------------------------------------------------------------------
+
+/// The SHA digests PSS, OAEP and MGF1 use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Md {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Md {
+    fn evp(self) -> *const sys::EVP_MD {
+        // SAFETY: these return pointers to static, immutable method tables; no preconditions.
+        unsafe {
+            match self {
+                Md::Sha1 => sys::EVP_sha1(),
+                Md::Sha224 => sys::EVP_sha224(),
+                Md::Sha256 => sys::EVP_sha256(),
+                Md::Sha384 => sys::EVP_sha384(),
+                Md::Sha512 => sys::EVP_sha512(),
+            }
+        }
+    }
+
+    /// The digest of a hash mechanism (CKM_SHA_1, CKM_SHA224, ... CKM_SHA512).
+    pub fn from_mech(m: cryptoki_sys::CK_MECHANISM_TYPE) -> Option<Md> {
+        use cryptoki_sys::*;
+        Some(match m {
+            CKM_SHA_1 => Md::Sha1,
+            CKM_SHA224 => Md::Sha224,
+            CKM_SHA256 => Md::Sha256,
+            CKM_SHA384 => Md::Sha384,
+            CKM_SHA512 => Md::Sha512,
+            _ => return None,
+        })
+    }
+
+    /// The digest of an MGF1 generator (CKG_MGF1_SHA1, ... CKG_MGF1_SHA512).
+    pub fn from_mgf(g: cryptoki_sys::CK_RSA_PKCS_MGF_TYPE) -> Option<Md> {
+        use cryptoki_sys::*;
+        Some(match g {
+            CKG_MGF1_SHA1 => Md::Sha1,
+            CKG_MGF1_SHA224 => Md::Sha224,
+            CKG_MGF1_SHA256 => Md::Sha256,
+            CKG_MGF1_SHA384 => Md::Sha384,
+            CKG_MGF1_SHA512 => Md::Sha512,
+            _ => return None,
+        })
+    }
+
+    /// The aws-lc-rs algorithm, for hashing data before signing.
+    pub fn algorithm(self) -> &'static aws_lc_rs::digest::Algorithm {
+        use aws_lc_rs::digest;
+        match self {
+            Md::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+            Md::Sha224 => &digest::SHA224,
+            Md::Sha256 => &digest::SHA256,
+            Md::Sha384 => &digest::SHA384,
+            Md::Sha512 => &digest::SHA512,
+        }
+    }
+
+    /// Output length in bytes.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(self) -> usize {
+        match self {
+            Md::Sha1 => 20,
+            Md::Sha224 => 28,
+            Md::Sha256 => 32,
+            Md::Sha384 => 48,
+            Md::Sha512 => 64,
+        }
+    }
+}
+
+/// An owned BIGNUM, wiped when freed.
+struct Bn(NonNull<sys::BIGNUM>);
+
+impl Bn {
+    fn from_be(b: &[u8]) -> R<Bn> {
+        // SAFETY: `b` is a live slice of `b.len()` bytes; a null `ret` asks for a new BIGNUM,
+        // which we then own.
+        let p = unsafe { sys::BN_bin2bn(b.as_ptr(), b.len(), ptr::null_mut()) };
+        NonNull::new(p).map(Bn).ok_or(Failed)
+    }
+
+    fn as_ptr(&self) -> *const sys::BIGNUM {
+        self.0.as_ptr()
+    }
+
+    /// Gives up ownership (to a function that takes it).
+    fn into_raw(self) -> *mut sys::BIGNUM {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+}
+
+impl Drop for Bn {
+    fn drop(&mut self) {
+        // SAFETY: we own this BIGNUM and free it exactly once.
+        unsafe { sys::BN_clear_free(self.0.as_ptr()) }
+    }
+}
+
+/// Minimal big-endian bytes of a BIGNUM owned by an engine object that outlives the call.
+fn bn_bytes(bn: *const sys::BIGNUM) -> R<Zeroizing<Vec<u8>>> {
+    if bn.is_null() {
+        return Err(Failed);
+    }
+    // SAFETY: `bn` is non-null and, per the callers, points into a live key object.
+    let n = unsafe { sys::BN_num_bytes(bn) } as usize;
+    let mut v = Zeroizing::new(vec![0u8; n]);
+    // SAFETY: `v` holds exactly BN_num_bytes(bn) bytes, what BN_bn2bin writes.
+    unsafe { sys::BN_bn2bin(bn, v.as_mut_ptr()) };
+    Ok(v)
+}
+
+/// A BIGNUM left-padded into `out` (fails if it does not fit).
+fn bn_padded(bn: *const sys::BIGNUM, out: &mut [u8]) -> R<()> {
+    if bn.is_null() {
+        return Err(Failed);
+    }
+    // SAFETY: `bn` is non-null and live (callers' key objects); `out` is writable for its length.
+    check(unsafe { sys::BN_bn2bin_padded(out.as_mut_ptr(), out.len(), bn) })
+}
+
+// ---------------------------------------------------------------------------------------------
+// RSA
+// ---------------------------------------------------------------------------------------------
+
+/// RSA padding for the raw operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pad {
+    /// PKCS#1 v1.5: type 1 for private-key operations, type 2 for encryption.
+    Pkcs1,
+    /// None: the input is exactly the modulus length and below the modulus.
+    None,
+}
+
+impl Pad {
+    fn raw(self) -> c_int {
+        match self {
+            Pad::Pkcs1 => sys::RSA_PKCS1_PADDING,
+            Pad::None => sys::RSA_NO_PADDING,
+        }
+    }
+}
+
+/// Big-endian components of an RSA key. Private parts are wiped on drop.
+pub struct RsaParts {
+    pub n: Zeroizing<Vec<u8>>,
+    pub e: Zeroizing<Vec<u8>>,
+    /// d, p, q, d mod (p-1), d mod (q-1), q^-1 mod p.
+    pub private: Option<[Zeroizing<Vec<u8>>; 6]>,
+}
+
+/// An RSA key (public, or private with CRT values) and an EVP_PKEY view of it for OAEP.
+pub struct Rsa {
+    rsa: NonNull<sys::RSA>,
+    pkey: NonNull<sys::EVP_PKEY>,
+    private: bool,
+}
+
+// SAFETY: aws-lc documents RSA and EVP_PKEY objects as usable from several threads at once
+// through non-mutating functions (rsa.h, "Allocation and destruction"). After construction this
+// type only calls functions rsa.h lists as non-mutating for thread-safety purposes (encryption,
+// decryption, signing, verification, getters), and EVP_PKEY_CTX_new, which takes its own
+// reference with an atomic count. Construction happens before the value is shared.
+unsafe impl Send for Rsa {}
+// SAFETY: see `Send` above.
+unsafe impl Sync for Rsa {}
+
+impl Drop for Rsa {
+    fn drop(&mut self) {
+        // SAFETY: we hold one reference to each; the EVP_PKEY holds its own to the RSA, so the
+        // order does not matter and each is released exactly once.
+        unsafe {
+            sys::EVP_PKEY_free(self.pkey.as_ptr());
+            sys::RSA_free(self.rsa.as_ptr());
+        }
+    }
+}
+
+impl Rsa {
+    /// Takes ownership of `rsa` (freed on failure).
+    fn adopt(rsa: *mut sys::RSA, private: bool) -> R<Rsa> {
+        let rsa = NonNull::new(rsa).ok_or(Failed)?;
+        // SAFETY: no preconditions.
+        let pkey = unsafe { sys::EVP_PKEY_new() };
+        let Some(pkey) = NonNull::new(pkey) else {
+            // SAFETY: we own `rsa` and nothing else refers to it.
+            unsafe { sys::RSA_free(rsa.as_ptr()) };
+            return Err(Failed);
+        };
+        let key = Rsa { rsa, pkey, private };
+        // SAFETY: both objects are valid and exclusively ours; set1 takes its own reference.
+        check(unsafe { sys::EVP_PKEY_set1_RSA(pkey.as_ptr(), rsa.as_ptr()) })?;
+        Ok(key)
+    }
+
+    /// A public key; aws-lc checks n (odd, at most 16384 bits) and e (odd, 2..=33 bits).
+    pub fn new_public(n: &[u8], e: &[u8]) -> R<Rsa> {
+        let (n, e) = (Bn::from_be(n)?, Bn::from_be(e)?);
+        // SAFETY: both BIGNUMs are valid; the function copies them and returns a new RSA or null.
+        let rsa = unsafe { sys::RSA_new_public_key(n.as_ptr(), e.as_ptr()) };
+        Self::adopt(rsa, false)
+    }
+
+    /// A private key from all eight components; aws-lc's RSA_check_key verifies that they are
+    /// consistent (n = pq, de = 1 mod p-1 and q-1, the CRT values).
+    pub fn new_private(n: &[u8], e: &[u8], crt: [&[u8]; 6]) -> R<Rsa> {
+        let [d, p, q, dp, dq, qi] = crt;
+        let bns = [n, e, d, p, q, dp, dq, qi].map(Bn::from_be);
+        let mut v = Vec::with_capacity(8);
+        for b in bns {
+            v.push(b?);
+        }
+        // SAFETY: eight valid BIGNUMs, copied by the function, which returns a checked key or null.
+        let rsa = unsafe {
+            sys::RSA_new_private_key(
+                v[0].as_ptr(),
+                v[1].as_ptr(),
+                v[2].as_ptr(),
+                v[3].as_ptr(),
+                v[4].as_ptr(),
+                v[5].as_ptr(),
+                v[6].as_ptr(),
+                v[7].as_ptr(),
+            )
+        };
+        Self::adopt(rsa, true)
+    }
+
+    /// A new key of `bits` bits (a multiple of 128) with public exponent `e`.
+    pub fn generate(bits: u32, e: &[u8]) -> R<Rsa> {
+        let e = Bn::from_be(e)?;
+        // SAFETY: no preconditions.
+        let rsa = NonNull::new(unsafe { sys::RSA_new() }).ok_or(Failed)?;
+        // SAFETY: `rsa` is fresh and exclusively ours (mutation is fine); `e` is valid; a null
+        // callback is allowed.
+        let ok = unsafe { sys::RSA_generate_key_ex(rsa.as_ptr(), bits as c_int, e.as_ptr(), ptr::null_mut()) };
+        if check(ok).is_err() {
+            // SAFETY: still exclusively ours.
+            unsafe { sys::RSA_free(rsa.as_ptr()) };
+            return Err(Failed);
+        }
+        Self::adopt(rsa.as_ptr(), true)
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.private
+    }
+
+    /// Modulus length in bytes (k).
+    pub fn size(&self) -> usize {
+        // SAFETY: valid key; non-mutating getter.
+        unsafe { sys::RSA_size(self.rsa.as_ptr()) as usize }
+    }
+
+    /// Modulus length in bits.
+    pub fn bits(&self) -> usize {
+        // SAFETY: valid key; non-mutating getter.
+        unsafe { sys::RSA_bits(self.rsa.as_ptr()) as usize }
+    }
+
+    /// The key's components (private ones only for a private key).
+    pub fn parts(&self) -> R<RsaParts> {
+        let r = self.rsa.as_ptr();
+        let mut g: [*const sys::BIGNUM; 8] = [ptr::null(); 8];
+        // SAFETY: valid key; the getters store borrowed pointers (or null) into our array.
+        unsafe {
+            sys::RSA_get0_key(r, &mut g[0], &mut g[1], &mut g[2]);
+            sys::RSA_get0_factors(r, &mut g[3], &mut g[4]);
+            sys::RSA_get0_crt_params(r, &mut g[5], &mut g[6], &mut g[7]);
+        }
+        let private = if self.private {
+            Some([bn_bytes(g[2])?, bn_bytes(g[3])?, bn_bytes(g[4])?, bn_bytes(g[5])?, bn_bytes(g[6])?, bn_bytes(g[7])?])
+        } else {
+            None
+        };
+        Ok(RsaParts { n: bn_bytes(g[0])?, e: bn_bytes(g[1])?, private })
+    }
+
+    /// Private-key operation (signature): PKCS#1 type-1 padding of `input`, or none (`input`
+    /// exactly k bytes, below n). `out` must hold k bytes; returns k.
+    pub fn sign_raw(&self, pad: Pad, input: &[u8], out: &mut [u8]) -> R<usize> {
+        let mut n = 0usize;
+        // SAFETY: live slices with their lengths; the key is valid and RSA_sign_raw is
+        // non-mutating for thread-safety purposes.
+        check(unsafe {
+            sys::RSA_sign_raw(
+                self.rsa.as_ptr(),
+                &mut n,
+                out.as_mut_ptr(),
+                out.len(),
+                input.as_ptr(),
+                input.len(),
+                pad.raw(),
+            )
+        })?;
+        Ok(n)
+    }
+
+    /// Public-key operation on a signature, checking and removing the padding: the recovered
+    /// data. `out` must hold k bytes.
+    pub fn verify_raw(&self, pad: Pad, sig: &[u8], out: &mut [u8]) -> R<usize> {
+        let mut n = 0usize;
+        // SAFETY: as in `sign_raw`; RSA_verify_raw is non-mutating.
+        check(unsafe {
+            sys::RSA_verify_raw(
+                self.rsa.as_ptr(),
+                &mut n,
+                out.as_mut_ptr(),
+                out.len(),
+                sig.as_ptr(),
+                sig.len(),
+                pad.raw(),
+            )
+        })?;
+        Ok(n)
+    }
+
+    /// Encryption: PKCS#1 type-2 padding (random), or none. `out` must hold k bytes.
+    pub fn encrypt(&self, pad: Pad, input: &[u8], out: &mut [u8]) -> R<usize> {
+        let mut n = 0usize;
+        // SAFETY: as in `sign_raw`; RSA_encrypt is non-mutating.
+        check(unsafe {
+            sys::RSA_encrypt(
+                self.rsa.as_ptr(),
+                &mut n,
+                out.as_mut_ptr(),
+                out.len(),
+                input.as_ptr(),
+                input.len(),
+                pad.raw(),
+            )
+        })?;
+        Ok(n)
+    }
+
+    /// Decryption (the padding check is constant-time in aws-lc). `out` must hold k bytes.
+    pub fn decrypt(&self, pad: Pad, input: &[u8], out: &mut [u8]) -> R<usize> {
+        let mut n = 0usize;
+        // SAFETY: as in `sign_raw`; RSA_decrypt is non-mutating.
+        check(unsafe {
+            sys::RSA_decrypt(
+                self.rsa.as_ptr(),
+                &mut n,
+                out.as_mut_ptr(),
+                out.len(),
+                input.as_ptr(),
+                input.len(),
+                pad.raw(),
+            )
+        })?;
+        Ok(n)
+    }
+
+    /// RSASSA-PSS over `digest` (its length must be `md`'s) with salt length `salt`.
+    pub fn sign_pss(&self, md: Md, mgf1: Md, salt: usize, digest: &[u8], out: &mut [u8]) -> R<usize> {
+        let salt = c_int::try_from(salt).map_err(|_| Failed)?;
+        let mut n = 0usize;
+        // SAFETY: live slices with their lengths; static digest tables; non-mutating function.
+        check(unsafe {
+            sys::RSA_sign_pss_mgf1(
+                self.rsa.as_ptr(),
+                &mut n,
+                out.as_mut_ptr(),
+                out.len(),
+                digest.as_ptr(),
+                digest.len(),
+                md.evp(),
+                mgf1.evp(),
+                salt,
+            )
+        })?;
+        Ok(n)
+    }
+
+    /// RSASSA-PSS verification with an exact salt length.
+    pub fn verify_pss(&self, md: Md, mgf1: Md, salt: usize, digest: &[u8], sig: &[u8]) -> bool {
+        let Ok(salt) = c_int::try_from(salt) else { return false };
+        // SAFETY: as in `sign_pss`.
+        check(unsafe {
+            sys::RSA_verify_pss_mgf1(
+                self.rsa.as_ptr(),
+                digest.as_ptr(),
+                digest.len(),
+                md.evp(),
+                mgf1.evp(),
+                salt,
+                sig.as_ptr(),
+                sig.len(),
+            )
+        })
+        .is_ok()
+    }
+
+    /// RSAES-OAEP encryption (`decrypt == false`) or decryption. `out` must hold k bytes.
+    pub fn oaep(&self, decrypt: bool, md: Md, mgf1: Md, label: &[u8], input: &[u8], out: &mut [u8]) -> R<usize> {
+        // SAFETY: the EVP_PKEY is valid; the context takes its own reference and is freed by
+        // `PkeyCtx`'s drop.
+        let ctx =
+            PkeyCtx(NonNull::new(unsafe { sys::EVP_PKEY_CTX_new(self.pkey.as_ptr(), ptr::null_mut()) }).ok_or(Failed)?);
+        let c = ctx.0.as_ptr();
+        // SAFETY: `c` is a valid context we own; the digest tables are static.
+        unsafe {
+            check(if decrypt { sys::EVP_PKEY_decrypt_init(c) } else { sys::EVP_PKEY_encrypt_init(c) })?;
+            check(sys::EVP_PKEY_CTX_set_rsa_padding(c, sys::RSA_PKCS1_OAEP_PADDING))?;
+            check(sys::EVP_PKEY_CTX_set_rsa_oaep_md(c, md.evp()))?;
+            check(sys::EVP_PKEY_CTX_set_rsa_mgf1_md(c, mgf1.evp()))?;
+        }
+        if !label.is_empty() {
+            // The context takes ownership of an OPENSSL_malloc'd label on success.
+            // SAFETY: no preconditions; null on failure.
+            let p = unsafe { sys::OPENSSL_malloc(label.len()) } as *mut u8;
+            if p.is_null() {
+                return Err(Failed);
+            }
+            // SAFETY: `p` has room for label.len() bytes and does not overlap `label`.
+            unsafe { ptr::copy_nonoverlapping(label.as_ptr(), p, label.len()) };
+            // SAFETY: valid context (in OAEP mode, so the call succeeds and owns `p`); on failure
+            // ownership stays with us and we free it.
+            if check(unsafe { sys::EVP_PKEY_CTX_set0_rsa_oaep_label(c, p, label.len()) }).is_err() {
+                // SAFETY: `p` came from OPENSSL_malloc and was not taken.
+                unsafe { sys::OPENSSL_free(p as *mut _) };
+                return Err(Failed);
+            }
+        }
+        let mut n = out.len();
+        // SAFETY: valid, initialised context; live slices with their lengths (`n` is the room in
+        // `out`, updated to the bytes written).
+        check(unsafe {
+            if decrypt {
+                sys::EVP_PKEY_decrypt(c, out.as_mut_ptr(), &mut n, input.as_ptr(), input.len())
+            } else {
+                sys::EVP_PKEY_encrypt(c, out.as_mut_ptr(), &mut n, input.as_ptr(), input.len())
+            }
+        })?;
+        Ok(n)
+    }
+}
+
+struct PkeyCtx(NonNull<sys::EVP_PKEY_CTX>);
+
+impl Drop for PkeyCtx {
+    fn drop(&mut self) {
+        // SAFETY: we own the context and free it once (this also drops its label copy).
+        unsafe { sys::EVP_PKEY_CTX_free(self.0.as_ptr()) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elliptic curves (short Weierstrass)
+// ---------------------------------------------------------------------------------------------
+
+pub const NID_P256: c_int = sys::NID_X9_62_prime256v1;
+pub const NID_P384: c_int = sys::NID_secp384r1;
+pub const NID_P521: c_int = sys::NID_secp521r1;
+pub const NID_SECP256K1: c_int = sys::NID_secp256k1;
+
+/// An EC key on a named curve: public point, and the private scalar for private keys.
+pub struct Ec {
+    key: NonNull<sys::EC_KEY>,
+    private: bool,
+    /// Byte length of the group order (scalars, each half of an r||s signature).
+    order_len: usize,
+    /// Byte length of a field element (the ECDH x-coordinate).
+    field_len: usize,
+}
+
+// SAFETY: aws-lc documents EC_KEY objects as usable from several threads at once through
+// non-mutating functions (ec_key.h). Mutation happens only while constructing, before the value
+// is shared; afterwards only const-taking functions are called (ECDSA_do_sign/verify,
+// ECDH_compute_key, getters).
+unsafe impl Send for Ec {}
+// SAFETY: see `Send` above.
+unsafe impl Sync for Ec {}
+
+impl Drop for Ec {
+    fn drop(&mut self) {
+        // SAFETY: we own the key and free it once (the private scalar is wiped by aws-lc).
+        unsafe { sys::EC_KEY_free(self.key.as_ptr()) }
+    }
+}
+
+/// An EC point owned by us.
+struct Point(NonNull<sys::EC_POINT>);
+
+impl Point {
+    fn new(group: *const sys::EC_GROUP) -> R<Point> {
+        // SAFETY: `group` is the valid, static group of a live key.
+        NonNull::new(unsafe { sys::EC_POINT_new(group) }).map(Point).ok_or(Failed)
+    }
+
+    /// Decodes an encoded point (uncompressed or compressed) and checks it is on the curve.
+    fn decode(group: *const sys::EC_GROUP, bytes: &[u8]) -> R<Point> {
+        let p = Point::new(group)?;
+        // SAFETY: valid group and point; live slice with its length; null BN_CTX is allowed.
+        check(unsafe { sys::EC_POINT_oct2point(group, p.0.as_ptr(), bytes.as_ptr(), bytes.len(), ptr::null_mut()) })?;
+        Ok(p)
+    }
+}
+
+impl Drop for Point {
+    fn drop(&mut self) {
+        // SAFETY: we own the point and free it once.
+        unsafe { sys::EC_POINT_free(self.0.as_ptr()) }
+    }
+}
+
+impl Ec {
+    fn empty(nid: c_int, private: bool) -> R<Ec> {
+        // SAFETY: no preconditions; null for unknown curves.
+        let key = NonNull::new(unsafe { sys::EC_KEY_new_by_curve_name(nid) }).ok_or(Failed)?;
+        let mut ec = Ec { key, private, order_len: 0, field_len: 0 };
+        let group = ec.group();
+        // SAFETY: the group of a live key; both getters are non-mutating.
+        unsafe {
+            ec.order_len = sys::BN_num_bytes(sys::EC_GROUP_get0_order(group)) as usize;
+            ec.field_len = (sys::EC_GROUP_get_degree(group) as usize).div_ceil(8);
+        }
+        Ok(ec)
+    }
+
+    fn group(&self) -> *const sys::EC_GROUP {
+        // SAFETY: valid key; non-mutating getter.
+        unsafe { sys::EC_KEY_get0_group(self.key.as_ptr()) }
+    }
+
+    /// A private key from its scalar `d` (1 <= d < order; leading zeros allowed); the public
+    /// point is computed.
+    pub fn from_private(nid: c_int, d: &[u8]) -> R<Ec> {
+        let ec = Ec::empty(nid, true)?;
+        let d = Bn::from_be(d)?;
+        let group = ec.group();
+        let public = Point::new(group)?;
+        // SAFETY: `ec.key` is exclusively ours (not shared yet), so mutating it is fine; `d`,
+        // `group` and `public` are valid; null BN_CTX and unused operands are allowed. The setters
+        // copy their arguments; EC_KEY_set_private_key rejects d outside [1, order).
+        unsafe {
+            check(sys::EC_KEY_set_private_key(ec.key.as_ptr(), d.as_ptr()))?;
+            check(sys::EC_POINT_mul(group, public.0.as_ptr(), d.as_ptr(), ptr::null(), ptr::null(), ptr::null_mut()))?;
+            check(sys::EC_KEY_set_public_key(ec.key.as_ptr(), public.0.as_ptr()))?;
+            check(sys::EC_KEY_check_key(ec.key.as_ptr()))?;
+        }
+        Ok(ec)
+    }
+
+    /// A public key from an encoded point (checked: on the curve, not infinity).
+    pub fn from_public(nid: c_int, point: &[u8]) -> R<Ec> {
+        let ec = Ec::empty(nid, false)?;
+        let p = Point::decode(ec.group(), point)?;
+        // SAFETY: `ec.key` is exclusively ours; the point is valid and copied by the setter.
+        unsafe {
+            check(sys::EC_KEY_set_public_key(ec.key.as_ptr(), p.0.as_ptr()))?;
+            check(sys::EC_KEY_check_key(ec.key.as_ptr()))?;
+        }
+        Ok(ec)
+    }
+
+    /// A new random key pair.
+    pub fn generate(nid: c_int) -> R<Ec> {
+        let ec = Ec::empty(nid, true)?;
+        // SAFETY: `ec.key` is exclusively ours.
+        check(unsafe { sys::EC_KEY_generate_key(ec.key.as_ptr()) })?;
+        Ok(ec)
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.private
+    }
+
+    pub fn order_len(&self) -> usize {
+        self.order_len
+    }
+
+    /// The public point, uncompressed (04 || X || Y).
+    pub fn point(&self) -> R<Vec<u8>> {
+        let mut out = vec![0u8; 1 + 2 * self.field_len];
+        // SAFETY: valid key, group and point (set at construction); `out` is writable for its
+        // length; null BN_CTX allowed. Returns the bytes written, 0 on failure.
+        let n = unsafe {
+            sys::EC_POINT_point2oct(
+                self.group(),
+                sys::EC_KEY_get0_public_key(self.key.as_ptr()),
+                sys::point_conversion_form_t::POINT_CONVERSION_UNCOMPRESSED,
+                out.as_mut_ptr(),
+                out.len(),
+                ptr::null_mut(),
+            )
+        };
+        if n != out.len() {
+            return Err(Failed);
+        }
+        Ok(out)
+    }
+
+    /// The private scalar, fixed length (the order's byte length).
+    pub fn scalar(&self) -> R<Zeroizing<Vec<u8>>> {
+        let mut out = Zeroizing::new(vec![0u8; self.order_len]);
+        // SAFETY: valid key; the getter borrows (or is null for public keys, refused by bn_padded).
+        bn_padded(unsafe { sys::EC_KEY_get0_private_key(self.key.as_ptr()) }, &mut out)?;
+        Ok(out)
+    }
+
+    /// ECDSA over `digest` (any length: truncated to the order's bit length by the engine).
+    /// Writes r || s, each `order_len` bytes, into `out` (exactly 2 * order_len).
+    pub fn sign(&self, digest: &[u8], out: &mut [u8]) -> R<()> {
+        let n = self.order_len;
+        if out.len() != 2 * n {
+            return Err(Failed);
+        }
+        // SAFETY: live slice with its length; valid key; non-mutating. Returns an owned
+        // signature or null.
+        let sig = unsafe { sys::ECDSA_do_sign(digest.as_ptr(), digest.len(), self.key.as_ptr()) };
+        if sig.is_null() {
+            return check(0);
+        }
+        let (mut r, mut s) = (ptr::null(), ptr::null());
+        // SAFETY: `sig` is valid; the getter borrows r and s from it.
+        unsafe { sys::ECDSA_SIG_get0(sig, &mut r, &mut s) };
+        let (rh, sh) = out.split_at_mut(n);
+        let res = bn_padded(r, rh).and_then(|_| bn_padded(s, sh));
+        // SAFETY: we own `sig` and free it once, after the last use of r and s.
+        unsafe { sys::ECDSA_SIG_free(sig) };
+        res
+    }
+
+    /// ECDSA verification of r || s (`sig` exactly 2 * order_len bytes) over `digest`.
+    pub fn verify(&self, digest: &[u8], sig: &[u8]) -> bool {
+        let n = self.order_len;
+        if sig.len() != 2 * n {
+            return false;
+        }
+        let (Ok(r), Ok(s)) = (Bn::from_be(&sig[..n]), Bn::from_be(&sig[n..])) else { return false };
+        // SAFETY: no preconditions.
+        let Some(es) = NonNull::new(unsafe { sys::ECDSA_SIG_new() }) else { return false };
+        // SAFETY: `es` is ours; set0 takes ownership of r and s on success (which always holds
+        // for non-null arguments).
+        let ok = unsafe { sys::ECDSA_SIG_set0(es.as_ptr(), r.into_raw(), s.into_raw()) } == 1
+            // SAFETY: valid signature and key, live digest slice; non-mutating.
+            && unsafe { sys::ECDSA_do_verify(digest.as_ptr(), digest.len(), es.as_ptr(), self.key.as_ptr()) } == 1;
+        // SAFETY: we own the signature (and, through it, r and s) and free it once.
+        unsafe { sys::ECDSA_SIG_free(es.as_ptr()) };
+        if !ok {
+            check(0).ok();
+        }
+        ok
+    }
+
+    /// ECDH: the x-coordinate of d * peer (`field_len` bytes). `peer` is an encoded point on
+    /// this key's curve (checked).
+    pub fn ecdh(&self, peer: &[u8]) -> R<Zeroizing<Vec<u8>>> {
+        let p = Point::decode(self.group(), peer)?;
+        let mut out = Zeroizing::new(vec![0u8; self.field_len]);
+        // SAFETY: valid point and private key; `out` is writable for its length; without a KDF
+        // the function copies the x-coordinate and returns its length, or -1.
+        let n = unsafe {
+            sys::ECDH_compute_key(out.as_mut_ptr() as *mut _, out.len(), p.0.as_ptr(), self.key.as_ptr(), None)
+        };
+        if n < 0 || n as usize != out.len() {
+            check(0)?;
+        }
+        Ok(out)
+    }
+}

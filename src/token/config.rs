@@ -1,0 +1,123 @@
+//! Library configuration in nShield's terms: `cknfastrc` (`$NFAST_HOME/cknfastrc`, default
+//! `/opt/nfast/cknfastrc`, lines `VAR=value`) overridden by the environment, read once at
+//! `C_Initialize`. Booleans are `1/0/Y/N` (any case), as nShield documents.
+
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// `CKNFAST_NO_ACCELERATOR_SLOTS`: hide the module ("accelerator") slot.
+    pub no_accelerator_slots: bool,
+    /// `CKNFAST_FAKE_ACCELERATOR_LOGIN`: `C_Login` on the module slot succeeds with any PIN, for
+    /// applications that insist on logging in before using module-protected keys.
+    pub fake_accelerator_login: bool,
+    /// `CKNFAST_LOADSHARING`: only the load-sharing slot model is emulated; a value of 0 is
+    /// accepted and reported in the debug log.
+    pub loadsharing: bool,
+    /// `CKNFAST_DEBUG` > 0: write a line per notable event to `CKNFAST_DEBUGFILE` (or stderr).
+    pub debug: u32,
+    pub debug_file: Option<String>,
+    /// Variables we accept and ignore (documented cknfast knobs without an emulated effect).
+    pub ignored: Vec<String>,
+}
+
+const KNOWN_IGNORED: &[&str] = &[
+    "CKNFAST_ASSUME_SINGLE_PROCESS",
+    "CKNFAST_ASSURANCE_LOG",
+    "CKNFAST_CARDSET_HASH",
+    "CKNFAST_CONCATENATIONKDF_X963_COMPLIANCE",
+    "CKNFAST_DEBUGDIR",
+    "CKNFAST_DH_LSB",
+    "CKNFAST_EDDSA_PUBKEY_FORMAT",
+    "CKNFAST_HSM_POOL",
+    "CKNFAST_JCE_COMPATIBILITY",
+    "CKNFAST_LOAD_KEYS",
+    "CKNFAST_NO_SYMMETRIC",
+    "CKNFAST_NO_UNWRAP",
+    "CKNFAST_NONREMOVABLE",
+    "CKNFAST_NVRAM_KEY_STORAGE",
+    "CKNFAST_OVERRIDE_SECURITY_ASSURANCES",
+    "CKNFAST_RELOAD_KEYS",
+    "CKNFAST_SEED_MAC_ZERO",
+    "CKNFAST_SESSION_THREADSAFE",
+    "CKNFAST_SHARE_SESSION_KEYS",
+    "CKNFAST_TOKENS_PERSISTENT",
+    "CKNFAST_USE_THREAD_UPCALLS",
+    "CKNFAST_WRITE_PROTECTED",
+];
+
+pub fn parse_bool(v: &str) -> bool {
+    matches!(v.trim().chars().next(), Some('1' | 'y' | 'Y' | 't' | 'T'))
+}
+
+impl Config {
+    /// The file, then the environment.
+    pub fn load() -> Config {
+        let home = std::env::var("NFAST_HOME").unwrap_or_else(|_| "/opt/nfast".into());
+        let file = std::fs::read_to_string(std::path::Path::new(&home).join("cknfastrc")).unwrap_or_default();
+        let env: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("CKNFAST_")).collect();
+        Config::from_sources(&file, &env)
+    }
+
+    pub fn from_sources(file: &str, env: &HashMap<String, String>) -> Config {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        for line in file.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                vars.insert(k.trim().to_string(), v.trim().to_string());
+            }
+        }
+        for (k, v) in env {
+            vars.insert(k.clone(), v.clone());
+        }
+        let b = |k: &str| vars.get(k).map(|v| parse_bool(v)).unwrap_or(false);
+        let mut ignored: Vec<String> = vars.keys().filter(|k| KNOWN_IGNORED.contains(&k.as_str())).cloned().collect();
+        ignored.sort();
+        Config {
+            no_accelerator_slots: b("CKNFAST_NO_ACCELERATOR_SLOTS"),
+            fake_accelerator_login: b("CKNFAST_FAKE_ACCELERATOR_LOGIN"),
+            loadsharing: vars.get("CKNFAST_LOADSHARING").map(|v| parse_bool(v)).unwrap_or(true),
+            debug: vars.get("CKNFAST_DEBUG").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+            debug_file: vars.get("CKNFAST_DEBUGFILE").cloned(),
+            ignored,
+        }
+    }
+
+    /// A debug line (never with secrets: callers pass only names and codes).
+    pub fn debug_line(&self, msg: &str) {
+        if self.debug == 0 {
+            return;
+        }
+        let line = format!("shieldhsm[{}]: {msg}\n", std::process::id());
+        match &self.debug_file {
+            Some(f) => {
+                use std::io::Write;
+                if let Ok(mut fh) = std::fs::OpenOptions::new().create(true).append(true).open(f) {
+                    let _ = fh.write_all(line.as_bytes());
+                }
+            }
+            None => eprint!("{line}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = "# comment\nCKNFAST_FAKE_ACCELERATOR_LOGIN=1\nCKNFAST_NO_ACCELERATOR_SLOTS=y\nCKNFAST_TOKENS_PERSISTENT=1\n";
+        let mut env = HashMap::new();
+        env.insert("CKNFAST_NO_ACCELERATOR_SLOTS".to_string(), "0".to_string());
+        let c = Config::from_sources(file, &env);
+        assert!(c.fake_accelerator_login);
+        assert!(!c.no_accelerator_slots);
+        assert!(c.loadsharing);
+        assert_eq!(c.ignored, vec!["CKNFAST_TOKENS_PERSISTENT".to_string()]);
+        assert!(parse_bool("Y") && parse_bool("1") && !parse_bool("N") && !parse_bool("0"));
+    }
+}

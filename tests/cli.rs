@@ -1,0 +1,373 @@
+//! The `shieldhsm` tool end to end: the built binary (`target/release/shieldhsm`) run as a user
+//! would, against a temporary data directory, with passphrases from SHIELDHSM_PASSPHRASE_FILE.
+
+mod common;
+
+use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const SEED_NEW_WORLD: &str = "--initialize --cipher-suite=DLf1024s160mRijndael --module=1 --acs-quorum=2/3";
+const SEED_GENERATEKEY: &str =
+    "--generate simple type=RSA size=2048 protect=module ident=contosokey plainname=contosokey nvram=no pubexp=";
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+    fn kmdata(&self) -> PathBuf {
+        self.dir.path().join("kmdata")
+    }
+    fn local(&self, name: &str) -> PathBuf {
+        self.kmdata().join("local").join(name)
+    }
+
+    /// Runs `program args` with the data directory and a passphrase file holding `pass`.
+    fn exec(&self, program: &Path, args: &[&str], pass: &[&str]) -> Output {
+        let pf = self.dir.path().join(format!("pass-{}", uniq()));
+        std::fs::write(&pf, pass.iter().map(|p| format!("{p}\n")).collect::<String>()).unwrap();
+        let out = Command::new(program)
+            .args(args)
+            .env("SHIELDHSM_KMDATA", self.kmdata())
+            .env_remove("NFAST_KMDATA")
+            .env("SHIELDHSM_PASSPHRASE_FILE", &pf)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        std::fs::remove_file(&pf).unwrap();
+        out
+    }
+
+    /// `shieldhsm <tool> <args...>` (args split on whitespace).
+    fn run(&self, tool: &str, args: &str, pass: &[&str]) -> Output {
+        let mut v = vec![tool];
+        v.extend(args.split_whitespace());
+        self.exec(Path::new(env!("CARGO_BIN_EXE_shieldhsm")), &v, pass)
+    }
+
+    fn ok(&self, tool: &str, args: &str, pass: &[&str]) -> String {
+        let o = self.run(tool, args, pass);
+        assert!(o.status.success(), "{tool} {args} failed:\n{}{}", text(&o.stdout), text(&o.stderr));
+        text(&o.stdout)
+    }
+
+    /// Runs a command that must fail with one `<tool>: error: … — …` line, and returns it.
+    fn fails(&self, tool: &str, args: &str, pass: &[&str]) -> String {
+        let o = self.run(tool, args, pass);
+        assert_eq!(o.status.code(), Some(1), "{tool} {args} should fail:\n{}", text(&o.stdout));
+        one_error_line(tool, &o)
+    }
+
+    /// A world made as in the seed (with fewer RSA keys when `recovery` is false).
+    fn world(&self, quorum: &str, recovery: bool, pass: &[&str]) {
+        self.ok("hsm-mode", "-m 1 I", &[]);
+        let extra = if recovery { "" } else { " --no-recovery" };
+        self.ok("new-world", &format!("--initialize --module=1 --acs-quorum={quorum}{extra}"), pass);
+        self.ok("hsm-mode", "-m 1 O", &[]);
+    }
+
+    /// Every file and directory under the data directory with a hash of its content.
+    fn snapshot(&self) -> BTreeMap<PathBuf, String> {
+        fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, String>) {
+            let Ok(rd) = std::fs::read_dir(dir) else { return };
+            for e in rd.flatten() {
+                let p = e.path();
+                let rel = p.strip_prefix(root).unwrap().to_path_buf();
+                if p.is_dir() {
+                    out.insert(rel, "dir".into());
+                    walk(&p, root, out);
+                } else {
+                    out.insert(rel, hex::encode(Sha256::digest(std::fs::read(&p).unwrap())));
+                }
+            }
+        }
+        let mut m = BTreeMap::new();
+        walk(self.dir.path(), self.dir.path(), &mut m);
+        m
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn one_error_line(tool: &str, o: &Output) -> String {
+    let err = text(&o.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.contains(": note: ")).collect();
+    assert_eq!(lines.len(), 1, "one error line expected, got:\n{err}");
+    let l = lines[0];
+    assert!(l.starts_with(&format!("{tool}: error: ")), "{l}");
+    assert!(l.contains(" \u{2014} "), "the line says what to do: {l}");
+    l.to_string()
+}
+
+fn uniq() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[test]
+fn seed_steps_run_as_written() {
+    let env = Env::new();
+    let links = env.dir.path().join("bin");
+    env.ok("install-links", links.to_str().unwrap(), &[]);
+    for name in ["new-world", "generatekey", "nfkminfo", "KeyTransferRemote", "verifykeypackage", "preload"] {
+        assert!(std::fs::symlink_metadata(links.join(name)).unwrap().file_type().is_symlink(), "{name}");
+    }
+    let tool = |name: &str, args: &str, pass: &[&str]| {
+        let v: Vec<&str> = args.split_whitespace().collect();
+        let o = env.exec(&links.join(name), &v, pass);
+        assert!(o.status.success(), "{name} {args}:\n{}{}", text(&o.stdout), text(&o.stderr));
+        text(&o.stdout)
+    };
+    tool("hsm-mode", "-m 1 I", &[]);
+    tool("new-world", SEED_NEW_WORLD, &["acs-one", "acs-two", "acs-three"]);
+    assert!(env.local("world").exists());
+    tool("hsm-mode", "-m 1 O", &[]);
+    let out = tool("generatekey", SEED_GENERATEKEY, &[]);
+    assert!(out.contains("key_simple_contosokey"), "{out}");
+    assert!(env.local("key_simple_contosokey").exists());
+
+    let keys = tool("nfkminfo", "-k", &[]);
+    assert!(keys.contains("AppName simple") && keys.contains("Ident contosokey"), "{keys}");
+    let info = tool("nfkminfo", "", &[]);
+    assert!(info.contains("ciphersuite DLf1024s160mRijndael"), "{info}");
+    assert!(info.contains("k-out-of-n  2/3"), "{info}");
+    assert!(info.contains("Usable"), "{info}");
+    let names = tool("nfkminfo", "-l", &[]);
+    assert!(names.contains("key_simple_contosokey `contosokey'"), "{names}");
+    let acl = tool("aclprint", "simple contosokey", &[]);
+    assert!(acl.contains("Sign") && !acl.contains("ExportAsPlain"), "{acl}");
+    let dump = tool("kmfile-dump", env.local("key_simple_contosokey").to_str().unwrap(), &[]);
+    assert!(dump.contains("CKA_LABEL") && dump.contains("<sensitive: not shown>"), "{dump}");
+    let en = tool("enquiry", "", &[]);
+    assert!(en.contains("mode                 operational"), "{en}");
+    // The BYOK names are links already, but no such command exists in this build yet.
+    let o = env.exec(&links.join("KeyTransferRemote"), &["-ModifyAcls"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    one_error_line("KeyTransferRemote", &o);
+}
+
+#[test]
+fn pkcs11_library_sees_the_keys() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("generatekey", SEED_GENERATEKEY, &[]);
+    env.ok("ppmk", "--new webapp", &["soft-pass-1"]);
+    let out = env.ok(
+        "generatekey",
+        "--generate pkcs11 type=EC curve=NISTP256 protect=softcard softcard=webapp plainname=weblabel",
+        &["soft-pass-1"],
+    );
+    assert!(out.contains("ident us"), "{out}");
+    env.ok("generatekey", "--generate pkcs11 type=AES size=128 plainname=modaes", &[]);
+
+    let m = common::Module::load_at(env.dir);
+    let label = |l: &str| vec![Attribute::Label(l.as_bytes().to_vec())];
+    // Module slot: the seed's key pair and the pkcs11 AES key, without login.
+    let s0 = m.p11.get_all_slots().unwrap()[0];
+    let s = m.p11.open_ro_session(s0).unwrap();
+    let objs = s.find_objects(&label("contosokey")).unwrap();
+    assert_eq!(objs.len(), 2, "private and public halves");
+    let classes: Vec<ObjectClass> = objs
+        .iter()
+        .map(|o| match s.get_attributes(*o, &[AttributeType::Class]).unwrap().remove(0) {
+            Attribute::Class(c) => c,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert!(classes.contains(&ObjectClass::PRIVATE_KEY) && classes.contains(&ObjectClass::PUBLIC_KEY));
+    assert_eq!(s.find_objects(&label("modaes")).unwrap().len(), 1);
+    // The softcard is a token whose user PIN is its passphrase.
+    let slot = m
+        .p11
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|sl| m.p11.get_token_info(*sl).map(|t| t.label() == "webapp").unwrap_or(false))
+        .expect("a slot for softcard webapp");
+    let s = m.p11.open_ro_session(slot).unwrap();
+    assert_eq!(s.find_objects(&label("weblabel")).unwrap().len(), 1, "only the public half before login");
+    s.login(UserType::User, Some(&AuthPin::new("soft-pass-1".into()))).unwrap();
+    assert_eq!(s.find_objects(&label("weblabel")).unwrap().len(), 2);
+}
+
+#[test]
+fn any_k_acs_cards_load_the_world_and_fewer_do_not() {
+    let env = Env::new();
+    env.world("2/3", false, &["p1", "p2", "p3"]);
+    env.ok("add-module", "", &[]);
+    env.ok("hsm-mode", "--module=2 --mode=init", &[]);
+    let hash = std::fs::read_dir(env.kmdata().join("emu/cards")).unwrap().next().unwrap().unwrap().path();
+    for pick in [[1, 2], [1, 3], [2, 3]] {
+        let cd = env.dir.path().join(format!("cards-{}{}", pick[0], pick[1]));
+        std::fs::create_dir(&cd).unwrap();
+        for i in pick {
+            std::fs::copy(hash.join(format!("card_{i}.json")), cd.join(format!("card_{i}.json"))).unwrap();
+        }
+        let pass: Vec<String> = pick.iter().map(|i| format!("p{i}")).collect();
+        let pass: Vec<&str> = pass.iter().map(String::as_str).collect();
+        env.ok("new-world", &format!("-l --module=2 --card-dir={}", cd.display()), &pass);
+    }
+    let info = env.ok("nfkminfo", "", &[]);
+    assert!(info.contains("n_modules   2"), "{info}");
+    // One card is not a quorum.
+    let one = env.dir.path().join("one-card");
+    std::fs::create_dir(&one).unwrap();
+    std::fs::copy(hash.join("card_3.json"), one.join("card_3.json")).unwrap();
+    let before = env.snapshot();
+    let e = env.fails("new-world", &format!("-l --module=2 --card-dir={}", one.display()), &["p3"]);
+    assert!(e.contains("only 1 of its cards"), "{e}");
+    // A wrong passphrase is refused and changes nothing (card files included).
+    let e = env.fails("new-world", "-l --module=2", &["p1", "wrong"]);
+    assert!(e.contains("wrong passphrase for card 2"), "{e}");
+    assert_eq!(before, env.snapshot());
+    // A damaged card is reported, not used.
+    let card1 = hash.join("card_1.json");
+    let mut bytes = std::fs::read(&card1).unwrap();
+    let pos = bytes.windows(7).position(|w| w == b"\"share\"").unwrap() + 12;
+    bytes[pos] = if bytes[pos] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&card1, &bytes).unwrap();
+    let e = env.fails("new-world", "-l --module=2", &["p1", "p2"]);
+    assert!(e.contains("card_1.json is damaged"), "{e}");
+}
+
+#[test]
+fn three_of_five_operator_cards() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    let out = env.ok("createocs", "-m1 -Q 3/5 -N operators -p", &["o1", "o2", "o3", "o4", "o5"]);
+    assert!(out.contains("3/5"), "{out}");
+    env.ok(
+        "generatekey",
+        "--generate simple type=AES protect=token cardset=operators ident=opkey",
+        &["o1", "o2", "o3"],
+    );
+    let cs = env.ok("nfkminfo", "-c", &[]);
+    assert!(cs.contains("3/5") && cs.contains("operators"), "{cs}");
+    let hash = cs.lines().find(|l| l.contains("operators")).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(env.local(&format!("card_{hash}")).exists() && env.local(&format!("cards_{hash}_5")).exists());
+    let src = env.kmdata().join("emu/cards").join(&hash);
+    let subsets = |k: usize| -> Vec<Vec<usize>> {
+        (0u32..32)
+            .filter(|m| m.count_ones() as usize == k)
+            .map(|m| (1..=5).filter(|i| m & (1 << (i - 1)) != 0).collect())
+            .collect()
+    };
+    for (k, works) in [(3, true), (2, false)] {
+        for set in subsets(k) {
+            let cd = env.dir.path().join(format!("ocs-{}", uniq()));
+            std::fs::create_dir(&cd).unwrap();
+            for i in &set {
+                std::fs::copy(src.join(format!("card_{i}.json")), cd.join(format!("card_{i}.json"))).unwrap();
+            }
+            let pass: Vec<String> = set.iter().map(|i| format!("o{i}")).collect();
+            let pass: Vec<&str> = pass.iter().map(String::as_str).collect();
+            let args = format!("simple opkey --card-dir={}", cd.display());
+            if works {
+                let acl = env.ok("aclprint", &args, &pass);
+                assert!(acl.contains(&format!("lt:{hash}")) || acl.contains(&hash), "{acl}");
+            } else {
+                let e = env.fails("aclprint", &args, &pass);
+                assert!(e.contains("only 2 of its cards"), "{set:?}: {e}");
+            }
+        }
+    }
+    // The key cannot be opened with the world key alone.
+    let dump = env.ok("kmfile-dump", "key_simple_opkey", &[]);
+    assert!(dump.contains("sealed under the token"), "{dump}");
+}
+
+#[test]
+fn softcard_keys() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("ppmk", "--new alpha", &["alpha-pass"]);
+    env.ok(
+        "generatekey",
+        "--generate simple type=RSA size=2048 protect=softcard softcard=alpha ident=sk1",
+        &["alpha-pass"],
+    );
+    let e = env.fails(
+        "generatekey",
+        "--generate simple type=AES protect=softcard softcard=alpha ident=sk2",
+        &["nope-nope"],
+    );
+    assert!(e.contains("wrong passphrase for softcard"), "{e}");
+    assert!(!env.local("key_simple_sk2").exists());
+    let sc = env.ok("nfkminfo", "-s", &[]);
+    assert!(sc.contains("alpha"), "{sc}");
+    let names = env.ok("nfkminfo", "-l", &[]);
+    let soft_part = names.split("Keys protected by softcards:").nth(1).unwrap();
+    assert!(soft_part.contains("key_simple_sk1"), "{names}");
+    let acl = env.ok("aclprint", "simple sk1", &["alpha-pass"]);
+    assert!(acl.contains("softcard:"), "{acl}");
+    let e = env.fails("ppmk", "--new short", &["abc"]);
+    assert!(e.contains("4 to 256"), "{e}");
+}
+
+#[test]
+fn bad_input_is_one_line_and_changes_nothing() {
+    let env = Env::new();
+    env.world("2/3", false, &["p1", "p2", "p3"]);
+    env.ok("generatekey", SEED_GENERATEKEY, &[]);
+    let before = env.snapshot();
+    let cases: [(&str, &str, &[&str], &str); 9] = [
+        ("new-world", "--initialize --cipher-suite=DLf9999 --acs-quorum=2/3", &["a", "b", "c"], "unknown cipher suite"),
+        ("new-world", "--initialize --acs-quorum=4/3", &["a", "b", "c"], "K > N"),
+        ("new-world", "--initialize --acs-quorum=0/3", &[], "at least one card"),
+        ("new-world", "--initialize --acs-quorum=1/1", &["a"], "already exists"),
+        ("generatekey", "--generate simple type=RSA ident=has space", &[], "unexpected argument"),
+        ("generatekey", "--generate simple type=RSA ident=has_underscore", &[], "may contain only"),
+        ("generatekey", SEED_GENERATEKEY, &[], "already exists"),
+        ("generatekey", "--generate simple type=RSA ident=k nvram=yes", &[], "NVRAM"),
+        ("createocs", "-m1 -Q 3/2 -N x", &[], "K > N"),
+    ];
+    for (tool, args, pass, expect) in cases {
+        let e = env.fails(tool, args, pass);
+        assert!(e.contains(expect), "{tool} {args}: {e}");
+        assert_eq!(before, env.snapshot(), "{tool} {args} changed the data directory");
+    }
+    // An ident with a space inside one argument (quoted on a shell command line).
+    let o = env.exec(
+        Path::new(env!("CARGO_BIN_EXE_shieldhsm")),
+        &["generatekey", "--generate", "simple", "type=AES", "ident=my key"],
+        &[],
+    );
+    assert!(one_error_line("generatekey", &o).contains("ident=my-key"));
+    assert_eq!(before, env.snapshot());
+    // Capitals are folded, as nShield does, and said so.
+    let o = env.run("generatekey", "--generate simple type=AES ident=MixedCase", &[]);
+    assert!(o.status.success());
+    assert!(text(&o.stderr).contains("folded to lowercase: mixedcase"));
+    assert!(env.local("key_simple_mixedcase").exists());
+
+    // Wrong mode, both ways.
+    env.ok("hsm-mode", "-m 1 I", &[]);
+    let before = env.snapshot();
+    let e = env.fails("generatekey", "--generate simple type=AES ident=z", &[]);
+    assert!(e.contains("hsm-mode -m 1 O"), "{e}");
+    assert_eq!(before, env.snapshot());
+
+    let fresh = Env::new();
+    fresh.ok("enquiry", "", &[]);
+    let e = fresh.fails("new-world", SEED_NEW_WORLD, &["a", "b", "c"]);
+    assert!(e.contains("hsm-mode -m 1 I"), "{e}");
+    fresh.ok("hsm-mode", "-m 1 I", &[]);
+    let before = fresh.snapshot();
+    // Missing cards: the passphrase file has two of the three passphrases.
+    let e = fresh.fails("new-world", SEED_NEW_WORLD, &["a", "b"]);
+    assert!(e.contains("no passphrase left for card 3"), "{e}");
+    let e = fresh.fails("generatekey", "--generate simple type=AES ident=z", &[]);
+    assert!(e.contains("no Security World"), "{e}");
+    assert_eq!(before, fresh.snapshot());
+}
