@@ -3,4 +3,5 @@
 
 pub mod kek;
 pub mod package;
+pub mod transfer;
 pub mod vendor;

@@ -123,6 +123,13 @@ impl Library {
         if !obj.attrs.flag(usage) {
             return err(CKR_KEY_FUNCTION_NOT_PERMITTED);
         }
+        // nShield keys carry an ACL (CKA_SHSM_ACL): the operation must be in it too.
+        if let Some(op) = crate::module::acl::op_for_usage(usage) {
+            let acl = obj.attrs.bytes(crate::token::attr::CKA_SHSM_ACL);
+            if acl.is_some() && !crate::module::acl::permits_json(acl, &crate::module::acl::Permission::Op(op)) {
+                return err(CKR_KEY_FUNCTION_NOT_PERMITTED);
+            }
+        }
         if let Some(crate::token::attr::Attr::MechList(allowed)) = obj.attrs.get(CKA_ALLOWED_MECHANISMS) {
             if !allowed.is_empty() && !allowed.contains(&mech) {
                 return err(CKR_MECHANISM_INVALID);

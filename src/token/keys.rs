@@ -1,6 +1,6 @@
 //! Key generation, wrapping and unwrapping, and the token's random number generator.
 
-use super::attr::{Attr, AttrMap};
+use super::attr::{Attr, AttrMap, CKA_SHSM_ACL};
 use super::crypto::{Mech, Out, Outcome};
 use super::manage::complete_new;
 use super::policy::{self, Origin};
@@ -70,6 +70,23 @@ impl Library {
         }
         if obj.attrs.flag(CKA_WRAP_WITH_TRUSTED) && !wobj.attrs.flag(CKA_TRUSTED) {
             return err(CKR_KEY_NOT_WRAPPABLE);
+        }
+        // A key with an nShield ACL leaves only as its ACL allows: wrapped to one named KEK
+        // (the reduced-ACL transfer copy), identified by the SHA-256 of the KEK's SPKI.
+        if let Some(acl) = obj.attrs.bytes(CKA_SHSM_ACL) {
+            let kek = mech::public_key_info(&wobj.attrs)
+                .map(|spki| hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &spki)));
+            let allowed = kek
+                .map(|k| {
+                    crate::module::acl::permits_json(
+                        Some(acl),
+                        &crate::module::acl::Permission::ExportWrapped { kek: k },
+                    )
+                })
+                .unwrap_or(false);
+            if !allowed {
+                return err(CKR_KEY_UNEXTRACTABLE);
+            }
         }
         if let Some(Attr::Template(t)) = wobj.attrs.get(CKA_WRAP_TEMPLATE) {
             if !obj.attrs.matches(t) {

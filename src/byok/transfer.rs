@@ -1,0 +1,443 @@
+//! The key transfer itself (the seed's `KeyTransferRemote`): KEK packages in the data
+//! directory, the ACS-authorised reduced-ACL copy `key_xferacld_<ident>`, and the `.byok`
+//! package wrapped to the KEK with CKM_RSA_AES_KEY_WRAP (AES-256, OAEP-SHA-1) — plus the offline
+//! check of a package with the KEK's private key.
+
+use super::kek::{check_kid, Kek};
+use super::package::ByokDocument;
+use super::vendor::{SignedPackage, VendorRoot};
+use crate::mech::{self, KeyMaterial, Params};
+use crate::module::acl::{self, Acl, Permission};
+use crate::module::admin::{fail, AdminError, AdminResult, Interaction};
+use crate::module::keygen::{key_file_name, open_key};
+use crate::module::store::Store;
+use crate::module::world::{load_acs, operational};
+use crate::token::attr::{Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL};
+use crate::token::object::{self, Protection};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use cryptoki_sys::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use zeroize::Zeroizing;
+
+pub const KEKPKG_PREFIX: &str = "kekpkg_";
+pub const XFER_APP: &str = "xferacld";
+pub const GENERATOR: &str = concat!(
+    "shieldhsm KeyTransferRemote ",
+    env!("CARGO_PKG_VERSION"),
+    "; emulated nShield (not Entrust hardware) firmware emu-12.72.2"
+);
+
+/// A KEK registered in `local/kekpkg_<name>`.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct KekPackage {
+    pub format: String,
+    pub name: String,
+    pub kid: String,
+    /// SubjectPublicKeyInfo DER, base64.
+    pub spki: String,
+    pub modulus_bits: usize,
+    pub fingerprint_sha256: String,
+    /// `azure-download` (a real Key Vault KEK; no vendor attestation exists for it) or
+    /// `emulated-vendor` (from `byok-toolset`, signed by the emulated vendor root).
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl KekPackage {
+    pub fn kek(&self) -> AdminResult<Kek> {
+        let der = B64.decode(&self.spki).map_err(|_| damaged_pkg(&self.name))?;
+        Kek::parse(&der).map_err(|e| AdminError::new(format!("KEK package {}: {e}", self.name), "import the KEK again"))
+    }
+}
+
+fn damaged_pkg(name: &str) -> AdminError {
+    AdminError::new(format!("KEK package {name} is damaged"), "import the KEK again with byok-kek-import")
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Registers an Azure KEK (the file `az keyvault key download` wrote) under a local name.
+pub fn import_azure_kek(store: &Store, name: &str, kek_bytes: &[u8], kid: &str) -> AdminResult<KekPackage> {
+    if !valid_name(name) {
+        return fail(format!("KEK name {name:?} is not valid"), "use letters, digits, '-' or '_'");
+    }
+    check_kid(kid).map_err(|e| AdminError::new(e.0, "pass the versioned kid with -KekId"))?;
+    let kek = Kek::parse(kek_bytes).map_err(|e| AdminError::new(e.0, "download it with `az keyvault key download`"))?;
+    let pkg = KekPackage {
+        format: "shieldhsm/kekpkg/1".into(),
+        name: name.into(),
+        kid: kid.into(),
+        spki: B64.encode(&kek.spki_der),
+        modulus_bits: kek.modulus_bits,
+        fingerprint_sha256: kek.fingerprint(),
+        source: "azure-download".into(),
+        region: None,
+    };
+    save_kekpkg(store, &pkg)?;
+    Ok(pkg)
+}
+
+fn save_kekpkg(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
+    let lock = store.lock()?;
+    let file = format!("{KEKPKG_PREFIX}{}", pkg.name);
+    if store.exists(&file) {
+        let old: Option<KekPackage> = serde_json::from_slice(&store.read(&file)?).ok();
+        if old.map(|o| o.spki != pkg.spki || o.kid != pkg.kid).unwrap_or(true) {
+            return fail(
+                format!("a different KEK is already registered as {}", pkg.name),
+                "choose another name with --name",
+            );
+        }
+    }
+    lock.write(&file, &serde_json::to_vec_pretty(pkg).map_err(|e| AdminError::new(e.to_string(), "report this"))?)?;
+    lock.bump();
+    Ok(())
+}
+
+/// Finds the KEK an `-ExchangeKeyPackage` argument names: a registered package name, a signed
+/// emulated vendor package file (checked against the vendor root), or a KEK PEM/DER file (which
+/// then needs `kid`).
+pub fn resolve_kek(store: &Store, arg: &str, kid: Option<&str>) -> AdminResult<KekPackage> {
+    let registered = format!("{KEKPKG_PREFIX}{arg}");
+    if valid_name(arg) && store.exists(&registered) {
+        return serde_json::from_slice(&store.read(&registered)?).map_err(|_| damaged_pkg(arg));
+    }
+    let path = Path::new(arg);
+    let bytes = std::fs::read(path).map_err(|e| {
+        AdminError::new(
+            format!("-ExchangeKeyPackage {arg}: {e}"),
+            "give a KEK registered with byok-kek-import, a BYOK-KEK-pkg file, or the KEK .pem",
+        )
+    })?;
+    if let Ok(signed) = serde_json::from_slice::<SignedPackage>(&bytes) {
+        return kek_from_vendor_package(store, &signed);
+    }
+    let kid = kid.ok_or_else(|| {
+        AdminError::new(
+            format!("{arg} is a KEK public key without its key identifier"),
+            "add -KekId https://<vault>.vault.azure.net/keys/<name>/<version>",
+        )
+    })?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("kek");
+    let name: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    import_azure_kek(store, &name, &bytes, kid)
+}
+
+fn kek_from_vendor_package(store: &Store, signed: &SignedPackage) -> AdminResult<KekPackage> {
+    let root = {
+        let lock = store.lock()?;
+        VendorRoot::load_or_create(store, &lock).map_err(|e| AdminError::new(e, "check emu/vendor-root.json"))?
+    };
+    signed
+        .verify(&root.public_key())
+        .map_err(|e| AdminError::new(format!("the KEK package does not verify: {e}"), "run verifykeypackage"))?;
+    let body = &signed.body;
+    if body.format != "shieldhsm/byok-kek-pkg/1" {
+        return fail("that package is not a KEK package", "pass the BYOK-KEK-pkg-<REGION>-1 file");
+    }
+    let (Some(kid), Some(spki)) = (&body.kid, &body.kek_spki) else {
+        return fail("the KEK package has no KEK", "download the toolset again (byok-toolset)");
+    };
+    let der = B64.decode(spki).map_err(|_| AdminError::new("the KEK package is damaged", "run byok-toolset again"))?;
+    let kek = Kek::parse(&der).map_err(|e| AdminError::new(e.0, "run byok-toolset again"))?;
+    let pkg = KekPackage {
+        format: "shieldhsm/kekpkg/1".into(),
+        name: format!("BYOK-KEK-pkg-{}-1", body.region),
+        kid: kid.clone(),
+        spki: spki.clone(),
+        modulus_bits: kek.modulus_bits,
+        fingerprint_sha256: kek.fingerprint(),
+        source: "emulated-vendor".into(),
+        region: Some(body.region.clone()),
+    };
+    save_kekpkg(store, &pkg)?;
+    Ok(pkg)
+}
+
+/// `KeyTransferRemote -ModifyAcls`: with the ACS quorum, writes `key_xferacld_<ident>`, a copy of
+/// the key whose ACL permits only wrapped export to `kek`. The original is untouched.
+pub fn modify_acls(
+    store: &Store,
+    app: &str,
+    ident: &str,
+    kek: &KekPackage,
+    card_dir: Option<&Path>,
+    ui: &mut dyn Interaction,
+) -> AdminResult<String> {
+    let op = operational(store, 1, "KeyTransferRemote -ModifyAcls")?;
+    let out_name = key_file_name(XFER_APP, ident);
+    if store.exists(&out_name) {
+        return fail(
+            format!("local/{out_name} exists already"),
+            "package it with -Package, or delete it first to redo -ModifyAcls",
+        );
+    }
+    let (entry, mut attrs) = open_key(store, &op, app, ident, card_dir, ui)?;
+    if entry.protection != Protection::Module {
+        return fail(
+            format!("key {app} {ident} is not module-protected"),
+            "the transfer needs a key made with protect=module (as the seed says)",
+        );
+    }
+    if !matches!(attrs.class(), Some(CKO_PRIVATE_KEY | CKO_SECRET_KEY)) {
+        return fail("only private or secret keys can be transferred", "give the private key's ident");
+    }
+    // Rewriting a key's ACL is an administrator ("trump") operation: it needs the ACS quorum.
+    ui.info("Loading the Administrator Card Set (quorum needed to rewrite the key's ACL)");
+    load_acs(store, &op.world, card_dir, ui)?;
+    let acl = Acl::transfer_only(&kek.fingerprint_sha256);
+    attrs.set(CKA_SHSM_ACL, Attr::bytes(acl.to_json()));
+    attrs.set(CKA_NFKM_APPNAME, Attr::bytes(XFER_APP.as_bytes().to_vec()));
+    attrs.set(CKA_NFKM_ID, Attr::bytes(ident.as_bytes().to_vec()));
+    attrs.set(CKA_NFKM_HASH, Attr::bytes(crate::module::world::hash_hex(&[out_name.as_bytes()]).into_bytes()));
+    // Extractable so standard C_WrapKey can serve the same export; the ACL still confines it
+    // to this one KEK, and it stays sensitive (never in the clear).
+    attrs.set(CKA_EXTRACTABLE, Attr::Bool(true));
+    attrs.set(CKA_SENSITIVE, Attr::Bool(true));
+    let mut uid = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut uid).map_err(|_| AdminError::new("no randomness", "retry"))?;
+    attrs.set(CKA_UNIQUE_ID, Attr::bytes(hex::encode(uid).into_bytes()));
+    let blob = object::seal_file(&out_name, Protection::Module, &op.world.hkm, &op.km, &attrs)?;
+    let lock = store.lock()?;
+    if store.exists(&out_name) {
+        return fail(format!("local/{out_name} appeared meanwhile"), "retry");
+    }
+    lock.write(&out_name, &blob)?;
+    lock.bump();
+    Ok(out_name)
+}
+
+/// What a `.byok` holds, for the `az keyvault key import` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    Rsa(usize),
+    Ec(&'static str),
+    Oct(usize),
+}
+
+impl TargetKind {
+    pub fn az_args(&self) -> String {
+        match self {
+            TargetKind::Rsa(_) => "--kty RSA".into(),
+            TargetKind::Ec(c) => format!("--kty EC --curve {c}"),
+            TargetKind::Oct(_) => "--kty oct".into(),
+        }
+    }
+}
+
+fn target_kind(attrs: &AttrMap) -> AdminResult<TargetKind> {
+    let unsupported = |what: &str| {
+        AdminError::new(
+            format!("Azure Key Vault does not import {what}"),
+            "transfer RSA 2048/3072/4096, EC P-256/P-384/P-521/P-256K or AES keys",
+        )
+    };
+    match (attrs.class(), attrs.key_type()) {
+        (Some(CKO_PRIVATE_KEY), Some(CKK_RSA)) => {
+            let n = attrs.bytes(CKA_MODULUS).unwrap_or_default();
+            let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
+            if !matches!(bits, 2048 | 3072 | 4096) {
+                return Err(unsupported(&format!("RSA-{bits} keys")));
+            }
+            Ok(TargetKind::Rsa(bits))
+        }
+        (Some(CKO_PRIVATE_KEY), Some(CKK_EC)) => {
+            let params = attrs.bytes(CKA_EC_PARAMS).unwrap_or_default();
+            let curve = match hex::encode(params).as_str() {
+                "06082a8648ce3d030107" => "P-256",
+                "06052b81040022" => "P-384",
+                "06052b81040023" => "P-521",
+                "06052b8104000a" => "P-256K",
+                _ => return Err(unsupported("keys on this curve")),
+            };
+            Ok(TargetKind::Ec(curve))
+        }
+        (Some(CKO_SECRET_KEY), Some(CKK_AES)) => {
+            let len = attrs.bytes(CKA_VALUE).map(<[u8]>::len).unwrap_or(0);
+            Ok(TargetKind::Oct(len * 8))
+        }
+        _ => Err(unsupported("this kind of key")),
+    }
+}
+
+/// The wrapped ciphertext of a key's material under a KEK: `RSA-OAEP-SHA1(aes256) || KWP`.
+pub fn wrap_for_azure(kek: &Kek, attrs: &AttrMap) -> crate::error::Result<Vec<u8>> {
+    let plaintext: Zeroizing<Vec<u8>> = match attrs.class() {
+        Some(CKO_PRIVATE_KEY) => mech::private_to_pkcs8(attrs)?,
+        _ => Zeroizing::new(attrs.bytes(CKA_VALUE).ok_or(CKR_KEY_NOT_WRAPPABLE)?.to_vec()),
+    };
+    let kek_material = KeyMaterial::from_attrs(&mech::spki_to_attrs(&kek.spki_der)?)?;
+    let params = azure_params();
+    let entry = mech::lookup(CKM_RSA_AES_KEY_WRAP).ok_or(CKR_MECHANISM_INVALID)?;
+    entry.imp.wrap(&params, &kek_material, &plaintext)
+}
+
+/// CKM_RSA_AES_KEY_WRAP as Azure specifies it: AES-256, OAEP with SHA-1 and MGF1-SHA-1, no label.
+pub fn azure_params() -> Params {
+    Params::RsaAesKeyWrap {
+        aes_bits: 256,
+        oaep: Box::new(Params::Oaep { hash: CKM_SHA_1, mgf: CKG_MGF1_SHA1, label: Vec::new() }),
+    }
+}
+
+/// A finished transfer package.
+pub struct Packaged {
+    pub file: std::path::PathBuf,
+    pub document: ByokDocument,
+    pub kind: TargetKind,
+}
+
+/// `KeyTransferRemote -Package`: wraps `key_xferacld_<ident>` to the KEK and writes
+/// `KeyTransferPackage-<friendly>.byok` into `out_dir`.
+pub fn package(store: &Store, ident: &str, kek: &KekPackage, friendly: &str, out_dir: &Path) -> AdminResult<Packaged> {
+    let (document, kind) = package_document(store, ident, kek)?;
+    if friendly.is_empty() || !friendly.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return fail(format!("-KeyFriendlyName {friendly:?} is not a usable file name"), "use letters, digits and '-'");
+    }
+    let file = out_dir.join(format!("KeyTransferPackage-{friendly}.byok"));
+    if file.exists() {
+        return fail(format!("{} exists already", file.display()), "move it away or choose another -KeyFriendlyName");
+    }
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("package.byok").to_string();
+    crate::module::store::write_atomic(out_dir, &name, &document.to_bytes())?;
+    Ok(Packaged { file, document, kind })
+}
+
+/// The `.byok` document for `key_xferacld_<ident>` (no file written): the vendor interface's
+/// `SHSM_ExportByok` and the CLI share it.
+pub fn package_document(store: &Store, ident: &str, kek: &KekPackage) -> AdminResult<(ByokDocument, TargetKind)> {
+    let op = operational(store, 1, "KeyTransferRemote -Package")?;
+    let file = key_file_name(XFER_APP, ident);
+    if !store.exists(&file) {
+        return fail(
+            format!("there is no transfer copy local/{file}"),
+            format!("run KeyTransferRemote -ModifyAcls -KeyAppName simple -KeyIdentifier {ident} first"),
+        );
+    }
+    let raw = store.read(&file)?;
+    let attrs = object::open_file(&file, &raw, &op.km).map_err(|_| {
+        AdminError::new(format!("local/{file} does not open with this world"), "restore it from backup")
+    })?;
+    let want = Permission::ExportWrapped { kek: kek.fingerprint_sha256.clone() };
+    if !acl::permits_json(attrs.bytes(CKA_SHSM_ACL), &want) {
+        return fail(
+            format!("the ACL of {file} does not allow export to KEK {}", kek.name),
+            "use the KEK given to -ModifyAcls, or redo -ModifyAcls for this KEK",
+        );
+    }
+    let kind = target_kind(&attrs)?;
+    let ct = wrap_for_azure(&kek.kek()?, &attrs)
+        .map_err(|e| AdminError::new(format!("wrapping failed: {e}"), "report this"))?;
+    Ok((ByokDocument::new(&kek.kid, &ct, GENERATOR), kind))
+}
+
+/// What `byok-verify` found.
+#[derive(Debug)]
+pub struct Verified {
+    pub kid: String,
+    pub aes_bits: usize,
+    pub kind: TargetKind,
+    /// The key's public half (SPKI DER) for RSA/EC; `None` for AES.
+    pub public_spki: Option<Vec<u8>>,
+    pub plaintext_sha256: String,
+}
+
+/// Opens a `.byok` with the KEK's private key (PKCS#8 DER) and checks every layer: JSON shape,
+/// OAEP-SHA-1, RFC 5649 integrity, and the plaintext's structure.
+pub fn verify(byok: &[u8], kek_private_pkcs8: &[u8], expect_kid: Option<&str>) -> Result<Verified, String> {
+    let (doc, ct) = ByokDocument::parse(byok)?;
+    if let Some(k) = expect_kid {
+        if doc.header.kid != k {
+            return Err(format!("kid is {}, expected {k}", doc.header.kid));
+        }
+    }
+    let kek = mech::pkcs8_to_attrs(kek_private_pkcs8)
+        .map_err(|_| "the KEK private key is not a PKCS#8 RSA key".to_string())?;
+    let k = kek.bytes(CKA_MODULUS).map(|n| n.iter().skip_while(|b| **b == 0).count()).unwrap_or(0);
+    if ct.len() <= k + 16 || (ct.len() - k) % 8 != 0 {
+        return Err(format!("ciphertext length {} does not fit a {}-bit KEK", ct.len(), k * 8));
+    }
+    let material = KeyMaterial::from_attrs(&kek).map_err(|_| "the KEK private key does not load".to_string())?;
+    let oaep = Params::Oaep { hash: CKM_SHA_1, mgf: CKG_MGF1_SHA1, label: Vec::new() };
+    let aes = mech::lookup(CKM_RSA_PKCS_OAEP)
+        .ok_or("no OAEP")?
+        .imp
+        .unwrap(&oaep, &material, &ct[..k])
+        .map_err(|_| "RSA-OAEP-SHA1 decryption of the AES key failed (wrong KEK?)".to_string())?;
+    if !matches!(aes.len(), 16 | 24 | 32) {
+        return Err(format!("the wrapped AES key is {} bytes", aes.len()));
+    }
+    let pt = mech::kw::kwp_unwrap(&aes, &ct[k..]).map_err(|_| "RFC 5649 integrity check failed".to_string())?;
+    let (kind, public_spki) = match mech::pkcs8_to_attrs(&pt) {
+        Ok(attrs) => {
+            let kind = target_kind(&attrs).map_err(|e| e.to_string())?;
+            (kind, mech::public_key_info(&attrs))
+        }
+        Err(_) if matches!(pt.len(), 16 | 24 | 32) => (TargetKind::Oct(pt.len() * 8), None),
+        Err(_) => return Err("the plaintext is neither PKCS#8 nor an AES key".into()),
+    };
+    let plaintext_sha256 = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pt));
+    Ok(Verified { kid: doc.header.kid, aes_bits: aes.len() * 8, kind, public_spki, plaintext_sha256 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kat() -> serde_json::Value {
+        let raw = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/byok/vectors.json")).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&raw).unwrap()["azure_byok_ckm_rsa_aes_key_wrap_kat"].clone()
+    }
+
+    fn pem_der(pem: &str) -> Vec<u8> {
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        B64.decode(body).unwrap()
+    }
+
+    fn target_hex(c: &serde_json::Value) -> String {
+        let t = &c["target_plaintext"];
+        t.as_str().map(str::to_string).or_else(|| t["hex"].as_str().map(str::to_string)).unwrap()
+    }
+
+    #[test]
+    fn every_kat_package_verifies_to_its_target() {
+        let k = kat();
+        let kek_priv = pem_der(k["kek"]["private_key_pkcs8_pem"].as_str().unwrap());
+        let kid = k["kek"]["kid"].as_str().unwrap();
+        for c in k["cases"].as_array().unwrap() {
+            let doc = serde_json::to_vec(&c["byok_file_json"]).unwrap();
+            let v = verify(&doc, &kek_priv, Some(kid)).unwrap();
+            let want = hex::decode(target_hex(c)).unwrap();
+            assert_eq!(v.plaintext_sha256, hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &want)));
+            assert_eq!(v.aes_bits, 256);
+        }
+    }
+
+    #[test]
+    fn our_wrap_verifies_and_tampering_is_caught() {
+        let k = kat();
+        let kek_priv = pem_der(k["kek"]["private_key_pkcs8_pem"].as_str().unwrap());
+        let kek = Kek::parse(k["kek"]["public_key_spki_pem"].as_str().unwrap().as_bytes()).unwrap();
+        let kid = k["kek"]["kid"].as_str().unwrap();
+        // The KAT's EC P-256 target, wrapped by us.
+        let case = &k["cases"][1];
+        let attrs = mech::pkcs8_to_attrs(&hex::decode(target_hex(case)).unwrap()).unwrap();
+        let ct = wrap_for_azure(&kek, &attrs).unwrap();
+        let doc = ByokDocument::new(kid, &ct, GENERATOR).to_bytes();
+        let v = verify(&doc, &kek_priv, Some(kid)).unwrap();
+        assert_eq!(v.kind, TargetKind::Ec("P-256"));
+        assert!(
+            verify(&doc, &kek_priv, Some("https://x.vault.azure.net/keys/K/00000000000000000000000000000000")).is_err()
+        );
+        let mut bad = ct.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        let doc = ByokDocument::new(kid, &bad, GENERATOR).to_bytes();
+        assert!(verify(&doc, &kek_priv, None).unwrap_err().contains("integrity"));
+    }
+}
