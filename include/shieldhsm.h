@@ -37,6 +37,18 @@ extern "C" {
 
 #define SHSM_INTERFACE_NAME "ShieldHSM"
 
+/* PKCS#11 3.0's interface type, for pkcs11.h headers that predate it (p11-kit before 0.25
+ * ships a 2.40 header). */
+#ifndef CKF_INTERFACE_FORK_SAFE
+typedef struct CK_INTERFACE {
+    CK_UTF8CHAR *pInterfaceName;
+    void *pFunctionList;
+    CK_FLAGS flags;
+} CK_INTERFACE;
+#endif
+/* C_GetInterface, looked up with dlsym(handle, "C_GetInterface"). */
+typedef CK_RV (*SHSM_C_GetInterface)(CK_UTF8CHAR *name, CK_VERSION *version, CK_INTERFACE **iface, CK_FLAGS flags);
+
 /*
  * The vendor interface: C_GetInterface((CK_UTF8CHAR_PTR)"ShieldHSM", NULL, &iface, 0), then
  * cast iface->pFunctionList to SHSM_FUNCTION_LIST *.
@@ -44,8 +56,9 @@ extern "C" {
 typedef struct SHSM_FUNCTION_LIST {
     CK_VERSION version; /* 1.0 */
 
-    /* Creates a Security World on module 1, like
-     *   new-world --initialize --cipher-suite=<suite> --module=1 --acs-quorum=<k>/<n>
+    /* Creates a Security World on module 1, like the seed's three steps
+     *   hsm-mode -m 1 I; new-world --initialize --cipher-suite=<suite> --module=1
+     *   --acs-quorum=<k>/<n>; hsm-mode -m 1 O
      * acs_passphrases holds n passphrases, one per Administrator Card (card i gets passphrase
      * i). suite may be NULL for the default (DLf3072s256mAEScSP800131Ar1). Fails with
      * CKR_FUNCTION_FAILED if a world exists, CKR_ARGUMENTS_BAD for k > n or an unknown suite. */
@@ -66,7 +79,7 @@ typedef struct SHSM_FUNCTION_LIST {
     CK_RV (*SHSM_ImportKek)(const char *name, CK_BYTE_PTR kek, CK_ULONG kek_len, const char *kid);
 
     /* KeyTransferRemote -ModifyAcls: with the Administrator Card Set quorum (k passphrases of
-     * the ACS, in card order), writes key_xferacld_<ident>, whose ACL allows only wrapped
+     * ACS cards 1..k, in that order), writes key_xferacld_<ident>, whose ACL allows only wrapped
      * export to the named KEK. The original key is untouched. */
     CK_RV (*SHSM_ReduceAclForTransfer)(const char *app, const char *ident, const char *kek_name,
                                       const char *const *acs_passphrases, CK_ULONG count);
@@ -74,6 +87,10 @@ typedef struct SHSM_FUNCTION_LIST {
     /* KeyTransferRemote -Package: the .byok document (JSON bytes) for key_xferacld_<ident>
      * wrapped to the named KEK with CKM_RSA_AES_KEY_WRAP (AES-256, OAEP-SHA-1). */
     CK_RV (*SHSM_ExportByok)(const char *ident, const char *kek_name, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+
+    /* The sentence explaining this thread's last failed vendor call: what went wrong and what
+     * to do (the CLI prints the same). Empty if none. */
+    CK_RV (*SHSM_LastError)(CK_BYTE_PTR msg, CK_ULONG_PTR msg_len);
 } SHSM_FUNCTION_LIST;
 
 #ifdef __cplusplus

@@ -4,41 +4,8 @@
 mod common;
 use common::*;
 use cryptoki_sys::*;
-use std::ffi::{c_void, CString};
+use std::ffi::c_void;
 use std::ptr::null_mut;
-
-/// A private copy of the library, dlopen'ed, with its 2.40 function table.
-struct Raw {
-    f: &'static CK_FUNCTION_LIST,
-    handle: *mut c_void,
-    _dir: tempfile::TempDir,
-}
-
-impl Raw {
-    fn load() -> Raw {
-        let dir = tempfile::tempdir().unwrap();
-        let so = dir.path().join("raw.so");
-        std::fs::copy(built_module(), &so).unwrap();
-        std::env::set_var("SHIELDHSM_KMDATA", dir.path().join("kmdata"));
-        let c = CString::new(so.to_str().unwrap()).unwrap();
-        // SAFETY: loading our own library; symbols checked below.
-        let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-        assert!(!handle.is_null());
-        let sym = unsafe { libc::dlsym(handle, c"C_GetFunctionList".as_ptr()) };
-        assert!(!sym.is_null());
-        let get: unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV = unsafe { std::mem::transmute(sym) };
-        let mut p = null_mut();
-        assert_eq!(unsafe { get(&mut p) }, CKR_OK);
-        Raw { f: unsafe { &*p }, handle, _dir: dir }
-    }
-    fn sym(&self, name: &std::ffi::CStr) -> *mut c_void {
-        unsafe { libc::dlsym(self.handle, name.as_ptr()) }
-    }
-}
-
-macro_rules! call {
-    ($raw:expr, $f:ident $(, $a:expr)*) => { unsafe { ($raw.f.$f.unwrap())($($a),*) } };
-}
 
 #[test]
 fn initialize_finalize_rules() {

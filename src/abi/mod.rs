@@ -7,6 +7,7 @@
 pub mod entry;
 pub mod marshal;
 pub mod tables;
+pub mod vendor;
 
 use crate::error::{Error, Result};
 use crate::token::session::Session;

@@ -82,8 +82,9 @@ struct Interface(CK_INTERFACE);
 unsafe impl Sync for Interface {}
 
 const PKCS11_NAME: &CStr = c"PKCS 11";
+const VENDOR_NAME: &CStr = c"ShieldHSM";
 
-static INTERFACES: [Interface; 2] = [
+static INTERFACES: [Interface; 3] = [
     Interface(CK_INTERFACE {
         pInterfaceName: PKCS11_NAME.as_ptr() as *mut CK_CHAR,
         pFunctionList: &FUNCTIONS_300 as *const CK_FUNCTION_LIST_3_0 as *mut c_void,
@@ -92,6 +93,13 @@ static INTERFACES: [Interface; 2] = [
     Interface(CK_INTERFACE {
         pInterfaceName: PKCS11_NAME.as_ptr() as *mut CK_CHAR,
         pFunctionList: &FUNCTIONS_240 as *const CK_FUNCTION_LIST as *mut c_void,
+        flags: 0,
+    }),
+    // Vendor extensions (include/shieldhsm.h); NULL-name requests never return it, since the
+    // "PKCS 11" entries come first.
+    Interface(CK_INTERFACE {
+        pInterfaceName: VENDOR_NAME.as_ptr() as *mut CK_CHAR,
+        pFunctionList: &super::vendor::FUNCTIONS as *const super::vendor::SHSM_FUNCTION_LIST as *mut c_void,
         flags: 0,
     }),
 ];

@@ -127,6 +127,11 @@ impl Library {
         w
     }
 
+    /// Forgets the cached world (a vendor call created one): the next use reads it again.
+    pub fn reload_world(&self) {
+        *self.world.write() = None;
+    }
+
     pub fn new_object_handle(&self) -> CK_OBJECT_HANDLE {
         self.next_object.fetch_add(1, Ordering::Relaxed) as CK_OBJECT_HANDLE
     }

@@ -123,3 +123,47 @@ fn uniq() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed) * 1000 + std::process::id() as u64 % 1000
 }
+
+/// A private copy of the library, dlopen'ed as a C program would, with its 2.40 function table.
+pub struct Raw {
+    pub f: &'static cryptoki_sys::CK_FUNCTION_LIST,
+    pub handle: *mut std::ffi::c_void,
+    pub dir: tempfile::TempDir,
+}
+
+impl Raw {
+    /// Loads a copy against a fresh data directory (the caller holds `env_lock` until
+    /// C_Initialize).
+    pub fn load() -> Raw {
+        let dir = tempfile::tempdir().unwrap();
+        let kmdata = dir.path().join("kmdata");
+        Raw::load_at(dir, &kmdata)
+    }
+
+    pub fn load_at(dir: tempfile::TempDir, kmdata: &Path) -> Raw {
+        let so = dir.path().join(format!("raw-{}.so", uniq()));
+        std::fs::copy(built_module(), &so).unwrap();
+        std::env::set_var("SHIELDHSM_KMDATA", kmdata);
+        let c = std::ffi::CString::new(so.to_str().unwrap()).unwrap();
+        // SAFETY: loading our own library; the symbol is checked below.
+        let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        assert!(!handle.is_null());
+        let sym = unsafe { libc::dlsym(handle, c"C_GetFunctionList".as_ptr()) };
+        assert!(!sym.is_null());
+        let get: unsafe extern "C" fn(*mut *mut cryptoki_sys::CK_FUNCTION_LIST) -> cryptoki_sys::CK_RV =
+            unsafe { std::mem::transmute(sym) };
+        let mut p = std::ptr::null_mut();
+        assert_eq!(unsafe { get(&mut p) }, cryptoki_sys::CKR_OK);
+        Raw { f: unsafe { &*p }, handle, dir }
+    }
+
+    pub fn sym(&self, name: &std::ffi::CStr) -> *mut std::ffi::c_void {
+        unsafe { libc::dlsym(self.handle, name.as_ptr()) }
+    }
+}
+
+/// Calls a function of a `Raw` table: `call!(raw, C_Initialize, std::ptr::null_mut())`.
+#[macro_export]
+macro_rules! call {
+    ($raw:expr, $f:ident $(, $a:expr)*) => { unsafe { ($raw.f.$f.unwrap())($($a),*) } };
+}
