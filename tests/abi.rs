@@ -1,6 +1,7 @@
 //! The raw C ABI, called as a C program would: function tables and interfaces, C_Initialize
 //! rules, NULL pointers, the two-call length convention, and fork.
 
+#[macro_use]
 mod common;
 use common::*;
 use cryptoki_sys::*;

@@ -3,6 +3,7 @@
 //! ACL. Packages are checked by our verifier and by the independent shared/byok/verify_byok.py,
 //! against the known KEK of shared/byok/vectors.json.
 
+#[macro_use]
 mod common;
 use common::*;
 use cryptoki_sys::*;

@@ -163,7 +163,7 @@ impl Raw {
 }
 
 /// Calls a function of a `Raw` table: `call!(raw, C_Initialize, std::ptr::null_mut())`.
-#[macro_export]
+#[allow(unused_macros)] // used by the raw-ABI tests only
 macro_rules! call {
     ($raw:expr, $f:ident $(, $a:expr)*) => { unsafe { ($raw.f.$f.unwrap())($($a),*) } };
 }
