@@ -39,9 +39,15 @@ impl Kek {
         };
         let spki = if is_pkcs1_rsa_public(&der) { spki_from_pkcs1(&der) } else { der };
         let key = aws_lc_rs::rsa::PublicEncryptingKey::from_der(&spki).map_err(|_| {
-            KekError(
-                "the KEK is not an RSA public key (expected the PEM file `az keyvault key download` writes)".into(),
-            )
+            // aws-lc will not even load RSA encryption keys below 2048 bits: name the size.
+            match rsa_modulus_bits(&spki) {
+                Some(bits) if !matches!(bits, 2048 | 3072 | 4096) => {
+                    KekError(format!("the KEK is RSA-{bits}; Azure Key Vault KEKs are RSA 2048, 3072 or 4096"))
+                }
+                _ => KekError(
+                    "the KEK is not an RSA public key (expected the PEM file `az keyvault key download` writes)".into(),
+                ),
+            }
         })?;
         let bits = key.key_size_bits();
         if !matches!(bits, 2048 | 3072 | 4096) {
@@ -84,6 +90,26 @@ fn pem_body(text: &str) -> Result<Vec<u8>, KekError> {
         }
     }
     B64.decode(body.as_bytes()).map_err(|_| KekError("the PEM body is not valid base64".into()))
+}
+
+/// The modulus size of an rsaEncryption SPKI, read from the DER alone (for error messages).
+fn rsa_modulus_bits(spki: &[u8]) -> Option<usize> {
+    const RSA_ALG: &[u8] = &[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+    let inner = der_inner(spki)?;
+    let rest = inner.strip_prefix(RSA_ALG)?;
+    if rest.first() != Some(&0x03) {
+        return None;
+    }
+    let (len, hdr) = der_len(&rest[1..])?;
+    let bits = rest.get(1 + hdr..1 + hdr + len)?.strip_prefix(&[0u8])?;
+    let seq = der_inner(bits)?;
+    if seq.first() != Some(&0x02) {
+        return None;
+    }
+    let (nlen, nhdr) = der_len(&seq[1..])?;
+    let n = seq.get(1 + nhdr..1 + nhdr + nlen)?;
+    let first = n.iter().position(|b| *b != 0)?;
+    Some((n.len() - first) * 8 - n[first].leading_zeros() as usize)
 }
 
 /// A PKCS#1 RSAPublicKey is a SEQUENCE of two INTEGERs; an SPKI starts with a SEQUENCE.
@@ -202,6 +228,20 @@ mod tests {
         let pkcs1 = &bitstring[1 + bh + 1..1 + bh + bl];
         let pem = format!("-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n", B64.encode(pkcs1));
         assert_eq!(Kek::parse(pem.as_bytes()).unwrap().spki_der, k.spki_der);
+    }
+
+    #[test]
+    fn names_the_size_of_a_refused_kek() {
+        let k = Kek::parse(EXAMPLE_KEK.as_bytes()).unwrap();
+        assert_eq!(rsa_modulus_bits(&k.spki_der), Some(2048));
+        // RSAPublicKey { n: 1024-bit, e: 65537 } as SPKI.
+        let mut n = vec![0x00, 0xc5];
+        n.extend([0x5a; 127]);
+        let mut body = der_wrap(0x02, &n);
+        body.extend(der_wrap(0x02, &[0x01, 0x00, 0x01]));
+        let spki = spki_from_pkcs1(&der_wrap(0x30, &body));
+        assert_eq!(rsa_modulus_bits(&spki), Some(1024));
+        assert!(Kek::parse(&spki).unwrap_err().0.contains("RSA-1024"));
     }
 
     #[test]

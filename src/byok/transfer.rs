@@ -63,21 +63,7 @@ fn valid_name(name: &str) -> bool {
 
 /// Registers an Azure KEK (the file `az keyvault key download` wrote) under a local name.
 pub fn import_azure_kek(store: &Store, name: &str, kek_bytes: &[u8], kid: &str) -> AdminResult<KekPackage> {
-    if !valid_name(name) {
-        return fail(format!("KEK name {name:?} is not valid"), "use letters, digits, '-' or '_'");
-    }
-    check_kid(kid).map_err(|e| AdminError::new(e.0, "pass the versioned kid with -KekId"))?;
-    let kek = Kek::parse(kek_bytes).map_err(|e| AdminError::new(e.0, "download it with `az keyvault key download`"))?;
-    let pkg = KekPackage {
-        format: "shieldhsm/kekpkg/1".into(),
-        name: name.into(),
-        kid: kid.into(),
-        spki: B64.encode(&kek.spki_der),
-        modulus_bits: kek.modulus_bits,
-        fingerprint_sha256: kek.fingerprint(),
-        source: "azure-download".into(),
-        region: None,
-    };
+    let pkg = azure_kek_package(name, kek_bytes, kid)?;
     save_kekpkg(store, &pkg)?;
     Ok(pkg)
 }
@@ -101,10 +87,20 @@ fn save_kekpkg(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
 
 /// Finds the KEK an `-ExchangeKeyPackage` argument names: a registered package name, a signed
 /// emulated vendor package file (checked against the vendor root), or a KEK PEM/DER file (which
-/// then needs `kid`).
+/// then needs `kid`). Registers a KEK met for the first time as `local/kekpkg_<name>`.
 pub fn resolve_kek(store: &Store, arg: &str, kid: Option<&str>) -> AdminResult<KekPackage> {
+    let pkg = find_kek(store, arg, kid)?;
+    register_kek(store, &pkg)?;
+    Ok(pkg)
+}
+
+/// [`resolve_kek`] without writing anything: every check (signature, KEK size, kid, a
+/// different KEK already registered under the same name) but no `kekpkg_` file and no vendor
+/// root created. Commands call this first and [`register_kek`] once their work has succeeded,
+/// so a refused command leaves the data directory as it was.
+pub fn find_kek(store: &Store, arg: &str, kid: Option<&str>) -> AdminResult<KekPackage> {
     let registered = format!("{KEKPKG_PREFIX}{arg}");
-    if valid_name(arg) && store.exists(&registered) {
+    if valid_name(arg) && store.exists(&registered) && !Path::new(arg).exists() {
         return serde_json::from_slice(&store.read(&registered)?).map_err(|_| damaged_pkg(arg));
     }
     let path = Path::new(arg);
@@ -114,25 +110,90 @@ pub fn resolve_kek(store: &Store, arg: &str, kid: Option<&str>) -> AdminResult<K
             "give a KEK registered with byok-kek-import, a BYOK-KEK-pkg file, or the KEK .pem",
         )
     })?;
-    if let Ok(signed) = serde_json::from_slice::<SignedPackage>(&bytes) {
-        return kek_from_vendor_package(store, &signed);
+    let pkg = if let Ok(signed) = serde_json::from_slice::<SignedPackage>(&bytes) {
+        kek_from_vendor_package(store, &signed)?
+    } else if bytes.trim_ascii_start().starts_with(b"{") {
+        return fail(
+            format!("{arg} is not a readable KEK package (damaged or not from byok-toolset)"),
+            "run verifykeypackage on it, or write the toolset again with byok-toolset",
+        );
+    } else {
+        let kid = kid.ok_or_else(|| {
+            AdminError::new(
+                format!("{arg} is a KEK public key without its key identifier"),
+                "add -KekId https://<vault>.vault.azure.net/keys/<name>/<version>",
+            )
+        })?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("kek");
+        let name: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        azure_kek_package(&name, &bytes, kid)?
+    };
+    check_no_conflict(store, &pkg)?;
+    Ok(pkg)
+}
+
+/// Records `pkg` as `local/kekpkg_<name>` (nothing to do when that exact KEK is there already).
+pub fn register_kek(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
+    let file = format!("{KEKPKG_PREFIX}{}", pkg.name);
+    if store.exists(&file) {
+        if let Ok(old) = serde_json::from_slice::<KekPackage>(&store.read(&file)?) {
+            if old.spki == pkg.spki && old.kid == pkg.kid {
+                return Ok(());
+            }
+        }
     }
-    let kid = kid.ok_or_else(|| {
+    save_kekpkg(store, pkg)
+}
+
+fn check_no_conflict(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
+    let file = format!("{KEKPKG_PREFIX}{}", pkg.name);
+    if !store.exists(&file) {
+        return Ok(());
+    }
+    let old: Option<KekPackage> = serde_json::from_slice(&store.read(&file)?).ok();
+    if old.map(|o| o.spki != pkg.spki || o.kid != pkg.kid).unwrap_or(true) {
+        return fail(
+            format!("a different KEK is already registered as {}", pkg.name),
+            "register this one under another name with byok-kek-import --name, then pass that name",
+        );
+    }
+    Ok(())
+}
+
+fn azure_kek_package(name: &str, kek_bytes: &[u8], kid: &str) -> AdminResult<KekPackage> {
+    if !valid_name(name) {
+        return fail(format!("KEK name {name:?} is not valid"), "use letters, digits, '-' or '_'");
+    }
+    check_kid(kid).map_err(|e| match e.0.split_once(" \u{2014} ") {
+        Some((what, todo)) => AdminError::new(what, todo),
+        None => AdminError::new(e.0, "pass the versioned kid with -KekId"),
+    })?;
+    let kek = Kek::parse(kek_bytes).map_err(|e| {
         AdminError::new(
-            format!("{arg} is a KEK public key without its key identifier"),
-            "add -KekId https://<vault>.vault.azure.net/keys/<name>/<version>",
+            e.0,
+            "give the KEK `az keyvault key download` wrote (an RSA-HSM key of 2048, 3072 or 4096 bits)",
         )
     })?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("kek");
-    let name: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    import_azure_kek(store, &name, &bytes, kid)
+    Ok(KekPackage {
+        format: "shieldhsm/kekpkg/1".into(),
+        name: name.into(),
+        kid: kid.into(),
+        spki: B64.encode(&kek.spki_der),
+        modulus_bits: kek.modulus_bits,
+        fingerprint_sha256: kek.fingerprint(),
+        source: "azure-download".into(),
+        region: None,
+    })
 }
 
 fn kek_from_vendor_package(store: &Store, signed: &SignedPackage) -> AdminResult<KekPackage> {
-    let root = {
-        let lock = store.lock()?;
-        VendorRoot::load_or_create(store, &lock).map_err(|e| AdminError::new(e, "check emu/vendor-root.json"))?
-    };
+    let root =
+        VendorRoot::load(store).map_err(|e| AdminError::new(e, "check emu/vendor-root.json"))?.ok_or_else(|| {
+            AdminError::new(
+                "this installation has no emulated vendor root to check the KEK package against",
+                "run byok-toolset --region <REGION> in this data directory first",
+            )
+        })?;
     signed
         .verify(&root.public_key())
         .map_err(|e| AdminError::new(format!("the KEK package does not verify: {e}"), "run verifykeypackage"))?;
@@ -145,7 +206,7 @@ fn kek_from_vendor_package(store: &Store, signed: &SignedPackage) -> AdminResult
     };
     let der = B64.decode(spki).map_err(|_| AdminError::new("the KEK package is damaged", "run byok-toolset again"))?;
     let kek = Kek::parse(&der).map_err(|e| AdminError::new(e.0, "run byok-toolset again"))?;
-    let pkg = KekPackage {
+    Ok(KekPackage {
         format: "shieldhsm/kekpkg/1".into(),
         name: format!("BYOK-KEK-pkg-{}-1", body.region),
         kid: kid.clone(),
@@ -154,9 +215,7 @@ fn kek_from_vendor_package(store: &Store, signed: &SignedPackage) -> AdminResult
         fingerprint_sha256: kek.fingerprint(),
         source: "emulated-vendor".into(),
         region: Some(body.region.clone()),
-    };
-    save_kekpkg(store, &pkg)?;
-    Ok(pkg)
+    })
 }
 
 /// `KeyTransferRemote -ModifyAcls`: with the ACS quorum, writes `key_xferacld_<ident>`, a copy of

@@ -27,6 +27,20 @@ pub struct VendorRoot {
 }
 
 impl VendorRoot {
+    /// Loads the root if this data directory has one (never creates it).
+    pub fn load(store: &Store) -> Result<Option<VendorRoot>, String> {
+        let path = store.emu().join(ROOT_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let raw = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f: RootFile = serde_json::from_slice(&raw).map_err(|e| format!("{}: {e}", path.display()))?;
+        let der = B64.decode(&f.private_pkcs8).map_err(|_| "vendor root key is not base64".to_string())?;
+        let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &der)
+            .map_err(|_| "vendor root key does not parse".to_string())?;
+        Ok(Some(VendorRoot { pair }))
+    }
+
     /// Loads the root, creating it on first use.
     pub fn load_or_create(store: &Store, lock: &StoreLock<'_>) -> Result<VendorRoot, String> {
         let path = store.emu().join(ROOT_FILE);

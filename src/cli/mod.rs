@@ -16,6 +16,7 @@ macro_rules! out {
 
 mod admin_cmds;
 mod args;
+mod byok_cmds;
 mod info;
 mod ui;
 
@@ -23,7 +24,7 @@ use shieldhsm::module::admin::{AdminError, AdminResult};
 use shieldhsm::module::store::{default_dir, Store};
 
 /// The tools, with a one-line description each.
-pub const TOOLS: [(&str, &str); 12] = [
+pub const TOOLS: [(&str, &str); 18] = [
     ("enquiry", "list the emulated modules: ESN, mode, firmware"),
     ("hsm-mode", "set a module's mode switch: hsm-mode -m 1 I|O"),
     ("new-world", "create a Security World (--initialize) or load it onto a module (-l)"),
@@ -33,13 +34,19 @@ pub const TOOLS: [(&str, &str); 12] = [
     ("nfkminfo", "show the world, modules, keys, card sets and softcards"),
     ("kmfile-dump", "dump a kmdata file (secrets redacted)"),
     ("aclprint", "print a key's ACL: aclprint <app> <ident>"),
+    ("byok-toolset", "emulated BYOK toolset download: byok-toolset --region EU (emulator only)"),
+    ("verifykeypackage", "check the toolset's packages: verifykeypackage -k KEKPKG -w WORLDPKG"),
+    ("KeyTransferRemote", "BYOK transfer: -ModifyAcls (ACS quorum), then -Package → .byok"),
+    ("byok-kek-import", "register an Azure KEK: byok-kek-import --pem KEK.pem --kid KID"),
+    ("byok-test-kek", "make a local test KEK (testing only): byok-test-kek --out PRIV --pub PUB"),
+    ("byok-verify", "check a .byok offline: byok-verify FILE.byok --kek-private PEM | --region R"),
     ("add-module", "plug in another emulated module (emulator only)"),
     ("install-links", "make tool-named symlinks to this binary: install-links DIR"),
     ("help", "this list"),
 ];
 
 /// Names `install-links` creates (the tools above, plus names later issues will serve).
-pub const LINK_NAMES: [&str; 12] = [
+pub const LINK_NAMES: [&str; 16] = [
     "new-world",
     "generatekey",
     "nfkminfo",
@@ -52,6 +59,10 @@ pub const LINK_NAMES: [&str; 12] = [
     "KeyTransferRemote",
     "verifykeypackage",
     "preload",
+    "byok-kek-import",
+    "byok-test-kek",
+    "byok-toolset",
+    "byok-verify",
 ];
 
 pub fn main() -> i32 {
@@ -93,7 +104,7 @@ fn print_help() {
     out!("shieldhsm {} — emulated nShield HSM administration (not Entrust software)", env!("CARGO_PKG_VERSION"));
     out!("usage: shieldhsm <tool> [options]   (or run a symlink named after the tool)\n");
     for (t, d) in TOOLS {
-        out!("  {t:<14} {d}");
+        out!("  {t:<18} {d}");
     }
     out!("\nData directory: $SHIELDHSM_KMDATA, else $NFAST_KMDATA, else ~/.local/share/shieldhsm/kmdata.");
     out!("Passphrases: from the terminal, or one per line from $SHIELDHSM_PASSPHRASE_FILE / --passphrase-file.");
@@ -112,6 +123,12 @@ fn run(tool: &str, args: &[String]) -> AdminResult<()> {
         "nfkminfo" => info::nfkminfo(tool, args),
         "kmfile-dump" => info::kmfile_dump(tool, args),
         "aclprint" => info::aclprint(tool, args),
+        "byok-toolset" => byok_cmds::byok_toolset(tool, args),
+        "verifykeypackage" => byok_cmds::verifykeypackage(tool, args),
+        "KeyTransferRemote" => byok_cmds::key_transfer_remote(tool, args),
+        "byok-kek-import" => byok_cmds::byok_kek_import(tool, args),
+        "byok-test-kek" => byok_cmds::byok_test_kek(tool, args),
+        "byok-verify" => byok_cmds::byok_verify(tool, args),
         "help" => {
             print_help();
             Ok(())
