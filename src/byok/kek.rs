@@ -1,6 +1,7 @@
 //! Key Exchange Keys: the RSA public key Azure Key Vault hands out (`az keyvault key download`
 //! writes it as SPKI PEM) and the versioned key identifier (`kid`) naming it.
 
+use crate::mech::asn1;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use std::fmt;
@@ -92,75 +93,32 @@ fn pem_body(text: &str) -> Result<Vec<u8>, KekError> {
     B64.decode(body.as_bytes()).map_err(|_| KekError("the PEM body is not valid base64".into()))
 }
 
-/// The modulus size of an rsaEncryption SPKI, read from the DER alone (for error messages).
+/// rsaEncryption's AlgorithmIdentifier { 1.2.840.113549.1.1.1, NULL }.
+const RSA_ALG: &[u8] = &[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+
+/// The modulus size of an rsaEncryption SPKI, read from the DER alone (for error messages
+/// about keys the engine will not load).
 fn rsa_modulus_bits(spki: &[u8]) -> Option<usize> {
-    const RSA_ALG: &[u8] = &[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
-    let inner = der_inner(spki)?;
-    let rest = inner.strip_prefix(RSA_ALG)?;
-    if rest.first() != Some(&0x03) {
+    let mut body = asn1::Reader::new(spki).seq()?;
+    if body.read(0x30)? != &RSA_ALG[2..] {
         return None;
     }
-    let (len, hdr) = der_len(&rest[1..])?;
-    let bits = rest.get(1 + hdr..1 + hdr + len)?.strip_prefix(&[0u8])?;
-    let seq = der_inner(bits)?;
-    if seq.first() != Some(&0x02) {
-        return None;
-    }
-    let (nlen, nhdr) = der_len(&seq[1..])?;
-    let n = seq.get(1 + nhdr..1 + nhdr + nlen)?;
+    let n = asn1::Reader::new(body.bit_string()?).seq()?.uint()?;
     let first = n.iter().position(|b| *b != 0)?;
     Some((n.len() - first) * 8 - n[first].leading_zeros() as usize)
 }
 
-/// A PKCS#1 RSAPublicKey is a SEQUENCE of two INTEGERs; an SPKI starts with a SEQUENCE.
+/// A PKCS#1 RSAPublicKey is a SEQUENCE of two INTEGERs; an SPKI's first element is a SEQUENCE.
 fn is_pkcs1_rsa_public(der: &[u8]) -> bool {
-    // SEQUENCE { INTEGER n, INTEGER e }: the first element inside is an INTEGER (0x02).
-    let Some(inner) = der_inner(der) else { return false };
-    inner.first() == Some(&0x02)
-}
-
-fn der_inner(der: &[u8]) -> Option<&[u8]> {
-    if der.first() != Some(&0x30) {
-        return None;
-    }
-    let (len, hdr) = der_len(&der[1..])?;
-    der.get(1 + hdr..1 + hdr + len)
-}
-
-fn der_len(b: &[u8]) -> Option<(usize, usize)> {
-    let first = *b.first()?;
-    if first < 0x80 {
-        return Some((first as usize, 1));
-    }
-    let n = (first & 0x7f) as usize;
-    if n == 0 || n > 4 || b.len() < 1 + n {
-        return None;
-    }
-    Some((b[1..1 + n].iter().fold(0usize, |a, x| (a << 8) | *x as usize), 1 + n))
-}
-
-fn der_wrap(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = body.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(body);
-    out
+    let mut outer = asn1::Reader::new(der);
+    outer.seq().and_then(|inner| inner.peek_tag()) == Some(0x02)
 }
 
 /// SPKI { AlgorithmIdentifier { rsaEncryption, NULL }, BIT STRING { RSAPublicKey } }.
 fn spki_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
-    const ALG: &[u8] = &[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
-    let mut bits = vec![0u8];
-    bits.extend_from_slice(pkcs1);
-    let mut body = ALG.to_vec();
-    body.extend(der_wrap(0x03, &bits));
-    der_wrap(0x30, &body)
+    let mut bits = Vec::new();
+    asn1::put_bit_string(&mut bits, pkcs1);
+    asn1::sequence(&[RSA_ALG, &bits]).to_vec()
 }
 
 /// Checks a Key Vault key identifier: `https://<vault>.vault.azure.net/keys/<name>/<32-hex>`
@@ -221,11 +179,9 @@ mod tests {
     fn accepts_pkcs1_public_keys() {
         let k = Kek::parse(EXAMPLE_KEK.as_bytes()).unwrap();
         // Pull the RSAPublicKey out of the SPKI's BIT STRING and re-wrap it as PKCS#1 PEM.
-        let inner = der_inner(&k.spki_der).unwrap();
-        let (alg_len, hdr) = der_len(&inner[1..]).unwrap();
-        let bitstring = &inner[1 + hdr + alg_len..];
-        let (bl, bh) = der_len(&bitstring[1..]).unwrap();
-        let pkcs1 = &bitstring[1 + bh + 1..1 + bh + bl];
+        let mut body = asn1::Reader::new(&k.spki_der).seq().unwrap();
+        body.read(0x30).unwrap();
+        let pkcs1 = body.bit_string().unwrap();
         let pem = format!("-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n", B64.encode(pkcs1));
         assert_eq!(Kek::parse(pem.as_bytes()).unwrap().spki_der, k.spki_der);
     }
@@ -237,9 +193,10 @@ mod tests {
         // RSAPublicKey { n: 1024-bit, e: 65537 } as SPKI.
         let mut n = vec![0x00, 0xc5];
         n.extend([0x5a; 127]);
-        let mut body = der_wrap(0x02, &n);
-        body.extend(der_wrap(0x02, &[0x01, 0x00, 0x01]));
-        let spki = spki_from_pkcs1(&der_wrap(0x30, &body));
+        let (mut n_der, mut e_der) = (Vec::new(), Vec::new());
+        asn1::put_uint(&mut n_der, &n[1..]);
+        asn1::put_uint(&mut e_der, &[0x01, 0x00, 0x01]);
+        let spki = spki_from_pkcs1(&asn1::sequence(&[&n_der, &e_der]));
         assert_eq!(rsa_modulus_bits(&spki), Some(1024));
         assert!(Kek::parse(&spki).unwrap_err().0.contains("RSA-1024"));
     }

@@ -86,27 +86,12 @@ fn pem_block(text: &str) -> Option<(String, Vec<u8>)> {
     Some((label?, B64.decode(body.as_bytes()).ok()?))
 }
 
-fn der_wrap(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = body.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(body);
-    out
-}
-
 /// PrivateKeyInfo { 0, rsaEncryption, OCTET STRING { RSAPrivateKey } }.
 fn pkcs8_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
     const VERSION_AND_ALG: &[u8] =
         &[0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
-    let mut body = VERSION_AND_ALG.to_vec();
-    body.extend(der_wrap(0x04, pkcs1));
-    der_wrap(0x30, &body)
+    let key = shieldhsm::mech::asn1::tlv(0x04, pkcs1);
+    shieldhsm::mech::asn1::sequence(&[VERSION_AND_ALG, &key]).to_vec()
 }
 
 /// A KEK private key file as PKCS#8 DER: `BEGIN PRIVATE KEY` (what byok-test-kek and openssl
