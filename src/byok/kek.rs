@@ -163,7 +163,11 @@ pub fn check_kid(kid: &str) -> Result<(), KekError> {
 mod tests {
     use super::*;
 
-    const EXAMPLE_KEK: &str = include_str!("../../../shared/byok/example-KEK.publickey.pem");
+    /// The sample KEK of shared/byok (the KEK of its known-answer test).
+    static EXAMPLE_KEK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/byok/example-KEK.publickey.pem"))
+            .expect("shared/byok beside the repository")
+    });
 
     #[test]
     fn parses_the_azure_download_format() {
