@@ -6,6 +6,9 @@
 //!
 //! Needs `python3` with `cryptography` and `jsonschema` (requirements-test.txt) and `openssl`.
 
+mod common;
+use common::cli::*;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -13,129 +16,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const SEED_NEW_WORLD: &str = "--initialize --cipher-suite=DLf1024s160mRijndael --module=1 --acs-quorum=2/3";
-const SEED_GENERATEKEY: &str =
-    "--generate simple type=RSA size=2048 protect=module ident=contosokey plainname=contosokey nvram=no pubexp=";
 const SEED_MODIFY_ACLS: &str = "-ModifyAcls -KeyAppName simple -KeyIdentifier contosokey \
      -ExchangeKeyPackage BYOK-KEK-pkg-EU-1 -NewSecurityWorldPackage BYOK-SecurityWorld-pkg-EU-1";
 const SEED_PACKAGE: &str = "-Package -KeyIdentifier contosokey -ExchangeKeyPackage BYOK-KEK-pkg-EU-1 \
      -NewSecurityWorldPackage BYOK-SecurityWorld-pkg-EU-1 -SubscriptionId 6b5b3c52-1f4e-4c5d-9d7e-0123456789ab \
      -KeyFriendlyName ContosoFirstHSMkey";
 const ACS3: [&str; 3] = ["acs-one", "acs-two", "acs-three"];
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("work")).unwrap();
-        Env { dir }
-    }
-    fn kmdata(&self) -> PathBuf {
-        self.dir.path().join("kmdata")
-    }
-    fn local(&self, name: &str) -> PathBuf {
-        self.kmdata().join("local").join(name)
-    }
-    /// The directory commands run in (where packages and .byok files land).
-    fn work(&self) -> PathBuf {
-        self.dir.path().join("work")
-    }
-    fn w(&self, name: &str) -> PathBuf {
-        self.work().join(name)
-    }
-
-    /// Runs `program args` in `work/` with the data directory and a passphrase file of `pass`.
-    fn exec(&self, program: &Path, args: &[&str], pass: &[&str]) -> Output {
-        let pf = self.dir.path().join(format!("pass-{}", uniq()));
-        std::fs::write(&pf, pass.iter().map(|p| format!("{p}\n")).collect::<String>()).unwrap();
-        let out = Command::new(program)
-            .args(args)
-            .current_dir(self.work())
-            .env("SHIELDHSM_KMDATA", self.kmdata())
-            .env_remove("NFAST_KMDATA")
-            .env("SHIELDHSM_PASSPHRASE_FILE", &pf)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        std::fs::remove_file(&pf).unwrap();
-        out
-    }
-
-    /// `shieldhsm <tool> <args...>` (args split on whitespace).
-    fn run(&self, tool: &str, args: &str, pass: &[&str]) -> Output {
-        let mut v = vec![tool];
-        v.extend(args.split_whitespace());
-        self.exec(Path::new(env!("CARGO_BIN_EXE_shieldhsm")), &v, pass)
-    }
-
-    fn ok(&self, tool: &str, args: &str, pass: &[&str]) -> String {
-        let o = self.run(tool, args, pass);
-        assert!(o.status.success(), "{tool} {args} failed:\n{}{}", text(&o.stdout), text(&o.stderr));
-        text(&o.stdout)
-    }
-
-    /// A command that must fail with one `<tool>: error: … — …` line; returns (line, stdout).
-    fn fails(&self, tool: &str, args: &str, pass: &[&str]) -> (String, String) {
-        let o = self.run(tool, args, pass);
-        assert_eq!(o.status.code(), Some(1), "{tool} {args} should fail:\n{}", text(&o.stdout));
-        (one_error_line(tool, &o), text(&o.stdout))
-    }
-
-    fn world(&self, quorum: &str, pass: &[&str]) {
-        self.ok("hsm-mode", "-m 1 I", &[]);
-        self.ok("new-world", &format!("--initialize --module=1 --acs-quorum={quorum} --no-recovery"), pass);
-        self.ok("hsm-mode", "-m 1 O", &[]);
-    }
-
-    /// Every file and directory under the test's directory (data directory, work directory)
-    /// with a hash of its content.
-    fn snapshot(&self) -> BTreeMap<PathBuf, String> {
-        fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, String>) {
-            let Ok(rd) = std::fs::read_dir(dir) else { return };
-            for e in rd.flatten() {
-                let p = e.path();
-                let rel = p.strip_prefix(root).unwrap().to_path_buf();
-                if p.is_dir() {
-                    out.insert(rel, "dir".into());
-                    walk(&p, root, out);
-                } else {
-                    out.insert(rel, hex::encode(Sha256::digest(std::fs::read(&p).unwrap())));
-                }
-            }
-        }
-        let mut m = BTreeMap::new();
-        walk(self.dir.path(), self.dir.path(), &mut m);
-        m
-    }
-
-    /// The emulated vault's private KEK for a region (from byok-toolset).
-    fn region_kek(&self, region: &str) -> PathBuf {
-        self.kmdata().join("emu/keyvault").join(region).join("kek_priv.pem")
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn one_error_line(tool: &str, o: &Output) -> String {
-    let err = text(&o.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.contains(": note: ")).collect();
-    assert_eq!(lines.len(), 1, "one error line expected, got:\n{err}");
-    let l = lines[0];
-    assert!(l.starts_with(&format!("{tool}: error: ")), "{l}");
-    assert!(l.contains(" \u{2014} "), "the line says what to do: {l}");
-    l.to_string()
-}
-
-fn uniq() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
 
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/byok")
@@ -393,7 +279,7 @@ fn the_seed_workflow_end_to_end() {
 #[test]
 fn every_target_type_and_kek_size() {
     let env = Env::new();
-    env.world("1/1", &["acs"]);
+    env.world("1/1", false, &["acs"]);
     // Three test KEKs, as a user without a vault would make them.
     let mut keks = BTreeMap::new();
     for bits in [2048, 3072, 4096] {
@@ -484,7 +370,7 @@ fn every_target_type_and_kek_size() {
 #[test]
 fn refusals_are_one_line_and_change_nothing() {
     let env = Env::new();
-    env.world("2/3", &ACS3);
+    env.world("2/3", false, &ACS3);
     env.ok("byok-toolset", "--region EU", &[]);
     env.ok("generatekey", SEED_GENERATEKEY, &[]);
     env.ok("generatekey", "--generate simple type=AES size=256 protect=module ident=aeskey", &[]);
@@ -499,20 +385,20 @@ fn refusals_are_one_line_and_change_nothing() {
     let unchanged = |what: &str| assert_eq!(before, env.snapshot(), "{what} changed something");
 
     // A missing quorum: one ACS passphrase of the two needed.
-    let (e, _) = env.fails("KeyTransferRemote", SEED_MODIFY_ACLS, &["acs-one"]);
+    let (e, _) = env.fails_with_stdout("KeyTransferRemote", SEED_MODIFY_ACLS, &["acs-one"]);
     assert!(e.contains("no passphrase left"), "{e}");
     unchanged("ModifyAcls without quorum");
     // A wrong ACS passphrase.
-    let (e, _) = env.fails("KeyTransferRemote", SEED_MODIFY_ACLS, &["acs-one", "wrong"]);
+    let (e, _) = env.fails_with_stdout("KeyTransferRemote", SEED_MODIFY_ACLS, &["acs-one", "wrong"]);
     assert!(e.contains("wrong passphrase"), "{e}");
     unchanged("ModifyAcls with a wrong passphrase");
     // -Package before -ModifyAcls: the key's ACL forbids export.
-    let (e, _) = env.fails("KeyTransferRemote", SEED_PACKAGE, &[]);
+    let (e, _) = env.fails_with_stdout("KeyTransferRemote", SEED_PACKAGE, &[]);
     assert!(e.contains("-ModifyAcls"), "{e}");
     unchanged("-Package without -ModifyAcls");
     // A world package of another region, and none at all with a vendor KEK.
     let uk_world = env.dir.path().join("uk/BYOK-SecurityWorld-pkg-UK-1");
-    let (e, _) = env.fails(
+    let (e, _) = env.fails_with_stdout(
         "KeyTransferRemote",
         &format!(
             "-ModifyAcls -KeyAppName simple -KeyIdentifier contosokey -ExchangeKeyPackage BYOK-KEK-pkg-EU-1 \
@@ -522,7 +408,7 @@ fn refusals_are_one_line_and_change_nothing() {
         &ACS3[..2],
     );
     assert!(e.contains("region UK") && e.contains("region EU"), "{e}");
-    let (e, _) = env.fails(
+    let (e, _) = env.fails_with_stdout(
         "KeyTransferRemote",
         "-ModifyAcls -KeyAppName simple -KeyIdentifier contosokey -ExchangeKeyPackage BYOK-KEK-pkg-EU-1",
         &ACS3[..2],
@@ -538,29 +424,31 @@ fn refusals_are_one_line_and_change_nothing() {
     bad[at] = if bad[at] == b'0' { b'1' } else { b'0' };
     std::fs::write(&pkg, &bad).unwrap();
     let before_tamper = env.snapshot();
-    let (e, out) = env.fails("verifykeypackage", "-k BYOK-KEK-pkg-EU-1 -w BYOK-SecurityWorld-pkg-EU-1", &[]);
+    let (e, out) =
+        env.fails_with_stdout("verifykeypackage", "-k BYOK-KEK-pkg-EU-1 -w BYOK-SecurityWorld-pkg-EU-1", &[]);
     assert!(e.contains("altered"), "{e}");
     assert!(out.lines().any(|l| l.starts_with("Result: FAILURE: ")), "{out}");
     assert!(!out.contains("Result: SUCCESS"));
-    let (e, _) = env.fails("KeyTransferRemote", SEED_MODIFY_ACLS, &ACS3[..2]);
+    let (e, _) = env.fails_with_stdout("KeyTransferRemote", SEED_MODIFY_ACLS, &ACS3[..2]);
     assert!(e.contains("does not verify"), "{e}");
     assert_eq!(before_tamper, env.snapshot(), "a tampered package changed something");
     // A damaged (not even JSON) package.
     std::fs::write(&pkg, &good[..good.len() / 2]).unwrap();
-    let (e, out) = env.fails("verifykeypackage", "-k BYOK-KEK-pkg-EU-1 -w BYOK-SecurityWorld-pkg-EU-1", &[]);
+    let (e, out) =
+        env.fails_with_stdout("verifykeypackage", "-k BYOK-KEK-pkg-EU-1 -w BYOK-SecurityWorld-pkg-EU-1", &[]);
     assert!(e.contains("not a readable KEK package") && out.contains("Result: FAILURE"), "{e}");
-    let (e, _) = env.fails("KeyTransferRemote", SEED_MODIFY_ACLS, &ACS3[..2]);
+    let (e, _) = env.fails_with_stdout("KeyTransferRemote", SEED_MODIFY_ACLS, &ACS3[..2]);
     assert!(e.contains("not a readable KEK package"), "{e}");
     std::fs::write(&pkg, &good).unwrap();
     unchanged("damaged packages");
 
     // A KEK of a refused size (RSA-1024) everywhere a KEK is taken.
-    let (e, out) = env.fails("verifykeypackage", "-k rsa1024.pub.pem", &[]);
+    let (e, out) = env.fails_with_stdout("verifykeypackage", "-k rsa1024.pub.pem", &[]);
     assert!(e.contains("RSA-1024") && out.contains("Result: FAILURE"), "{e}");
     let kid_ok = "https://contoso.vault.azure.net/keys/KEKforBYOK/0123456789abcdef0123456789abcdef";
-    let (e, _) = env.fails("byok-kek-import", &format!("--pem rsa1024.pub.pem --kid {kid_ok}"), &[]);
+    let (e, _) = env.fails_with_stdout("byok-kek-import", &format!("--pem rsa1024.pub.pem --kid {kid_ok}"), &[]);
     assert!(e.contains("RSA-1024"), "{e}");
-    let (e, _) = env.fails(
+    let (e, _) = env.fails_with_stdout(
         "KeyTransferRemote",
         &format!(
             "-ModifyAcls -KeyAppName simple -KeyIdentifier aeskey -ExchangeKeyPackage rsa1024.pub.pem -KekId {kid_ok}"
@@ -571,28 +459,29 @@ fn refusals_are_one_line_and_change_nothing() {
     unchanged("RSA-1024 KEK");
     // A kid without its version.
     let no_version = "https://contoso.vault.azure.net/keys/KEKforBYOK";
-    let (e, _) = env.fails("byok-kek-import", &format!("--pem other.publickey.pem --kid {no_version}"), &[]);
+    let (e, _) =
+        env.fails_with_stdout("byok-kek-import", &format!("--pem other.publickey.pem --kid {no_version}"), &[]);
     assert!(e.contains("no key version"), "{e}");
-    let (e, _) = env.fails(
+    let (e, _) = env.fails_with_stdout(
         "KeyTransferRemote",
         &format!("-ModifyAcls -KeyAppName simple -KeyIdentifier aeskey -ExchangeKeyPackage other.publickey.pem -KekId {no_version}"),
         &ACS3[..2],
     );
     assert!(e.contains("no key version"), "{e}");
-    let (e, _) = env.fails("byok-test-kek", &format!("--out x.pem --pub y.pem --kid {no_version}"), &[]);
+    let (e, _) = env.fails_with_stdout("byok-test-kek", &format!("--out x.pem --pub y.pem --kid {no_version}"), &[]);
     assert!(e.contains("no key version"), "{e}");
-    let (e, _) = env.fails("byok-test-kek", "--size 1024 --out x.pem --pub y.pem", &[]);
+    let (e, _) = env.fails_with_stdout("byok-test-kek", "--size 1024 --out x.pem --pub y.pem", &[]);
     assert!(e.contains("1024"), "{e}");
-    let (e, _) = env.fails("byok-toolset", "--region MARS", &[]);
+    let (e, _) = env.fails_with_stdout("byok-toolset", "--region MARS", &[]);
     assert!(e.contains("MARS") && e.contains("LATAM") && e.contains("SUI"), "{e}");
-    let (e, _) = env.fails("KeyTransferRemote", "-ModifyAcls -Bogus x", &[]);
+    let (e, _) = env.fails_with_stdout("KeyTransferRemote", "-ModifyAcls -Bogus x", &[]);
     assert!(e.contains("unknown parameter -Bogus"), "{e}");
     unchanged("bad kids and arguments");
 
     // The seed's -ModifyAcls, then -Package to a different KEK: the ACL refuses.
     env.ok("KeyTransferRemote", SEED_MODIFY_ACLS, &ACS3[..2]);
     let before = env.snapshot();
-    let (e, _) = env.fails(
+    let (e, _) = env.fails_with_stdout(
         "KeyTransferRemote",
         &format!(
             "-Package -KeyIdentifier contosokey -ExchangeKeyPackage other.publickey.pem -KekId {other_kid} \
@@ -605,7 +494,7 @@ fn refusals_are_one_line_and_change_nothing() {
     assert!(!env.local("kekpkg_other_publickey").exists(), "a refused KEK is not registered");
     assert_eq!(before, env.snapshot(), "a refused -Package changed something");
     // A second -ModifyAcls of the same key is refused (the copy exists).
-    let (e, _) = env.fails("KeyTransferRemote", SEED_MODIFY_ACLS, &ACS3[..2]);
+    let (e, _) = env.fails_with_stdout("KeyTransferRemote", SEED_MODIFY_ACLS, &ACS3[..2]);
     assert!(e.contains("exists already"), "{e}");
     assert_eq!(before, env.snapshot());
 }
@@ -613,7 +502,7 @@ fn refusals_are_one_line_and_change_nothing() {
 #[test]
 fn aes_package_and_byok_verify_refusals() {
     let env = Env::new();
-    env.world("1/1", &["acs"]);
+    env.world("1/1", false, &["acs"]);
     env.ok("byok-toolset", "--region EU", &[]);
     env.ok("generatekey", "--generate simple type=AES size=256 protect=module ident=aeskey", &[]);
     env.ok("generatekey", "--generate simple type=AES size=256 protect=module ident=otheraes", &[]);
@@ -626,7 +515,7 @@ fn aes_package_and_byok_verify_refusals() {
     let pkg_args = "-Package -KeyIdentifier aeskey -ExchangeKeyPackage BYOK-KEK-pkg-EU-1 \
                     -NewSecurityWorldPackage BYOK-SecurityWorld-pkg-EU-1 -KeyFriendlyName aes-key -OutputDirectory out";
     let before = env.snapshot();
-    let (e, _) = env.fails("KeyTransferRemote", pkg_args, &[]);
+    let (e, _) = env.fails_with_stdout("KeyTransferRemote", pkg_args, &[]);
     assert!(e.contains("-OutputDirectory") && e.contains("not a directory"), "{e}");
     assert_eq!(before, env.snapshot());
     std::fs::create_dir(env.w("out")).unwrap();
@@ -643,22 +532,22 @@ fn aes_package_and_byok_verify_refusals() {
     check_package(&env, &byok, kek, "simple", "aeskey", Target::Aes(256));
     // The same name again is refused: nothing is overwritten.
     let before = env.snapshot();
-    let (e, _) = env.fails("KeyTransferRemote", pkg_args, &[]);
+    let (e, _) = env.fails_with_stdout("KeyTransferRemote", pkg_args, &[]);
     assert!(e.contains("exists already"), "{e}");
     assert_eq!(before, env.snapshot());
 
     // byok-verify says FAILURE for a wrong KEK, a wrong kid, another key, a tampered file.
     env.ok("byok-test-kek", "--out wrong_priv.pem --pub wrong.pem", &[]);
     let f = "out/KeyTransferPackage-aes-key.byok";
-    let (e, out) = env.fails("byok-verify", &format!("{f} --kek-private wrong_priv.pem"), &[]);
+    let (e, out) = env.fails_with_stdout("byok-verify", &format!("{f} --kek-private wrong_priv.pem"), &[]);
     assert!(e.contains("wrong KEK") && out.contains("Result: FAILURE"), "{e}");
-    let (e, _) = env.fails(
+    let (e, _) = env.fails_with_stdout(
         "byok-verify",
         &format!("{f} --region EU --kid https://x.vault.azure.net/keys/K/0123456789abcdef0123456789abcdef"),
         &[],
     );
     assert!(e.contains("expected"), "{e}");
-    let (e, out) = env.fails("byok-verify", &format!("{f} --region EU --expect-key simple otheraes"), &[]);
+    let (e, out) = env.fails_with_stdout("byok-verify", &format!("{f} --region EU --expect-key simple otheraes"), &[]);
     assert!(e.contains("not key_simple_otheraes") && out.contains("Result: FAILURE"), "{e}");
     let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&byok).unwrap()).unwrap();
     let ct = doc["ciphertext"].as_str().unwrap().to_string();
@@ -666,9 +555,9 @@ fn aes_package_and_byok_verify_refusals() {
     let flipped = format!("{}{}", &ct[..ct.len() - 1], if last == 'A' { 'B' } else { 'A' });
     doc["ciphertext"] = serde_json::Value::String(flipped);
     std::fs::write(env.w("tampered.byok"), serde_json::to_vec(&doc).unwrap()).unwrap();
-    let (e, _) = env.fails("byok-verify", "tampered.byok --region EU", &[]);
+    let (e, _) = env.fails_with_stdout("byok-verify", "tampered.byok --region EU", &[]);
     assert!(e.contains("integrity"), "{e}");
-    let (e, _) = env.fails("byok-verify", "tampered.byok", &[]);
+    let (e, _) = env.fails_with_stdout("byok-verify", "tampered.byok", &[]);
     assert!(e.contains("--kek-private"), "{e}");
     // The reference verifier agrees the tampered file is bad.
     let o = Command::new("python3")

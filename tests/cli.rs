@@ -2,118 +2,12 @@
 //! would, against a temporary data directory, with passphrases from SHIELDHSM_PASSPHRASE_FILE.
 
 mod common;
+use common::cli::*;
 
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const SEED_NEW_WORLD: &str = "--initialize --cipher-suite=DLf1024s160mRijndael --module=1 --acs-quorum=2/3";
-const SEED_GENERATEKEY: &str =
-    "--generate simple type=RSA size=2048 protect=module ident=contosokey plainname=contosokey nvram=no pubexp=";
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env { dir: tempfile::tempdir().unwrap() }
-    }
-    fn kmdata(&self) -> PathBuf {
-        self.dir.path().join("kmdata")
-    }
-    fn local(&self, name: &str) -> PathBuf {
-        self.kmdata().join("local").join(name)
-    }
-
-    /// Runs `program args` with the data directory and a passphrase file holding `pass`.
-    fn exec(&self, program: &Path, args: &[&str], pass: &[&str]) -> Output {
-        let pf = self.dir.path().join(format!("pass-{}", uniq()));
-        std::fs::write(&pf, pass.iter().map(|p| format!("{p}\n")).collect::<String>()).unwrap();
-        let out = Command::new(program)
-            .args(args)
-            .env("SHIELDHSM_KMDATA", self.kmdata())
-            .env_remove("NFAST_KMDATA")
-            .env("SHIELDHSM_PASSPHRASE_FILE", &pf)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        std::fs::remove_file(&pf).unwrap();
-        out
-    }
-
-    /// `shieldhsm <tool> <args...>` (args split on whitespace).
-    fn run(&self, tool: &str, args: &str, pass: &[&str]) -> Output {
-        let mut v = vec![tool];
-        v.extend(args.split_whitespace());
-        self.exec(Path::new(env!("CARGO_BIN_EXE_shieldhsm")), &v, pass)
-    }
-
-    fn ok(&self, tool: &str, args: &str, pass: &[&str]) -> String {
-        let o = self.run(tool, args, pass);
-        assert!(o.status.success(), "{tool} {args} failed:\n{}{}", text(&o.stdout), text(&o.stderr));
-        text(&o.stdout)
-    }
-
-    /// Runs a command that must fail with one `<tool>: error: … — …` line, and returns it.
-    fn fails(&self, tool: &str, args: &str, pass: &[&str]) -> String {
-        let o = self.run(tool, args, pass);
-        assert_eq!(o.status.code(), Some(1), "{tool} {args} should fail:\n{}", text(&o.stdout));
-        one_error_line(tool, &o)
-    }
-
-    /// A world made as in the seed (with fewer RSA keys when `recovery` is false).
-    fn world(&self, quorum: &str, recovery: bool, pass: &[&str]) {
-        self.ok("hsm-mode", "-m 1 I", &[]);
-        let extra = if recovery { "" } else { " --no-recovery" };
-        self.ok("new-world", &format!("--initialize --module=1 --acs-quorum={quorum}{extra}"), pass);
-        self.ok("hsm-mode", "-m 1 O", &[]);
-    }
-
-    /// Every file and directory under the data directory with a hash of its content.
-    fn snapshot(&self) -> BTreeMap<PathBuf, String> {
-        fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, String>) {
-            let Ok(rd) = std::fs::read_dir(dir) else { return };
-            for e in rd.flatten() {
-                let p = e.path();
-                let rel = p.strip_prefix(root).unwrap().to_path_buf();
-                if p.is_dir() {
-                    out.insert(rel, "dir".into());
-                    walk(&p, root, out);
-                } else {
-                    out.insert(rel, hex::encode(Sha256::digest(std::fs::read(&p).unwrap())));
-                }
-            }
-        }
-        let mut m = BTreeMap::new();
-        walk(self.dir.path(), self.dir.path(), &mut m);
-        m
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn one_error_line(tool: &str, o: &Output) -> String {
-    let err = text(&o.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.contains(": note: ")).collect();
-    assert_eq!(lines.len(), 1, "one error line expected, got:\n{err}");
-    let l = lines[0];
-    assert!(l.starts_with(&format!("{tool}: error: ")), "{l}");
-    assert!(l.contains(" \u{2014} "), "the line says what to do: {l}");
-    l.to_string()
-}
-
-fn uniq() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
+use std::path::Path;
 
 #[test]
 fn seed_steps_run_as_written() {

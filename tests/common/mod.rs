@@ -3,6 +3,8 @@
 //! an application would load the library.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
