@@ -20,6 +20,17 @@ use std::os::raw::c_int;
 use std::ptr::{self, NonNull};
 use zeroize::Zeroizing;
 
+/// The shape shared by aws-lc's raw RSA operations.
+type RawRsaOp = unsafe extern "C" fn(
+    *mut sys::RSA,
+    *mut usize,
+    *mut u8,
+    usize,
+    *const u8,
+    usize,
+    std::os::raw::c_int,
+) -> std::os::raw::c_int;
+
 /// An engine call failed (bad key, bad padding, out of memory).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Failed;
@@ -325,79 +336,39 @@ impl Rsa {
         Ok(RsaParts { n: bn_bytes(g[0])?, e: bn_bytes(g[1])?, private })
     }
 
+    /// Runs one of aws-lc's raw RSA operations, which share one shape:
+    /// `(rsa, &out_len, out, max_out, in, in_len, padding)`.
+    fn raw_op(&self, op: RawRsaOp, pad: Pad, input: &[u8], out: &mut [u8]) -> R<usize> {
+        let mut n = 0usize;
+        // SAFETY: live slices with their lengths; the key is valid for the life of `self`, and
+        // the four operations passed here (sign_raw, verify_raw, encrypt, decrypt) do not
+        // mutate it, so concurrent calls on one key are safe.
+        check(unsafe {
+            op(self.rsa.as_ptr(), &mut n, out.as_mut_ptr(), out.len(), input.as_ptr(), input.len(), pad.raw())
+        })?;
+        Ok(n)
+    }
+
     /// Private-key operation (signature): PKCS#1 type-1 padding of `input`, or none (`input`
     /// exactly k bytes, below n). `out` must hold k bytes; returns k.
     pub fn sign_raw(&self, pad: Pad, input: &[u8], out: &mut [u8]) -> R<usize> {
-        let mut n = 0usize;
-        // SAFETY: live slices with their lengths; the key is valid and RSA_sign_raw is
-        // non-mutating for thread-safety purposes.
-        check(unsafe {
-            sys::RSA_sign_raw(
-                self.rsa.as_ptr(),
-                &mut n,
-                out.as_mut_ptr(),
-                out.len(),
-                input.as_ptr(),
-                input.len(),
-                pad.raw(),
-            )
-        })?;
-        Ok(n)
+        self.raw_op(sys::RSA_sign_raw, pad, input, out)
     }
 
     /// Public-key operation on a signature, checking and removing the padding: the recovered
     /// data. `out` must hold k bytes.
     pub fn verify_raw(&self, pad: Pad, sig: &[u8], out: &mut [u8]) -> R<usize> {
-        let mut n = 0usize;
-        // SAFETY: as in `sign_raw`; RSA_verify_raw is non-mutating.
-        check(unsafe {
-            sys::RSA_verify_raw(
-                self.rsa.as_ptr(),
-                &mut n,
-                out.as_mut_ptr(),
-                out.len(),
-                sig.as_ptr(),
-                sig.len(),
-                pad.raw(),
-            )
-        })?;
-        Ok(n)
+        self.raw_op(sys::RSA_verify_raw, pad, sig, out)
     }
 
     /// Encryption: PKCS#1 type-2 padding (random), or none. `out` must hold k bytes.
     pub fn encrypt(&self, pad: Pad, input: &[u8], out: &mut [u8]) -> R<usize> {
-        let mut n = 0usize;
-        // SAFETY: as in `sign_raw`; RSA_encrypt is non-mutating.
-        check(unsafe {
-            sys::RSA_encrypt(
-                self.rsa.as_ptr(),
-                &mut n,
-                out.as_mut_ptr(),
-                out.len(),
-                input.as_ptr(),
-                input.len(),
-                pad.raw(),
-            )
-        })?;
-        Ok(n)
+        self.raw_op(sys::RSA_encrypt, pad, input, out)
     }
 
     /// Decryption (the padding check is constant-time in aws-lc). `out` must hold k bytes.
     pub fn decrypt(&self, pad: Pad, input: &[u8], out: &mut [u8]) -> R<usize> {
-        let mut n = 0usize;
-        // SAFETY: as in `sign_raw`; RSA_decrypt is non-mutating.
-        check(unsafe {
-            sys::RSA_decrypt(
-                self.rsa.as_ptr(),
-                &mut n,
-                out.as_mut_ptr(),
-                out.len(),
-                input.as_ptr(),
-                input.len(),
-                pad.raw(),
-            )
-        })?;
-        Ok(n)
+        self.raw_op(sys::RSA_decrypt, pad, input, out)
     }
 
     /// RSASSA-PSS over `digest` (its length must be `md`'s) with salt length `salt`.
