@@ -550,10 +550,11 @@ fn aes_package_and_byok_verify_refusals() {
     let (e, out) = env.fails_with_stdout("byok-verify", &format!("{f} --region EU --expect-key simple otheraes"), &[]);
     assert!(e.contains("not key_simple_otheraes") && out.contains("Result: FAILURE"), "{e}");
     let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&byok).unwrap()).unwrap();
-    let ct = doc["ciphertext"].as_str().unwrap().to_string();
-    let last = ct.chars().last().unwrap();
-    let flipped = format!("{}{}", &ct[..ct.len() - 1], if last == 'A' { 'B' } else { 'A' });
-    doc["ciphertext"] = serde_json::Value::String(flipped);
+    // Flip one bit of the last wrapped byte (a character swap could make the base64 itself
+    // non-canonical, which is caught earlier and would not test the integrity check).
+    let mut ct = URL_SAFE_NO_PAD.decode(doc["ciphertext"].as_str().unwrap()).unwrap();
+    *ct.last_mut().unwrap() ^= 0x01;
+    doc["ciphertext"] = serde_json::Value::String(URL_SAFE_NO_PAD.encode(&ct));
     std::fs::write(env.w("tampered.byok"), serde_json::to_vec(&doc).unwrap()).unwrap();
     let (e, _) = env.fails_with_stdout("byok-verify", "tampered.byok --region EU", &[]);
     assert!(e.contains("integrity"), "{e}");
