@@ -4,6 +4,7 @@
 mod common;
 use common::cli::*;
 
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
@@ -93,6 +94,21 @@ fn pkcs11_library_sees_the_keys() {
     assert_eq!(s.find_objects(&label("weblabel")).unwrap().len(), 1, "only the public half before login");
     s.login(UserType::User, Some(&AuthPin::new("soft-pass-1".into()))).unwrap();
     assert_eq!(s.find_objects(&label("weblabel")).unwrap().len(), 2);
+    // Both keys sign through the C ABI, and their public halves verify.
+    let class = |c: ObjectClass, l: &str| vec![Attribute::Class(c), Attribute::Label(l.as_bytes().to_vec())];
+    let (sk, pk) = (
+        s.find_objects(&class(ObjectClass::PRIVATE_KEY, "weblabel")).unwrap()[0],
+        s.find_objects(&class(ObjectClass::PUBLIC_KEY, "weblabel")).unwrap()[0],
+    );
+    let sig = s.sign(&Mechanism::EcdsaSha256, sk, b"softcard message").unwrap();
+    s.verify(&Mechanism::EcdsaSha256, pk, b"softcard message", &sig).unwrap();
+    let s0 = m.p11.open_ro_session(m.p11.get_all_slots().unwrap()[0]).unwrap();
+    let (msk, mpk) = (
+        s0.find_objects(&class(ObjectClass::PRIVATE_KEY, "contosokey")).unwrap()[0],
+        s0.find_objects(&class(ObjectClass::PUBLIC_KEY, "contosokey")).unwrap()[0],
+    );
+    let sig = s0.sign(&Mechanism::Sha256RsaPkcs, msk, b"module message").unwrap();
+    s0.verify(&Mechanism::Sha256RsaPkcs, mpk, b"module message", &sig).unwrap();
 }
 
 #[test]
