@@ -142,16 +142,7 @@ fn parse_pkcs8(der: &[u8]) -> Option<Result<AttrMap>> {
             return None;
         }
         m.set(CKA_KEY_TYPE, Attr::Ulong(CKK_RSA));
-        for t in [
-            CKA_MODULUS,
-            CKA_PUBLIC_EXPONENT,
-            CKA_PRIVATE_EXPONENT,
-            CKA_PRIME_1,
-            CKA_PRIME_2,
-            CKA_EXPONENT_1,
-            CKA_EXPONENT_2,
-            CKA_COEFFICIENT,
-        ] {
+        for t in crate::mech::rsa::PRIVATE_COMPONENTS {
             m.set(t, bytes(k.uint()?));
         }
         k.end()?;
@@ -408,16 +399,7 @@ mod tests {
         assert_eq!(m.bytes(CKA_EC_POINT).unwrap().len(), 67);
         // RSA target: all eight components.
         let m = pkcs8_to_attrs(&kat_hex(&kat()["cases"][0]["target_plaintext"])).unwrap();
-        for t in [
-            CKA_MODULUS,
-            CKA_PUBLIC_EXPONENT,
-            CKA_PRIVATE_EXPONENT,
-            CKA_PRIME_1,
-            CKA_PRIME_2,
-            CKA_EXPONENT_1,
-            CKA_EXPONENT_2,
-            CKA_COEFFICIENT,
-        ] {
+        for t in crate::mech::rsa::PRIVATE_COMPONENTS {
             assert!(m.contains(t));
         }
         assert_eq!(m.bytes(CKA_MODULUS).unwrap().len(), 256);
@@ -554,19 +536,7 @@ mod tests {
         let mut d = m.bytes(CKA_PRIVATE_EXPONENT).unwrap().to_vec();
         d[20] ^= 1;
         m.set(CKA_PRIVATE_EXPONENT, Attr::bytes(d));
-        let parts: Vec<&[u8]> = [
-            CKA_MODULUS,
-            CKA_PUBLIC_EXPONENT,
-            CKA_PRIVATE_EXPONENT,
-            CKA_PRIME_1,
-            CKA_PRIME_2,
-            CKA_EXPONENT_1,
-            CKA_EXPONENT_2,
-            CKA_COEFFICIENT,
-        ]
-        .iter()
-        .map(|t| m.bytes(*t).unwrap())
-        .collect();
+        let parts: Vec<&[u8]> = crate::mech::rsa::PRIVATE_COMPONENTS.iter().map(|t| m.bytes(*t).unwrap()).collect();
         let mut all = vec![&[0u8][..]];
         all.extend(parts);
         cases.push(private_key_info(&rsa_alg_id(), &asn1::sequence(&[&ints(&all)])).to_vec());

@@ -21,6 +21,18 @@ use rsa::BigUint;
 use std::sync::Arc;
 use zeroize::{Zeroize, Zeroizing};
 
+/// An RSA private key's components in RSAPrivateKey (PKCS#1) order, as PKCS#11 attributes.
+pub const PRIVATE_COMPONENTS: [CK_ATTRIBUTE_TYPE; 8] = [
+    CKA_MODULUS,
+    CKA_PUBLIC_EXPONENT,
+    CKA_PRIVATE_EXPONENT,
+    CKA_PRIME_1,
+    CKA_PRIME_2,
+    CKA_EXPONENT_1,
+    CKA_EXPONENT_2,
+    CKA_COEFFICIENT,
+];
+
 /// Modulus sizes accepted for use and import (aws-lc handles up to 16384; nothing real is
 /// outside this range).
 pub const MIN_BITS: usize = 1024;
@@ -888,16 +900,7 @@ pub(crate) mod tests {
         ),
     ];
 
-    const TYPES: [CK_ATTRIBUTE_TYPE; 8] = [
-        CKA_MODULUS,
-        CKA_PUBLIC_EXPONENT,
-        CKA_PRIVATE_EXPONENT,
-        CKA_PRIME_1,
-        CKA_PRIME_2,
-        CKA_EXPONENT_1,
-        CKA_EXPONENT_2,
-        CKA_COEFFICIENT,
-    ];
+    const TYPES: [CK_ATTRIBUTE_TYPE; 8] = crate::mech::rsa::PRIVATE_COMPONENTS;
 
     /// A private key object from hex components (the first `n` of n, e, d, p, q, dP, dQ, qInv).
     pub fn private_attrs(c: &[&str; 8], n: usize) -> AttrMap {
