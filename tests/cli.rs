@@ -15,7 +15,7 @@ fn seed_steps_run_as_written() {
     let env = Env::new();
     let links = env.dir.path().join("bin");
     env.ok("install-links", links.to_str().unwrap(), &[]);
-    for name in ["new-world", "generatekey", "nfkminfo", "KeyTransferRemote", "verifykeypackage", "preload"] {
+    for name in ["new-world", "generatekey", "nfkminfo", "KeyTransferRemote", "verifykeypackage"] {
         assert!(std::fs::symlink_metadata(links.join(name)).unwrap().file_type().is_symlink(), "{name}");
     }
     let tool = |name: &str, args: &str, pass: &[&str]| {
@@ -46,7 +46,7 @@ fn seed_steps_run_as_written() {
     assert!(dump.contains("CKA_LABEL") && dump.contains("<sensitive: not shown>"), "{dump}");
     let en = tool("enquiry", "", &[]);
     assert!(en.contains("mode                 operational"), "{en}");
-    // The BYOK names are links already, but no such command exists in this build yet.
+    // A tool run through its link with missing parameters says what is missing, in one line.
     let o = env.exec(&links.join("KeyTransferRemote"), &["-ModifyAcls"], &[]);
     assert_eq!(o.status.code(), Some(1));
     one_error_line("KeyTransferRemote", &o);

@@ -46,7 +46,7 @@ pub const TOOLS: [(&str, &str); 18] = [
 ];
 
 /// Names `install-links` creates (the tools above, plus names later issues will serve).
-pub const LINK_NAMES: [&str; 16] = [
+pub const LINK_NAMES: [&str; 15] = [
     "new-world",
     "generatekey",
     "nfkminfo",
@@ -58,7 +58,6 @@ pub const LINK_NAMES: [&str; 16] = [
     "aclprint",
     "KeyTransferRemote",
     "verifykeypackage",
-    "preload",
     "byok-kek-import",
     "byok-test-kek",
     "byok-toolset",
