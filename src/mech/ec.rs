@@ -388,13 +388,7 @@ impl Mechanism for EcKeyPairGen {
         let params = public.bytes(CKA_EC_PARAMS).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
         let key = generate(curve_from_params(params)?)?;
         let private = key_attrs(&key)?;
-        let mut public = AttrMap::new();
-        for t in [CKA_EC_PARAMS, CKA_EC_POINT] {
-            if let Some(v) = private.get(t) {
-                public.set(t, v.clone());
-            }
-        }
-        Ok((public, private))
+        Ok((private.subset(&[CKA_EC_PARAMS, CKA_EC_POINT]), private))
     }
 }
 

@@ -223,13 +223,7 @@ impl Mechanism for EdKeyPairGen {
         let seed = super::rng::random_vec(32)?;
         let key = EdKey::from_seed(&seed)?;
         let private = key_attrs(&key, params);
-        let mut public = AttrMap::new();
-        for t in [CKA_EC_PARAMS, CKA_EC_POINT] {
-            if let Some(v) = private.get(t) {
-                public.set(t, v.clone());
-            }
-        }
-        Ok((public, private))
+        Ok((private.subset(&[CKA_EC_PARAMS, CKA_EC_POINT]), private))
     }
 }
 

@@ -246,6 +246,11 @@ impl AttrMap {
         self.ulong(CKA_KEY_TYPE)
     }
 
+    /// The attributes of `types` that are present here (e.g. a key pair's public half).
+    pub fn subset(&self, types: &[CK_ATTRIBUTE_TYPE]) -> AttrMap {
+        types.iter().filter_map(|t| self.get(*t).map(|v| (*t, v.clone()))).collect()
+    }
+
     /// True when every attribute of `template` is present here with an equal value
     /// (the C_FindObjects matching rule).
     pub fn matches(&self, template: &AttrMap) -> bool {
