@@ -8,6 +8,7 @@
 #![allow(clippy::unnecessary_cast)]
 
 pub mod abi;
+pub mod assurance;
 pub mod byok;
 pub mod error;
 pub mod mech;

@@ -229,9 +229,11 @@ fn kwp_by_number_matches_rfc5649() {
         call!(r, C_InitToken, slots[1], so.as_ptr() as *mut _, so.len() as CK_ULONG, label.as_mut_ptr()),
         CKR_OK
     );
+    // The module slot (the first C_InitToken made its world): no login, as keys of a softcard
+    // are used only while its user is logged in.
     let mut h: CK_SESSION_HANDLE = 0;
     assert_eq!(
-        call!(r, C_OpenSession, slots[1], CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut h),
+        call!(r, C_OpenSession, slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut h),
         CKR_OK
     );
     let class: CK_OBJECT_CLASS = CKO_SECRET_KEY;

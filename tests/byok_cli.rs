@@ -567,3 +567,80 @@ fn aes_package_and_byok_verify_refusals() {
         .unwrap();
     assert!(!o.status.success());
 }
+
+/// Issue #9 case 7: a registered KEK package edited in `local/` (the attacker's KEK in place of
+/// the vault's) is refused with one line and nothing written; the package as registered works;
+/// the transfer copy is truthful and unmanageable through PKCS#11.
+#[test]
+fn a_swapped_kek_package_is_refused() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("generatekey", SEED_GENERATEKEY, &[]);
+    let tk = env.ok("byok-test-kek", "--out kek_priv.pem --pub kek.publickey.pem", &[]);
+    let kid = field(&tk, "kid");
+    env.ok("byok-kek-import", &format!("--pem kek.publickey.pem --kid {kid} --name azkek"), &[]);
+    let ma = "-ModifyAcls -KeyAppName simple -KeyIdentifier contosokey -ExchangeKeyPackage azkek";
+    env.ok("KeyTransferRemote", ma, &["acs"]);
+    // The attacker's KEK, as the DER a registered package holds.
+    env.ok("byok-test-kek", "--out evil_priv.pem --pub evil.publickey.pem", &[]);
+    let pem = std::fs::read_to_string(env.w("evil.publickey.pem")).unwrap();
+    let evil_b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let evil_der = base64::engine::general_purpose::STANDARD.decode(&evil_b64).unwrap();
+    let pkg_path = env.local("kekpkg_azkek");
+    let original = std::fs::read(&pkg_path).unwrap();
+    let package = "-Package -KeyIdentifier contosokey -ExchangeKeyPackage azkek -KeyFriendlyName transfer";
+    let mut pkg: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    pkg["spki"] = serde_json::Value::String(evil_b64.clone());
+    for also_fingerprint in [false, true] {
+        if also_fingerprint {
+            pkg["fingerprint_sha256"] = serde_json::Value::String(hex::encode(Sha256::digest(&evil_der)));
+        }
+        std::fs::write(&pkg_path, serde_json::to_vec_pretty(&pkg).unwrap()).unwrap();
+        let before = env.snapshot();
+        let e = env.fails("KeyTransferRemote", package, &[]);
+        assert!(e.contains("integrity check"), "{e}");
+        assert_eq!(before, env.snapshot(), "a refused -Package wrote something");
+    }
+    // Positive control: the package as registered.
+    std::fs::write(&pkg_path, &original).unwrap();
+    let pk = env.ok("KeyTransferRemote", package, &[]);
+    assert!(pk.contains("Result: SUCCESS"), "{pk}");
+    let priv_pem = env.w("kek_priv.pem");
+    let t = Target::Rsa(2048);
+    let kek = KekPriv { pem: &priv_pem, kid: &kid, bits: 2048 };
+    check_package(&env, &env.w("KeyTransferPackage-transfer.byok"), kek, "simple", "contosokey", t);
+
+    // The transfer copy through PKCS#11: exportable (so not "never extractable"), and neither
+    // modifiable nor destroyable.
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    let so = env.dir.path().join("lib-xfer.so");
+    std::fs::copy(common::built_module(), &so).unwrap();
+    let p11 = common::init_at(&so, &env.kmdata());
+    let s = p11.open_rw_session(p11.get_all_slots().unwrap()[0]).unwrap();
+    let copy =
+        s.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(b"contosokey".to_vec())]).unwrap();
+    let want = [
+        AttributeType::Extractable,
+        AttributeType::NeverExtractable,
+        AttributeType::Modifiable,
+        AttributeType::Destroyable,
+    ];
+    let exportable: Vec<_> = copy
+        .into_iter()
+        .filter(|h| s.get_attributes(*h, &[AttributeType::Extractable]).unwrap() == vec![Attribute::Extractable(true)])
+        .collect();
+    assert_eq!(exportable.len(), 1, "only the transfer copy may leave");
+    let xfer = exportable[0];
+    let a = s.get_attributes(xfer, &want).unwrap();
+    let expect = vec![
+        Attribute::Extractable(true),
+        Attribute::NeverExtractable(false),
+        Attribute::Modifiable(false),
+        Attribute::Destroyable(false),
+    ];
+    assert_eq!(a, expect);
+    let e = s.update_attributes(xfer, &[Attribute::Label(b"mine".to_vec())]).unwrap_err();
+    assert!(matches!(e, cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::AttributeReadOnly, _)), "{e:?}");
+    let e = s.destroy_object(xfer).unwrap_err();
+    assert!(matches!(e, cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::ActionProhibited, _)), "{e:?}");
+}

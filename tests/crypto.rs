@@ -201,7 +201,13 @@ fn aes_kwp_rfc5649_as_ckm_aes_key_wrap_pad() {
 #[test]
 fn wrap_rules_extractable_and_usage() {
     let (_m, s) = session();
-    let kek = s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(32.into()), Attribute::Wrap(true)]).unwrap();
+    // A key-encryption key born here: wraps, cannot decrypt (see tests/attacks.rs).
+    let kek = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::ValueLen(32.into()), Attribute::Wrap(true), Attribute::Decrypt(false)],
+        )
+        .unwrap();
     let locked = s
         .generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into()), Attribute::Extractable(false)])
         .unwrap();

@@ -2,6 +2,7 @@
 //! checks both ends of a transfer rely on (DOMAIN.md §1, §4.2–§4.6).
 
 pub mod kek;
+pub mod kekpkg;
 pub mod package;
 pub mod transfer;
 pub mod vendor;

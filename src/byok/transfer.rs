@@ -4,6 +4,7 @@
 //! check of a package with the KEK's private key.
 
 use super::kek::{check_kid, Kek};
+use super::kekpkg;
 use super::package::ByokDocument;
 use super::vendor::{SignedPackage, VendorRoot};
 use crate::mech::{self, KeyMaterial, Params};
@@ -44,9 +45,42 @@ pub struct KekPackage {
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// HMAC-SHA256 of the fields above under the world's key (see `kekpkg`), set when registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl KekPackage {
+    fn mac_fields(&self) -> [&str; 6] {
+        [&self.format, &self.name, &self.kid, &self.spki, &self.source, self.region.as_deref().unwrap_or("")]
+    }
+
+    /// Reads `local/kekpkg_<name>`: `None` when there is none; refused when its MAC does not check
+    /// out under this world. Fingerprint and size are recomputed from the SPKI.
+    pub fn load_registered(store: &Store, name: &str) -> AdminResult<Option<KekPackage>> {
+        let file = format!("{KEKPKG_PREFIX}{name}");
+        if !store.exists(&file) {
+            return Ok(None);
+        }
+        let mut pkg: KekPackage = serde_json::from_slice(&store.read(&file)?).map_err(|_| damaged_pkg(name))?;
+        let key = kekpkg::mac_key(store)?;
+        if !pkg.mac.as_deref().is_some_and(|t| kekpkg::mac_ok(&key, &pkg.mac_fields(), t)) {
+            return fail(
+                format!("local/{file} fails its integrity check (changed outside the module)"),
+                "remove it and register the KEK again (byok-kek-import, or the vendor KEK package)",
+            );
+        }
+        let kek = pkg.kek()?;
+        pkg.fingerprint_sha256 = kek.fingerprint();
+        pkg.modulus_bits = kek.modulus_bits;
+        Ok(Some(pkg))
+    }
+
+    /// The same KEK under the same kid.
+    fn same_kek(&self, other: &KekPackage) -> bool {
+        self.spki == other.spki && self.kid == other.kid
+    }
+
     pub fn kek(&self) -> AdminResult<Kek> {
         let der = B64.decode(&self.spki).map_err(|_| damaged_pkg(&self.name))?;
         Kek::parse(&der).map_err(|e| AdminError::new(format!("KEK package {}: {e}", self.name), "import the KEK again"))
@@ -69,18 +103,19 @@ pub fn import_azure_kek(store: &Store, name: &str, kek_bytes: &[u8], kid: &str) 
 }
 
 fn save_kekpkg(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
+    let key = kekpkg::mac_key(store)?;
     let lock = store.lock()?;
     let file = format!("{KEKPKG_PREFIX}{}", pkg.name);
-    if store.exists(&file) {
-        let old: Option<KekPackage> = serde_json::from_slice(&store.read(&file)?).ok();
-        if old.map(|o| o.spki != pkg.spki || o.kid != pkg.kid).unwrap_or(true) {
-            return fail(
-                format!("a different KEK is already registered as {}", pkg.name),
-                "choose another name with --name",
-            );
-        }
+    if KekPackage::load_registered(store, &pkg.name)?.is_some_and(|o| !o.same_kek(pkg)) {
+        return fail(
+            format!("a different KEK is already registered as {}", pkg.name),
+            "choose another name with --name",
+        );
     }
-    lock.write(&file, &serde_json::to_vec_pretty(pkg).map_err(|e| AdminError::new(e.to_string(), "report this"))?)?;
+    let mut sealed = pkg.clone();
+    sealed.mac = Some(kekpkg::mac(&key, &pkg.mac_fields()));
+    let json = serde_json::to_vec_pretty(&sealed).map_err(|e| AdminError::new(e.to_string(), "report this"))?;
+    lock.write(&file, &json)?;
     lock.bump();
     Ok(())
 }
@@ -99,9 +134,10 @@ pub fn resolve_kek(store: &Store, arg: &str, kid: Option<&str>) -> AdminResult<K
 /// root created. Commands call this first and [`register_kek`] once their work has succeeded,
 /// so a refused command leaves the data directory as it was.
 pub fn find_kek(store: &Store, arg: &str, kid: Option<&str>) -> AdminResult<KekPackage> {
-    let registered = format!("{KEKPKG_PREFIX}{arg}");
-    if valid_name(arg) && store.exists(&registered) && !Path::new(arg).exists() {
-        return serde_json::from_slice(&store.read(&registered)?).map_err(|_| damaged_pkg(arg));
+    if valid_name(arg) && !Path::new(arg).exists() {
+        if let Some(pkg) = KekPackage::load_registered(store, arg)? {
+            return Ok(pkg);
+        }
     }
     let path = Path::new(arg);
     let bytes = std::fs::read(path).map_err(|e| {
@@ -134,24 +170,14 @@ pub fn find_kek(store: &Store, arg: &str, kid: Option<&str>) -> AdminResult<KekP
 
 /// Records `pkg` as `local/kekpkg_<name>` (nothing to do when that exact KEK is there already).
 pub fn register_kek(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
-    let file = format!("{KEKPKG_PREFIX}{}", pkg.name);
-    if store.exists(&file) {
-        if let Ok(old) = serde_json::from_slice::<KekPackage>(&store.read(&file)?) {
-            if old.spki == pkg.spki && old.kid == pkg.kid {
-                return Ok(());
-            }
-        }
+    if KekPackage::load_registered(store, &pkg.name)?.is_some_and(|o| o.same_kek(pkg)) {
+        return Ok(());
     }
     save_kekpkg(store, pkg)
 }
 
 fn check_no_conflict(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
-    let file = format!("{KEKPKG_PREFIX}{}", pkg.name);
-    if !store.exists(&file) {
-        return Ok(());
-    }
-    let old: Option<KekPackage> = serde_json::from_slice(&store.read(&file)?).ok();
-    if old.map(|o| o.spki != pkg.spki || o.kid != pkg.kid).unwrap_or(true) {
+    if KekPackage::load_registered(store, &pkg.name)?.is_some_and(|o| !o.same_kek(pkg)) {
         return fail(
             format!("a different KEK is already registered as {}", pkg.name),
             "register this one under another name with byok-kek-import --name, then pass that name",
@@ -183,6 +209,7 @@ fn azure_kek_package(name: &str, kek_bytes: &[u8], kid: &str) -> AdminResult<Kek
         fingerprint_sha256: kek.fingerprint(),
         source: "azure-download".into(),
         region: None,
+        mac: None,
     })
 }
 
@@ -198,23 +225,18 @@ fn kek_from_vendor_package(store: &Store, signed: &SignedPackage) -> AdminResult
         .verify(&root.public_key())
         .map_err(|e| AdminError::new(format!("the KEK package does not verify: {e}"), "run verifykeypackage"))?;
     let body = &signed.body;
-    if body.format != "shieldhsm/byok-kek-pkg/1" {
-        return fail("that package is not a KEK package", "pass the BYOK-KEK-pkg-<REGION>-1 file");
-    }
-    let (Some(kid), Some(spki)) = (&body.kid, &body.kek_spki) else {
-        return fail("the KEK package has no KEK", "download the toolset again (byok-toolset)");
-    };
-    let der = B64.decode(spki).map_err(|_| AdminError::new("the KEK package is damaged", "run byok-toolset again"))?;
-    let kek = Kek::parse(&der).map_err(|e| AdminError::new(e.0, "run byok-toolset again"))?;
+    let (kek, kid) = kekpkg::check_kek_body(body, "the KEK package")?;
+    let spki = B64.encode(&kek.spki_der);
     Ok(KekPackage {
         format: "shieldhsm/kekpkg/1".into(),
         name: format!("BYOK-KEK-pkg-{}-1", body.region),
-        kid: kid.clone(),
-        spki: spki.clone(),
+        kid,
+        spki,
         modulus_bits: kek.modulus_bits,
         fingerprint_sha256: kek.fingerprint(),
         source: "emulated-vendor".into(),
         region: Some(body.region.clone()),
+        mac: None,
     })
 }
 
@@ -249,7 +271,8 @@ pub fn modify_acls(
     // Rewriting a key's ACL is an administrator ("trump") operation: it needs the ACS quorum.
     ui.info("Loading the Administrator Card Set (quorum needed to rewrite the key's ACL)");
     load_acs(store, &op.world, card_dir, ui)?;
-    let acl = Acl::transfer_only(&kek.fingerprint_sha256);
+    // The fingerprint of the key itself, never a stored one.
+    let acl = Acl::transfer_only(&kek.kek()?.fingerprint());
     attrs.set(CKA_SHSM_ACL, Attr::bytes(acl.to_json()));
     attrs.set(CKA_NFKM_APPNAME, Attr::bytes(XFER_APP.as_bytes().to_vec()));
     attrs.set(CKA_NFKM_ID, Attr::bytes(ident.as_bytes().to_vec()));
@@ -258,6 +281,9 @@ pub fn modify_acls(
     // to this one KEK, and it stays sensitive (never in the clear).
     attrs.set(CKA_EXTRACTABLE, Attr::Bool(true));
     attrs.set(CKA_SENSITIVE, Attr::Bool(true));
+    // Truthful attributes: the copy may be exported, so it is not "never extractable"; nobody
+    // may change, destroy or copy it through PKCS#11.
+    crate::token::lineage::apply_acl(&mut attrs);
     let mut uid = [0u8; 16];
     aws_lc_rs::rand::fill(&mut uid).map_err(|_| AdminError::new("no randomness", "retry"))?;
     attrs.set(CKA_UNIQUE_ID, Attr::bytes(hex::encode(uid).into_bytes()));
@@ -382,7 +408,9 @@ pub fn package_document(store: &Store, ident: &str, kek: &KekPackage) -> AdminRe
     let attrs = object::open_file(&file, &raw, &op.km).map_err(|_| {
         AdminError::new(format!("local/{file} does not open with this world"), "restore it from backup")
     })?;
-    let want = Permission::ExportWrapped { kek: kek.fingerprint_sha256.clone() };
+    // The ACL is matched against the fingerprint of the very key the wrap uses.
+    let wrap_to = kek.kek()?;
+    let want = Permission::ExportWrapped { kek: wrap_to.fingerprint() };
     if !acl::permits_json(attrs.bytes(CKA_SHSM_ACL), &want) {
         return fail(
             format!("the ACL of {file} does not allow export to KEK {}", kek.name),
@@ -390,7 +418,7 @@ pub fn package_document(store: &Store, ident: &str, kek: &KekPackage) -> AdminRe
         );
     }
     let kind = target_kind(&attrs)?;
-    let ct = wrap_for_azure(&kek.kek()?, &attrs)
+    let ct = wrap_for_azure(&wrap_to, &attrs)
         .map_err(|e| AdminError::new(format!("wrapping failed: {e}"), "report this"))?;
     Ok((ByokDocument::new(&kek.kid, &ct, GENERATOR), kind))
 }

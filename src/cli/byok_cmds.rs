@@ -12,6 +12,7 @@ use base64::Engine;
 use cryptoki_sys::*;
 use serde::{Deserialize, Serialize};
 use shieldhsm::byok::kek::{check_kid, Kek};
+use shieldhsm::byok::kekpkg;
 use shieldhsm::byok::package::ByokDocument;
 use shieldhsm::byok::transfer::{self, KekPackage, TargetKind, Verified};
 use shieldhsm::byok::vendor::{self, PackageBody, SignedPackage, VendorRoot, ROOT_LABEL};
@@ -31,9 +32,7 @@ pub const REGIONS: [&str; 17] = [
     "FRANCE", "UK", "SUI",
 ];
 
-const KEK_PKG_FORMAT: &str = "shieldhsm/byok-kek-pkg/1";
 const WORLD_PKG_FORMAT: &str = "shieldhsm/byok-world-pkg/1";
-const KEK_CLAIMS: [&str; 2] = ["generated-in-hsm", "non-exportable"];
 const WORLD_CLAIMS: [&str; 1] = ["genuine-hsm-world"];
 /// The Azure world's cipher suite the emulated Security World package names.
 const AZURE_WORLD_CIPHERSUITE: &str = "DLf3072s256mAEScSP800131Ar1";
@@ -224,31 +223,6 @@ fn missing_claims(have: &[String], want: &[&str]) -> Vec<String> {
     want.iter().filter(|w| !have.iter().any(|h| h == *w)).map(|w| w.to_string()).collect()
 }
 
-/// The KEK a verified KEK package carries.
-fn check_kek_body(b: &PackageBody, name: &str) -> AdminResult<(Kek, String)> {
-    if b.format != KEK_PKG_FORMAT {
-        return Err(err(
-            format!("{name} is not a KEK package (format {})", b.format),
-            "pass BYOK-KEK-pkg-<REGION>-1 to -k and BYOK-SecurityWorld-pkg-<REGION>-1 to -w",
-        ));
-    }
-    let missing = missing_claims(&b.claims, &KEK_CLAIMS);
-    if !missing.is_empty() {
-        return Err(err(
-            format!("{name} does not claim {}", missing.join(", ")),
-            "a KEK must be generated in an HSM and non-exportable; download the toolset again",
-        ));
-    }
-    let (Some(kid), Some(spki)) = (&b.kid, &b.kek_spki) else {
-        return Err(err(format!("{name} carries no KEK"), "download the toolset again (byok-toolset)"));
-    };
-    check_kid(kid)
-        .map_err(|e| err(format!("{name}: {}", kid_err(e).what), "download the toolset again (byok-toolset)"))?;
-    let der = B64.decode(spki).map_err(|_| err(format!("{name}: the KEK is not base64"), "run byok-toolset again"))?;
-    let kek = Kek::parse(&der).map_err(|e| err(format!("{name}: {e}"), "run byok-toolset again"))?;
-    Ok((kek, kid.clone()))
-}
-
 fn check_world_body(b: &PackageBody, name: &str) -> AdminResult<()> {
     if b.format != WORLD_PKG_FORMAT {
         return Err(err(
@@ -344,13 +318,13 @@ pub fn byok_toolset(tool: &str, a: &[String]) -> AdminResult<()> {
     };
     let sign = |body: PackageBody| SignedPackage::sign(body, &root).map_err(|e| err(e, "retry"));
     let kek_pkg = sign(PackageBody {
-        format: KEK_PKG_FORMAT.into(),
+        format: kekpkg::KEK_PKG_FORMAT.into(),
         region: region.into(),
         kid: Some(vault.kid.clone()),
         kek_spki: Some(vault.kek_spki.clone()),
         hknso: None,
         ciphersuite: None,
-        claims: KEK_CLAIMS.iter().map(|c| c.to_string()).collect(),
+        claims: kekpkg::KEK_CLAIMS.iter().map(|c| c.to_string()).collect(),
     })?;
     let world_pkg = sign(PackageBody {
         format: WORLD_PKG_FORMAT.into(),
@@ -450,7 +424,7 @@ fn verify_packages(kek_path: &str, world_path: Option<&str>) -> AdminResult<()> 
     let world_pkg = read_signed(world_path, "Security World package")?;
     let (s1, s256) = check_signature(&kek_pkg, &root, kek_path)?;
     check_signature(&world_pkg, &root, world_path)?;
-    let (kek, kid) = check_kek_body(&kek_pkg.body, kek_path)?;
+    let (kek, kid) = kekpkg::check_kek_body(&kek_pkg.body, kek_path)?;
     check_world_body(&world_pkg.body, world_path)?;
     if kek_pkg.body.region != world_pkg.body.region {
         return Err(err(
@@ -509,15 +483,11 @@ pub fn byok_kek_import(tool: &str, a: &[String]) -> AdminResult<()> {
     };
     let store = open_store()?;
     let file = format!("{}{name}", transfer::KEKPKG_PREFIX);
-    let same = store.exists(&file)
-        && serde_json::from_slice::<KekPackage>(&store.read(&file)?)
-            .map(|o| o.kid == kid && o.fingerprint_sha256 == kek.fingerprint())
-            .unwrap_or(false);
-    let pkg = if same {
-        serde_json::from_slice::<KekPackage>(&store.read(&file)?)
-            .map_err(|_| err("the registered KEK is damaged", "remove it and import again"))?
-    } else {
-        transfer::import_azure_kek(&store, &name, &bytes, kid)?
+    let registered = KekPackage::load_registered(&store, &name)?;
+    let same = registered.as_ref().is_some_and(|o| o.kid == kid && o.fingerprint_sha256 == kek.fingerprint());
+    let pkg = match registered {
+        Some(pkg) if same => pkg,
+        _ => transfer::import_azure_kek(&store, &name, &bytes, kid)?,
     };
     out!(
         "KEK {} as {} ({})",

@@ -37,7 +37,7 @@ pub const PRIVATE_COMPONENTS: [CK_ATTRIBUTE_TYPE; 8] = [
 /// outside this range).
 pub const MIN_BITS: usize = 1024;
 pub const MAX_BITS: usize = 8192;
-/// Key-pair generation range (bits). 1024 only with `SHIELDHSM_ALLOW_RSA_1024=1`.
+/// Key-pair generation range (bits). 1024 only with the SAM override `weak_rsa`.
 pub const GEN_MIN_BITS: usize = 2048;
 pub const GEN_MAX_BITS: usize = 4096;
 
@@ -744,14 +744,15 @@ impl Mechanism for RsaMech {
 // ---------------------------------------------------------------------------------------------
 
 /// CKM_RSA_PKCS_KEY_PAIR_GEN. CKA_MODULUS_BITS (public template) is required: a multiple of 128
-/// from 2048 to 4096 (1024 too with `SHIELDHSM_ALLOW_RSA_1024=1`), else `CKR_KEY_SIZE_RANGE`.
+/// from 2048 to 4096 (1024 too where `CKNFAST_OVERRIDE_SECURITY_ASSURANCES` has `weak_rsa`), else `CKR_KEY_SIZE_RANGE`.
 /// CKA_PUBLIC_EXPONENT is optional (65537); any odd value from 3 to 2^32-1 is generated (aws-lc
 /// RSA_generate_key_ex), anything else is `CKR_ATTRIBUTE_VALUE_INVALID`.
 pub struct RsaKeyPairGen;
 pub static RSA_PKCS_KEY_PAIR_GEN: RsaKeyPairGen = RsaKeyPairGen;
 
+/// RSA-1024 is a weak algorithm: generated only where the SAM override `weak_rsa` allows it.
 fn allow_1024() -> bool {
-    std::env::var("SHIELDHSM_ALLOW_RSA_1024").is_ok_and(|v| v == "1")
+    crate::assurance::relaxed(crate::assurance::Assurance::WeakRsa)
 }
 
 /// Generates a key: the engine key (for tests and callers that want it).

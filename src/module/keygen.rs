@@ -343,6 +343,12 @@ pub fn parse_params(app: &str, pairs: &[(String, String)]) -> AdminResult<(KeyPa
                     "use size=2048, 3072 or 4096 (1024..8192, multiple of 8)",
                 );
             }
+            if s < 2048 && !crate::assurance::relaxed(crate::assurance::Assurance::WeakRsa) {
+                return fail(
+                    format!("RSA-{s} is a weak key size (security assurance weak_rsa)"),
+                    "use size=2048 or more, or set CKNFAST_OVERRIDE_SECURITY_ASSURANCES=weak_rsa",
+                );
+            }
             s
         }
         KeyType::Ec => {

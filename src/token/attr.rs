@@ -126,6 +126,12 @@ pub const SHSM_VENDOR: CK_ATTRIBUTE_TYPE = 0x8E4D_0000;
 pub const CKA_SHSM_ACL: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x01;
 /// What protects a key: `module`, `softcard:<hash>` or `cardset:<hash>`. Read-only.
 pub const CKA_SHSM_PROTECTION: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x02;
+/// Lineage: the caller may know this key's value (it gave it, read it, or could compute it from
+/// what it gave). Computed by the token, read-only; see `token::lineage`.
+pub const CKA_SHSM_VALUE_KNOWN: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x03;
+/// Lineage: a key-encryption key born in the token (generated sensitive, wrap-only, unable to
+/// decrypt): the one kind of secret key that may wrap protected keys. Computed, read-only.
+pub const CKA_SHSM_KEK: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x04;
 
 /// The value shape of every attribute we know; `None` means `CKR_ATTRIBUTE_TYPE_INVALID`.
 pub fn kind_of(t: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
@@ -151,7 +157,9 @@ pub fn kind_of(t: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_NEVER_EXTRACTABLE
         | CKA_ALWAYS_SENSITIVE
         | CKA_WRAP_WITH_TRUSTED
-        | CKA_ALWAYS_AUTHENTICATE => Kind::Bool,
+        | CKA_ALWAYS_AUTHENTICATE
+        | CKA_SHSM_VALUE_KNOWN
+        | CKA_SHSM_KEK => Kind::Bool,
         CKA_CLASS
         | CKA_KEY_TYPE
         | CKA_CERTIFICATE_TYPE

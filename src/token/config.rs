@@ -17,13 +17,16 @@ pub struct Config {
     /// `CKNFAST_DEBUG` > 0: write a line per notable event to `CKNFAST_DEBUGFILE` (or stderr).
     pub debug: u32,
     pub debug_file: Option<String>,
+    /// `CKNFAST_OVERRIDE_SECURITY_ASSURANCES`: the SAM classes relaxed for legacy applications.
+    pub overrides: crate::assurance::Overrides,
+    /// `CKNFAST_ASSURANCE_LOG`: a file that receives every assurance line (also with no debug).
+    pub assurance_log: Option<String>,
     /// Variables we accept and ignore (documented cknfast knobs without an emulated effect).
     pub ignored: Vec<String>,
 }
 
 const KNOWN_IGNORED: &[&str] = &[
     "CKNFAST_ASSUME_SINGLE_PROCESS",
-    "CKNFAST_ASSURANCE_LOG",
     "CKNFAST_CARDSET_HASH",
     "CKNFAST_CONCATENATIONKDF_X963_COMPLIANCE",
     "CKNFAST_DEBUGDIR",
@@ -36,7 +39,6 @@ const KNOWN_IGNORED: &[&str] = &[
     "CKNFAST_NO_UNWRAP",
     "CKNFAST_NONREMOVABLE",
     "CKNFAST_NVRAM_KEY_STORAGE",
-    "CKNFAST_OVERRIDE_SECURITY_ASSURANCES",
     "CKNFAST_RELOAD_KEYS",
     "CKNFAST_SEED_MAC_ZERO",
     "CKNFAST_SESSION_THREADSAFE",
@@ -82,6 +84,10 @@ impl Config {
             loadsharing: vars.get("CKNFAST_LOADSHARING").map(|v| parse_bool(v)).unwrap_or(true),
             debug: vars.get("CKNFAST_DEBUG").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
             debug_file: vars.get("CKNFAST_DEBUGFILE").cloned(),
+            overrides: crate::assurance::Overrides::parse(
+                vars.get("CKNFAST_OVERRIDE_SECURITY_ASSURANCES").map(String::as_str).unwrap_or(""),
+            ),
+            assurance_log: vars.get("CKNFAST_ASSURANCE_LOG").cloned(),
             ignored,
         }
     }
@@ -93,14 +99,44 @@ impl Config {
         }
         let line = format!("shieldhsm[{}]: {msg}\n", std::process::id());
         match &self.debug_file {
-            Some(f) => {
-                use std::io::Write;
-                if let Ok(mut fh) = std::fs::OpenOptions::new().create(true).append(true).open(f) {
-                    let _ = fh.write_all(line.as_bytes());
-                }
-            }
+            Some(f) => append(f, &line),
             None => eprint!("{line}"),
         }
+    }
+
+    /// A security-assurance line: to `CKNFAST_ASSURANCE_LOG` if set, and to the debug log.
+    pub fn assurance_line(&self, msg: &str) {
+        if self.overrides.silent {
+            return;
+        }
+        if let Some(f) = &self.assurance_log {
+            append(f, &format!("shieldhsm[{}]: {msg}\n", std::process::id()));
+        }
+        self.debug_line(msg);
+    }
+
+    /// The startup lines about the override list.
+    pub fn describe_overrides(&self) {
+        let o = &self.overrides;
+        let relaxed: Vec<&str> =
+            crate::assurance::Assurance::ALL.iter().filter(|a| o.relaxes(**a)).map(|a| a.token()).collect();
+        if !relaxed.is_empty() {
+            self.assurance_line(&format!("security assurances relaxed by override: {}", relaxed.join(", ")));
+        }
+        if !o.without_effect.is_empty() {
+            self.debug_line(&format!("assurance overrides without emulated effect: {}", o.without_effect.join(", ")));
+        }
+        if !o.unknown.is_empty() {
+            self.debug_line(&format!("unknown assurance overrides ignored: {}", o.unknown.join(", ")));
+        }
+    }
+}
+
+fn append(file: &str, line: &str) {
+    use std::io::Write;
+    let opened = std::fs::OpenOptions::new().create(true).append(true).open(file);
+    if let Ok(mut fh) = opened {
+        let _ = fh.write_all(line.as_bytes());
     }
 }
 

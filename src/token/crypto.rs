@@ -1,9 +1,11 @@
 //! Encrypt, decrypt, digest, sign and verify on a session, including the two-call length
 //! convention, which is handled once here for every mechanism.
 
+use super::lineage;
 use super::object::Object;
 use super::session::{Active, Ops, Session};
 use super::Library;
+use crate::assurance::Assurance;
 use crate::error::{err, Result};
 use crate::mech::{self, CipherOp, KeyMaterial, Params, SignOp};
 use cryptoki_sys::*;
@@ -120,6 +122,7 @@ impl Library {
         if !matches!(obj.attrs.class(), Some(CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY)) {
             return err(invalid);
         }
+        self.require_card_login(session, &obj)?;
         if !obj.attrs.flag(usage) {
             return err(CKR_KEY_FUNCTION_NOT_PERMITTED);
         }
@@ -137,6 +140,14 @@ impl Library {
         }
         let m = obj.material()?;
         Ok((obj, m))
+    }
+
+    /// A softcard's keys are used only while its user is logged in, whatever `CKA_PRIVATE` says.
+    pub fn require_card_login(&self, session: &Session, obj: &Object) -> Result<()> {
+        if session.slot.card_hash().is_some() && obj.holds_secret() && !session.slot.user_logged_in() {
+            return err(CKR_USER_NOT_LOGGED_IN);
+        }
+        Ok(())
     }
 
     fn entry(ty: CK_MECHANISM_TYPE, flag: CK_FLAGS) -> Result<&'static mech::MechEntry> {
@@ -267,6 +278,19 @@ impl Library {
             let (obj, _) = self.object(session, key).map_err(|_| CKR_KEY_HANDLE_INVALID)?;
             if obj.attrs.class() != Some(CKO_SECRET_KEY) {
                 return err(CKR_KEY_INDIGESTIBLE);
+            }
+            self.require_card_login(session, &obj)?;
+            // The digest of a key is as good as the key when the key has little entropy: keys
+            // that may not leave do not leave this way either.
+            if lineage::acl_forbids_export(&obj.attrs) {
+                return err(CKR_KEY_INDIGESTIBLE);
+            }
+            if lineage::protected(&obj.attrs) || !obj.attrs.flag(CKA_EXTRACTABLE) {
+                self.assure(
+                    Assurance::DigestKey,
+                    "C_DigestKey of a protected or non-extractable key",
+                    CKR_KEY_INDIGESTIBLE,
+                )?;
             }
             let v = obj.attrs.bytes(CKA_VALUE).ok_or(CKR_KEY_INDIGESTIBLE)?;
             let mut ops = session.ops.lock();

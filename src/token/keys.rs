@@ -1,15 +1,28 @@
 //! Key generation, wrapping and unwrapping, and the token's random number generator.
 
-use super::attr::{Attr, AttrMap, CKA_SHSM_ACL};
+use super::attr::{Attr, AttrMap, CKA_SHSM_ACL, CKA_SHSM_VALUE_KNOWN};
 use super::crypto::{Mech, Out, Outcome};
+use super::lineage;
 use super::manage::complete_new;
 use super::policy::{self, Origin};
 use super::session::Session;
 use super::Library;
+use crate::assurance::Assurance;
 use crate::error::{err, Result};
 use crate::mech;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
+
+/// Where an unwrapping key's blobs can come from (see `lineage`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UnwrapSource {
+    /// The caller can make them itself: what they unwrap to is known.
+    Forgeable,
+    /// Only from `C_WrapKey`, which may have put a protected key in them.
+    Kek,
+    /// A private key that needs re-authentication per use: no decryption oracle through unwrap.
+    AlwaysAuthenticate,
+}
 
 /// Sets DES odd parity on every byte, as DES key generators do.
 fn des_parity(key: &mut [u8]) {
@@ -65,6 +78,7 @@ impl Library {
                 }
             })?;
         let (obj, _) = self.object(session, h).map_err(|_| CKR_KEY_HANDLE_INVALID)?;
+        self.require_card_login(session, &obj)?;
         if !obj.attrs.flag(CKA_EXTRACTABLE) {
             return err(CKR_KEY_UNEXTRACTABLE);
         }
@@ -92,6 +106,10 @@ impl Library {
             if !obj.attrs.matches(t) {
                 return err(CKR_KEY_NOT_WRAPPABLE);
             }
+        }
+        // The ACL, where there is one, named this wrapping key above; otherwise lineage decides.
+        if !obj.attrs.contains(CKA_SHSM_ACL) {
+            self.check_wrap_lineage(&wobj.attrs, &obj.attrs)?;
         }
         let plaintext: Zeroizing<Vec<u8>> = match obj.attrs.class() {
             Some(CKO_SECRET_KEY) => Zeroizing::new(obj.attrs.bytes(CKA_VALUE).ok_or(CKR_KEY_NOT_WRAPPABLE)?.to_vec()),
@@ -135,6 +153,8 @@ impl Library {
         }
         let mut attrs = policy::apply(template, &implied, Origin::Unwrap)?;
         self.slot_defaults(session, template, &mut attrs);
+        let source = self.unwrap_source(&uobj.attrs);
+        self.enforce_unwrap_template(source, template, &mut attrs)?;
         let plaintext = entry.imp.unwrap(&m.params, &umat, wrapped)?;
         match attrs.class() {
             Some(CKO_SECRET_KEY) => attrs.set(CKA_VALUE, Attr::bytes(plaintext.to_vec())),
@@ -150,7 +170,81 @@ impl Library {
             _ => return err(CKR_TEMPLATE_INCONSISTENT),
         }
         complete_new(&mut attrs, Origin::Unwrap, None)?;
+        if source != UnwrapSource::Forgeable && !lineage::readable(&attrs) {
+            // Its blob may hold a protected key: so is the result (harmless if the caller made
+            // the blob: only KEKs born here and trusted public keys protect other keys).
+            attrs.set(CKA_SHSM_VALUE_KNOWN, Attr::Bool(false));
+            attrs.set(CKA_ALWAYS_SENSITIVE, Attr::Bool(true));
+        }
         self.add_object(session, attrs)
+    }
+
+    /// The wrap rules of `lineage` for a key without an ACL: a KEK born here never leaves; a
+    /// protected key leaves only under a KEK born here or a `CKA_TRUSTED` public key.
+    fn check_wrap_lineage(&self, wrapping: &AttrMap, target: &AttrMap) -> Result<()> {
+        if lineage::is_kek(target) {
+            return self.assure(
+                Assurance::WrapKek,
+                "C_WrapKey of a key-encryption key born in the token (it never leaves)",
+                CKR_KEY_NOT_WRAPPABLE,
+            );
+        }
+        if !lineage::protected(target) {
+            return Ok(());
+        }
+        let qualifies = match wrapping.class() {
+            Some(CKO_SECRET_KEY) => lineage::is_kek(wrapping),
+            Some(CKO_PUBLIC_KEY) => wrapping.flag(CKA_TRUSTED),
+            _ => false,
+        };
+        if qualifies {
+            return Ok(());
+        }
+        self.assure(
+            Assurance::WrapKek,
+            "C_WrapKey of a protected key under a key that is neither a KEK born in the token \
+             (generated sensitive, CKA_WRAP, no CKA_DECRYPT) nor a CKA_TRUSTED public key",
+            CKR_KEY_NOT_WRAPPABLE,
+        )
+    }
+
+    /// Whether the blobs an unwrapping key opens may hold protected keys.
+    fn unwrap_source(&self, u: &AttrMap) -> UnwrapSource {
+        match u.class() {
+            Some(CKO_SECRET_KEY) if lineage::is_kek(u) => UnwrapSource::Kek,
+            Some(CKO_PRIVATE_KEY) if u.flag(CKA_ALWAYS_AUTHENTICATE) => UnwrapSource::AlwaysAuthenticate,
+            Some(CKO_PRIVATE_KEY)
+                if u.bytes(CKA_PUBLIC_KEY_INFO).is_some_and(|spki| self.trusted_public_twin(spki)) =>
+            {
+                UnwrapSource::Kek
+            }
+            _ => UnwrapSource::Forgeable,
+        }
+    }
+
+    /// What a KEK (or the private half of a trusted public key) unwraps comes out sensitive; what
+    /// a `CKA_ALWAYS_AUTHENTICATE` key unwraps also non-extractable, so unwrapping is no
+    /// decryption oracle. A template asking otherwise is inconsistent.
+    fn enforce_unwrap_template(&self, source: UnwrapSource, template: &AttrMap, attrs: &mut AttrMap) -> Result<()> {
+        let mut forced = vec![];
+        match source {
+            UnwrapSource::Forgeable => return Ok(()),
+            UnwrapSource::Kek => forced.push((CKA_SENSITIVE, true)),
+            UnwrapSource::AlwaysAuthenticate => forced.extend([(CKA_SENSITIVE, true), (CKA_EXTRACTABLE, false)]),
+        }
+        for (t, want) in forced {
+            if template.bool(t).is_some_and(|v| v != want) {
+                self.assure(
+                    Assurance::UnwrapKek,
+                    "C_UnwrapKey into a readable or extractable key with a key whose blobs may hold \
+                     protected keys",
+                    CKR_TEMPLATE_INCONSISTENT,
+                )?;
+                continue;
+            }
+            attrs.set(t, Attr::Bool(want));
+        }
+        Ok(())
     }
 
     /// `C_GenerateKeyPair`: policy-checks both templates, lets the mechanism make the material,

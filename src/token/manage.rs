@@ -1,11 +1,13 @@
 //! Object management: create, copy, destroy, read and change attributes, search.
 //! Every object-making path (create, generate, unwrap, derive, copy) ends in [`Library::add_object`].
 
-use super::attr::{kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID};
+use super::attr::{kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL};
+use super::lineage;
 use super::object::{self, Object, Owner};
 use super::policy::{self, Origin};
 use super::session::{FindState, Session};
 use super::{Library, Slot, SlotKind};
+use crate::assurance::Assurance;
 use crate::error::{err, Result};
 use crate::module::softcard::Who;
 use cryptoki_sys::*;
@@ -46,6 +48,7 @@ pub fn complete_new(attrs: &mut AttrMap, origin: Origin, keygen_mech: Option<CK_
         let generated = origin == Origin::Generate;
         attrs.set(CKA_ALWAYS_SENSITIVE, Attr::Bool(generated && attrs.flag(CKA_SENSITIVE)));
         attrs.set(CKA_NEVER_EXTRACTABLE, Attr::Bool(generated && !attrs.flag(CKA_EXTRACTABLE)));
+        lineage::at_birth(attrs, origin);
     }
     if class == CKO_SECRET_KEY {
         let kt = attrs.key_type().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
@@ -93,10 +96,14 @@ fn complete_asymmetric(attrs: &mut AttrMap, class: CK_OBJECT_CLASS) -> Result<()
         }
         attrs.set(CKA_MODULUS_BITS, Attr::Ulong(bits as CK_ULONG));
     }
-    if !attrs.bytes(CKA_PUBLIC_KEY_INFO).map(|b| !b.is_empty()).unwrap_or(false) {
-        if let Some(spki) = crate::mech::pkcs8::public_key_info(attrs) {
-            attrs.set(CKA_PUBLIC_KEY_INFO, Attr::bytes(spki));
+    // CKA_PUBLIC_KEY_INFO is computed from the key; one given by the caller must be that value
+    // (a key that claims another key's public half would mislead whoever trusts it).
+    let given = attrs.bytes(CKA_PUBLIC_KEY_INFO).filter(|b| !b.is_empty()).map(<[u8]>::to_vec);
+    if let Some(spki) = crate::mech::pkcs8::public_key_info(attrs) {
+        if given.is_some_and(|g| g != spki) {
+            return err(CKR_ATTRIBUTE_VALUE_INVALID);
         }
+        attrs.set(CKA_PUBLIC_KEY_INFO, Attr::bytes(spki));
     }
     Ok(())
 }
@@ -200,6 +207,7 @@ impl Library {
                     e
                 }
             })?;
+            self.check_lineage_change(&obj.attrs, t, v)?;
             attrs.set(t, v.clone());
         }
         for t in [CKA_NFKM_ID, CKA_NFKM_APPNAME, CKA_NFKM_HASH] {
@@ -232,6 +240,10 @@ impl Library {
         if obj.is_token() && !session.rw {
             return err(CKR_SESSION_READ_ONLY);
         }
+        if obj.attrs.contains(CKA_SHSM_ACL) && !obj.attrs.flag(CKA_MODIFIABLE) {
+            // An nShield key changes only as its ACL allows (SetAppData), as through the CLI.
+            return err(CKR_ATTRIBUTE_READ_ONLY);
+        }
         if !obj.attrs.bool(CKA_MODIFIABLE).unwrap_or(true) {
             return err(CKR_ACTION_PROHIBITED);
         }
@@ -239,6 +251,7 @@ impl Library {
         let mut attrs = obj.attrs.clone();
         for (t, v) in template.iter() {
             policy::check_set(&obj.attrs, t, v, false, so)?;
+            self.check_lineage_change(&obj.attrs, t, v)?;
             attrs.set(t, v.clone());
         }
         let new = Object::new(attrs.clone());
@@ -247,6 +260,18 @@ impl Library {
             self.persist(&session.slot, &mut tab, name, &attrs)?;
         }
         tab.replace(h, new);
+        Ok(())
+    }
+
+    /// A KEK born here never gains `CKA_DECRYPT` (by set or by copy): its blobs would decrypt.
+    fn check_lineage_change(&self, old: &AttrMap, t: CK_ATTRIBUTE_TYPE, v: &Attr) -> Result<()> {
+        if lineage::forbidden_change(old, t, v) {
+            return self.assure(
+                Assurance::WrapKek,
+                "CKA_DECRYPT on a key-encryption key born in the token",
+                CKR_ATTRIBUTE_READ_ONLY,
+            );
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ pub mod attr;
 pub mod config;
 pub mod crypto;
 pub mod keys;
+pub mod lineage;
 pub mod manage;
 pub mod object;
 pub mod policy;
@@ -101,6 +102,8 @@ impl Library {
         if !config.ignored.is_empty() {
             config.debug_line(&format!("accepted without emulated effect: {}", config.ignored.join(", ")));
         }
+        config.describe_overrides();
+        crate::assurance::install(config.overrides.clone());
         if !config.loadsharing {
             config.debug_line("CKNFAST_LOADSHARING=0: only the load-sharing slot model is emulated");
         }
@@ -132,8 +135,33 @@ impl Library {
         *self.world.write() = None;
     }
 
+    /// A security assurance (SAM): refuses with `rv` and one log line naming the override,
+    /// unless `CKNFAST_OVERRIDE_SECURITY_ASSURANCES` relaxes `a` (then logs that it did).
+    pub fn assure(&self, a: crate::assurance::Assurance, what: &str, rv: CK_RV) -> Result<()> {
+        if self.config.overrides.relaxes(a) {
+            self.config.assurance_line(&format!("security assurance {} relaxed by override: {what}", a.token()));
+            return Ok(());
+        }
+        self.config.assurance_line(&crate::assurance::refusal_line(a, what));
+        err(rv)
+    }
+
     pub fn new_object_handle(&self) -> CK_OBJECT_HANDLE {
         self.next_object.fetch_add(1, Ordering::Relaxed) as CK_OBJECT_HANDLE
+    }
+
+    /// Whether some token holds a `CKA_TRUSTED` public key whose public half is `spki`: what
+    /// that key wrapped, its private half unwraps into a protected key (see `lineage`).
+    pub fn trusted_public_twin(&self, spki: &[u8]) -> bool {
+        let want: AttrMap = [
+            (CKA_CLASS, attr::Attr::Ulong(CKO_PUBLIC_KEY)),
+            (CKA_TRUSTED, attr::Attr::Bool(true)),
+            (CKA_PUBLIC_KEY_INFO, attr::Attr::bytes(spki.to_vec())),
+        ]
+        .into_iter()
+        .collect();
+        let slots: Vec<Arc<Slot>> = self.slots.read().values().cloned().collect();
+        slots.iter().any(|s| !s.objects.read().find(&want, |_| true).is_empty())
     }
 
     // ---- slots ----
@@ -312,14 +340,14 @@ impl Library {
     fn logout_slot(&self, slot: &Slot) {
         let was_user = slot.user_logged_in();
         *slot.login.write() = Login::default();
-        // Private objects of a softcard were opened with its LT: drop (and so wipe) them. Their
+        // Private objects and keys of a softcard were opened with its LT: drop (and so wipe) them. Their
         // handles are remembered so the same objects keep their handles at the next login.
         if was_user && slot.card_hash().is_some() {
             let mut t = slot.objects.write();
             let private: Vec<_> = t
                 .token_handles()
                 .into_iter()
-                .filter(|h| t.get(*h).map(|e| e.obj.is_private()).unwrap_or(false))
+                .filter(|h| t.get(*h).map(|e| e.obj.needs_card_login()).unwrap_or(false))
                 .collect();
             for h in private {
                 if let Some(Entry { owner: Owner::File(name), .. }) = t.remove(h) {
@@ -333,14 +361,18 @@ impl Library {
 
     // ---- token objects on disk ----
 
-    /// The key and owner string that seal a new token object of `slot`.
-    pub fn sealing_key(&self, slot: &Slot, private: bool) -> Result<(Protection, String, SecretKey32)> {
+    /// The key and owner string that seal a token object of `slot`. On a softcard, private
+    /// objects and every secret or private key are sealed under its logical token, as nShield
+    /// protects every key of a card set: `CKA_PRIVATE=FALSE` never makes key material usable
+    /// without the passphrase.
+    pub fn sealing_key(&self, slot: &Slot, attrs: &AttrMap) -> Result<(Protection, String, SecretKey32)> {
         let world = self.world().ok_or(CKR_TOKEN_WRITE_PROTECTED)?;
+        let needs_lt = attrs.flag(CKA_PRIVATE) || matches!(attrs.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY));
         match slot.card_hash() {
             // Module-slot objects, private or not, are module-protected: the module slot has
             // no passphrase of its own.
             None => Ok((Protection::Module, world.file.hkm.clone(), world.km.clone())),
-            Some(h) if private => {
+            Some(h) if needs_lt => {
                 let lt = slot.login.read().lt.clone().ok_or(CKR_USER_NOT_LOGGED_IN)?;
                 Ok((Protection::Token, h.to_string(), lt))
             }
@@ -418,10 +450,17 @@ impl Library {
             };
             // A file that fails to open is damaged or foreign: skip it rather than fail the
             // whole token (nShield's hardserver logs and carries on likewise).
-            let Ok(attrs) = object::open_file(&name, &raw, &key) else {
+            let Ok(mut attrs) = object::open_file(&name, &raw, &key) else {
                 t.foreign.insert(name, stamp);
                 continue;
             };
+            // A file sealed under the module key on a softcard may not carry key material (an
+            // older copy made with CKA_PRIVATE=FALSE): it is not served.
+            if prot == Protection::Module && slot.card_hash().is_some() && Object::new(attrs.clone()).holds_secret() {
+                t.foreign.insert(name, stamp);
+                continue;
+            }
+            lineage::apply_acl(&mut attrs);
             t.locked.remove(&name);
             let h = t.dormant.remove(&name).unwrap_or_else(|| self.new_object_handle());
             t.insert(h, Owner::File(name.clone()), Object::new(attrs));
@@ -433,7 +472,7 @@ impl Library {
 
     /// Writes a token object file and records it in the table (the caller holds `t`).
     pub fn persist(&self, slot: &Slot, t: &mut ObjectTable, name: &str, attrs: &AttrMap) -> Result<()> {
-        let (prot, owner, key) = self.sealing_key(slot, attrs.flag(CKA_PRIVATE))?;
+        let (prot, owner, key) = self.sealing_key(slot, attrs)?;
         let blob = object::seal_file(name, prot, &owner, &key, attrs)?;
         let lock = self.store.lock()?;
         lock.write(name, &blob)?;

@@ -34,6 +34,15 @@ impl Object {
     pub fn is_private(&self) -> bool {
         self.attrs.flag(CKA_PRIVATE)
     }
+    /// Secret and private keys: on a softcard their material is sealed under the card's logical
+    /// token whatever `CKA_PRIVATE` says, and used only while the user is logged in.
+    pub fn holds_secret(&self) -> bool {
+        matches!(self.attrs.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY))
+    }
+    /// Whether the object needs the card's user: private, or key material.
+    pub fn needs_card_login(&self) -> bool {
+        self.is_private() || self.holds_secret()
+    }
 }
 
 /// Who owns an object: a session (destroyed with it) or the token (a file in `local/`).
@@ -182,9 +191,11 @@ const MAGIC: &[u8; 8] = b"SHSMOBJ1";
 /// What key seals an object file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protection {
-    /// The world's module key (module-slot objects, and public objects of a softcard).
+    /// The world's module key (module-slot objects, and the public objects of a softcard that
+    /// hold no key material).
     Module = 0,
-    /// The softcard's logical token (its private objects): needs the user logged in.
+    /// The softcard's logical token (its private objects and all its secret and private keys):
+    /// needs the user logged in.
     Token = 1,
 }
 

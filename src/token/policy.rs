@@ -4,7 +4,8 @@
 //! and copy; [`check_set`] for C_SetAttributeValue; [`readable`] for C_GetAttributeValue.
 
 use super::attr::{
-    kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL, CKA_SHSM_PROTECTION,
+    kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL, CKA_SHSM_KEK,
+    CKA_SHSM_PROTECTION, CKA_SHSM_VALUE_KNOWN,
 };
 use crate::error::{err, Result};
 use cryptoki_sys::*;
@@ -113,6 +114,8 @@ static KEY: &[Spec] = &[
     s(CKA_NFKM_HASH, COMPUTED, N),
     s(CKA_SHSM_ACL, COMPUTED, N),
     s(CKA_SHSM_PROTECTION, COMPUTED, N),
+    s(CKA_SHSM_VALUE_KNOWN, COMPUTED, N),
+    s(CKA_SHSM_KEK, COMPUTED, N),
 ];
 
 static PUBLIC: &[Spec] = &[

@@ -1,0 +1,147 @@
+//! The emulated Security Assurance Mechanism (SAM) of nShield's PKCS#11 library: operations
+//! that would let a key leave other than as policy allows fail by default, each with one line in
+//! the debug log naming the assurance and the token of `CKNFAST_OVERRIDE_SECURITY_ASSURANCES`
+//! that relaxes it for a legacy application.
+//!
+//! The override list (tokens separated by `;`, plus `all` and `none`) is read with the rest of
+//! cknfastrc; the library installs it at `C_Initialize` and the CLI at start, so both layers (and
+//! the mechanisms below them) see the same set. This module depends on nothing of ours.
+
+use parking_lot::RwLock;
+
+/// One class of questionable operation, by its override token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assurance {
+    /// `wrap_kek`: a protected key (one whose value the caller has never known) leaves wrapped
+    /// only under a key that qualifies: a symmetric key that is itself protected and can
+    /// neither encrypt nor decrypt, or a public key that is `CKA_TRUSTED` or named by the key's
+    /// ACL. Such a key wraps only protected keys, and the usage attributes of protected keys
+    /// never turn on again once off.
+    WrapKek,
+    /// `unwrap_kek`: what a qualifying wrapping key unwraps comes out protected (sensitive,
+    /// non-extractable); a key unwrapped with a `CKA_ALWAYS_AUTHENTICATE` key too.
+    UnwrapKek,
+    /// `digest_key`: `C_DigestKey` refuses protected and non-extractable keys and keys whose
+    /// ACL allows no export.
+    DigestKey,
+    /// `weak_rsa` (or `weak_all`): RSA keys below 2048 bits may be generated.
+    WeakRsa,
+}
+
+impl Assurance {
+    pub const ALL: [Assurance; 4] =
+        [Assurance::WrapKek, Assurance::UnwrapKek, Assurance::DigestKey, Assurance::WeakRsa];
+
+    pub fn token(self) -> &'static str {
+        match self {
+            Assurance::WrapKek => "wrap_kek",
+            Assurance::UnwrapKek => "unwrap_kek",
+            Assurance::DigestKey => "digest_key",
+            Assurance::WeakRsa => "weak_rsa",
+        }
+    }
+}
+
+/// Documented nShield tokens that name no class this emulation enforces: accepted, reported once
+/// in the debug log. (`import`: importing a key the caller knows is allowed, as it gains nothing
+/// from protection; `derive_kek`: every derived key is treated as known to the caller.)
+const ACCEPTED_WITHOUT_EFFECT: &[&str] =
+    &["import", "explicitness", "unwrap_mech", "derive_kek", "tokenkeys", "longterm", "weak_des", "short"];
+
+/// The parsed override list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    relaxed: Vec<Assurance>,
+    /// `silent`: refusals are not logged.
+    pub silent: bool,
+    /// Tokens accepted without an emulated effect, and tokens not recognised, for the debug log.
+    pub without_effect: Vec<String>,
+    pub unknown: Vec<String>,
+}
+
+impl Overrides {
+    /// Parses `CKNFAST_OVERRIDE_SECURITY_ASSURANCES`: `tok;tok;…`, `all`, `none`. A token may carry
+    /// a value (`longterm=30`); the name decides.
+    pub fn parse(value: &str) -> Overrides {
+        let mut o = Overrides::default();
+        for raw in value.split(';') {
+            let tok = raw.trim();
+            let name = tok.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+            match name.as_str() {
+                "" => {}
+                "none" => o.relaxed.clear(),
+                "all" => o.relaxed = Assurance::ALL.to_vec(),
+                "silent" => o.silent = true,
+                "weak_all" => o.relax(Assurance::WeakRsa),
+                n => match Assurance::ALL.iter().find(|a| a.token() == n) {
+                    Some(a) => o.relax(*a),
+                    None if ACCEPTED_WITHOUT_EFFECT.contains(&n) => o.without_effect.push(tok.to_string()),
+                    None => o.unknown.push(tok.to_string()),
+                },
+            }
+        }
+        o
+    }
+
+    fn relax(&mut self, a: Assurance) {
+        if !self.relaxed.contains(&a) {
+            self.relaxed.push(a);
+        }
+    }
+
+    pub fn relaxes(&self, a: Assurance) -> bool {
+        self.relaxed.contains(&a)
+    }
+}
+
+static CURRENT: RwLock<Option<Overrides>> = RwLock::new(None);
+
+/// Makes `o` the process's override list (the library at `C_Initialize`, the CLI at start).
+pub fn install(o: Overrides) {
+    *CURRENT.write() = Some(o);
+}
+
+/// Whether assurance `a` is relaxed for this process. Before anything was installed, nothing is.
+pub fn relaxed(a: Assurance) -> bool {
+    CURRENT.read().as_ref().is_some_and(|o| o.relaxes(a))
+}
+
+/// Whether refusals are logged.
+pub fn silent() -> bool {
+    CURRENT.read().as_ref().is_some_and(|o| o.silent)
+}
+
+/// The one explanatory line a refusal writes to the debug log.
+pub fn refusal_line(a: Assurance, what: &str) -> String {
+    format!(
+        "security assurance {}: {what}; set CKNFAST_OVERRIDE_SECURITY_ASSURANCES={} to allow it",
+        a.token(),
+        a.token()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_all_none_and_unknown() {
+        let o = Overrides::parse("wrap_kek; weak_all ;longterm=30;bogus");
+        assert!(o.relaxes(Assurance::WrapKek) && o.relaxes(Assurance::WeakRsa));
+        assert!(!o.relaxes(Assurance::UnwrapKek) && !o.relaxes(Assurance::DigestKey));
+        assert_eq!(o.without_effect, vec!["longterm=30".to_string()]);
+        assert_eq!(o.unknown, vec!["bogus".to_string()]);
+        let all = Overrides::parse("all");
+        assert!(Assurance::ALL.iter().all(|a| all.relaxes(*a)));
+        assert!(!Overrides::parse("all;none").relaxes(Assurance::WrapKek));
+        assert!(Overrides::parse("DIGEST_KEY;silent").relaxes(Assurance::DigestKey));
+        assert!(Overrides::parse("silent").silent);
+        assert_eq!(Overrides::parse(""), Overrides::default());
+    }
+
+    #[test]
+    fn the_refusal_names_the_override() {
+        let l = refusal_line(Assurance::DigestKey, "C_DigestKey of a protected key");
+        assert!(l.contains("digest_key") && l.contains("CKNFAST_OVERRIDE_SECURITY_ASSURANCES=digest_key"));
+    }
+}

@@ -1,0 +1,401 @@
+//! An attack search through the built `.so`: random sequences of key-management calls over a few
+//! AES keys, one of them protected (generated sensitive), while the search keeps the caller's
+//! knowledge as an attacker would: every value it chose or read, every blob and ciphertext it
+//! received, and everything it can decrypt or unwrap offline with the keys it knows. After each
+//! step the protected value must not be in that knowledge, and no digest of it may have been
+//! handed out.
+//!
+//! The search knows the protected value itself through a legitimate channel the attacker does
+//! not have: it is wrapped once to a `CKA_TRUSTED` RSA key (set by the SO) whose private half only
+//! the harness holds.
+//!
+//! Budget: `SHIELDHSM_ATTACK_SEQUENCES` (default 150) sequences of `SHIELDHSM_ATTACK_DEPTH`
+//! (default 12) steps from seed `SHIELDHSM_ATTACK_SEED` (default fixed, so CI is reproducible).
+//! A second test runs the same search with one assurance class overridden at a time and must
+//! find a leak each time: the search has teeth.
+
+mod common;
+use common::*;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
+use rsa::traits::PublicKeyParts;
+use sha2::Digest;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn coin(&mut self) -> bool {
+        self.next() & 1 == 1
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// The three wrapping mechanisms the search uses; the attacker can run each offline.
+#[derive(Clone, Copy, Debug)]
+enum Mech {
+    Ecb,
+    CbcPad,
+    Kwp,
+}
+const MECHS: [Mech; 3] = [Mech::Ecb, Mech::CbcPad, Mech::Kwp];
+
+impl Mech {
+    fn p11(self) -> Mechanism<'static> {
+        match self {
+            Mech::Ecb => Mechanism::AesEcb,
+            Mech::CbcPad => Mechanism::AesCbcPad([0; 16]),
+            Mech::Kwp => Mechanism::AesKeyWrapPad,
+        }
+    }
+    /// What the attacker decrypts offline with a 32-byte key it knows.
+    fn open(self, key: &[u8], blob: &[u8]) -> Option<Vec<u8>> {
+        use aws_lc_rs::cipher::{
+            DecryptingKey, DecryptionContext, PaddedBlockDecryptingKey, UnboundCipherKey, AES_256,
+        };
+        use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256 as KW_AES_256};
+        let unbound = || UnboundCipherKey::new(&AES_256, key).ok();
+        match self {
+            Mech::Ecb => {
+                if blob.is_empty() || blob.len() % 16 != 0 {
+                    return None;
+                }
+                let k = DecryptingKey::ecb(unbound()?).ok()?;
+                let mut buf = blob.to_vec();
+                Some(k.decrypt(&mut buf, DecryptionContext::None).ok()?.to_vec())
+            }
+            Mech::CbcPad => {
+                let k = PaddedBlockDecryptingKey::cbc_pkcs7(unbound()?).ok()?;
+                let mut buf = blob.to_vec();
+                let iv = aws_lc_rs::iv::FixedLength::from([0u8; 16]);
+                Some(k.decrypt(&mut buf, DecryptionContext::Iv128(iv)).ok()?.to_vec())
+            }
+            Mech::Kwp => {
+                let k = KeyEncryptionKey::new(&KW_AES_256, key).ok()?;
+                let mut out = vec![0u8; blob.len()];
+                Some(k.unwrap_with_padding(blob, &mut out).ok()?.to_vec())
+            }
+        }
+    }
+    /// A blob the attacker makes offline (for C_UnwrapKey).
+    fn seal(self, key: &[u8], plain: &[u8]) -> Option<Vec<u8>> {
+        use aws_lc_rs::cipher::{EncryptingKey, UnboundCipherKey, AES_256};
+        use aws_lc_rs::key_wrap::{KeyEncryptionKey, KeyWrapPadded, AES_256 as KW_AES_256};
+        match self {
+            Mech::Ecb | Mech::CbcPad => {
+                let k = EncryptingKey::ecb(UnboundCipherKey::new(&AES_256, key).ok()?).ok()?;
+                let mut buf = plain.to_vec();
+                k.encrypt(&mut buf).ok()?;
+                Some(buf)
+            }
+            Mech::Kwp => {
+                let k = KeyEncryptionKey::new(&KW_AES_256, key).ok()?;
+                let mut out = vec![0u8; plain.len() + 16];
+                Some(k.wrap_with_padding(plain, &mut out).ok()?.to_vec())
+            }
+        }
+    }
+}
+
+struct Search<'a> {
+    s: &'a Session,
+    rng: Rng,
+    handles: Vec<ObjectHandle>,
+    knowledge: Vec<Vec<u8>>,
+    blobs: Vec<Vec<u8>>,
+    digests: Vec<Vec<u8>>,
+    secret: Vec<u8>,
+    trace: Vec<String>,
+}
+
+fn aes_template(extra: Vec<Attribute>) -> Vec<Attribute> {
+    let mut t =
+        vec![Attribute::Class(ObjectClass::SECRET_KEY), Attribute::KeyType(KeyType::AES), Attribute::Token(false)];
+    t.extend(extra);
+    t
+}
+
+impl Search<'_> {
+    fn random_attrs(&mut self) -> Vec<Attribute> {
+        let makers: [fn(bool) -> Attribute; 6] = [
+            Attribute::Sensitive,
+            Attribute::Extractable,
+            Attribute::Encrypt,
+            Attribute::Decrypt,
+            Attribute::Wrap,
+            Attribute::Unwrap,
+        ];
+        let mut out = vec![];
+        for m in makers {
+            if self.rng.coin() {
+                out.push(m(self.rng.coin()));
+            }
+        }
+        out
+    }
+
+    fn pick(&mut self) -> ObjectHandle {
+        // The protected key (handle 0 of the list) is picked often: attacks centre on it.
+        if self.rng.below(3) == 0 {
+            self.handles[0]
+        } else {
+            self.handles[self.rng.below(self.handles.len())]
+        }
+    }
+
+    fn learn(&mut self, v: Vec<u8>) {
+        if !self.knowledge.contains(&v) {
+            self.knowledge.push(v);
+        }
+    }
+
+    /// Whatever the caller can read of a new or changed key.
+    fn read_value(&mut self, h: ObjectHandle) {
+        if let Ok(attrs) = self.s.get_attributes(h, &[AttributeType::Value]) {
+            for a in attrs {
+                if let Attribute::Value(v) = a {
+                    self.learn(v);
+                }
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        let what = self.rng.below(10);
+        let mech = MECHS[self.rng.below(3)];
+        match what {
+            0 => {
+                let mut t = vec![Attribute::ValueLen(32.into()), Attribute::Token(false)];
+                t.extend(self.random_attrs());
+                self.trace.push(format!("generate {t:?}"));
+                if let Ok(h) = self.s.generate_key(&Mechanism::AesKeyGen, &t) {
+                    self.handles.push(h);
+                    self.read_value(h);
+                }
+            }
+            1 => {
+                let v = self.rng.bytes(32);
+                let mut extra = vec![Attribute::Value(v.clone())];
+                extra.extend(self.random_attrs());
+                self.trace.push("create (chosen value)".into());
+                if let Ok(h) = self.s.create_object(&aes_template(extra)) {
+                    self.handles.push(h);
+                }
+                self.learn(v);
+            }
+            2 => {
+                let h = self.pick();
+                let t = self.random_attrs();
+                self.trace.push(format!("copy {h:?} {t:?}"));
+                if let Ok(c) = self.s.copy_object(h, &t) {
+                    self.handles.push(c);
+                    self.read_value(c);
+                }
+            }
+            3 => {
+                let h = self.pick();
+                let t = self.random_attrs();
+                self.trace.push(format!("set {h:?} {t:?}"));
+                let _ = self.s.update_attributes(h, &t);
+                self.read_value(h);
+            }
+            4 => {
+                let (w, t) = (self.pick(), self.pick());
+                self.trace.push(format!("wrap {t:?} under {w:?} {mech:?}"));
+                if let Ok(b) = self.s.wrap_key(&mech.p11(), w, t) {
+                    self.blobs.push(b);
+                }
+            }
+            5 => {
+                let u = self.pick();
+                // A blob the token made, or one the attacker made offline under a key it knows.
+                let blob = if !self.blobs.is_empty() && self.rng.coin() {
+                    self.blobs[self.rng.below(self.blobs.len())].clone()
+                } else if !self.knowledge.is_empty() {
+                    let k = self.knowledge[self.rng.below(self.knowledge.len())].clone();
+                    let p = self.rng.bytes(32);
+                    self.learn(p.clone());
+                    mech.seal(&k, &p).unwrap_or_default()
+                } else {
+                    return;
+                };
+                let t = aes_template(self.random_attrs());
+                self.trace.push(format!("unwrap under {u:?} {mech:?} {t:?}"));
+                if let Ok(h) = self.s.unwrap_key(&mech.p11(), u, &blob, &t) {
+                    self.handles.push(h);
+                    self.read_value(h);
+                }
+            }
+            6 => {
+                let h = self.pick();
+                let data = if !self.knowledge.is_empty() && self.rng.coin() {
+                    self.knowledge[self.rng.below(self.knowledge.len())].clone()
+                } else {
+                    self.rng.bytes(32)
+                };
+                self.trace.push(format!("encrypt under {h:?} {mech:?}"));
+                if let Ok(c) = self.s.encrypt(&mech.p11(), h, &data) {
+                    self.blobs.push(c);
+                }
+            }
+            7 => {
+                if self.blobs.is_empty() {
+                    return;
+                }
+                let h = self.pick();
+                let b = self.blobs[self.rng.below(self.blobs.len())].clone();
+                self.trace.push(format!("decrypt under {h:?} {mech:?}"));
+                if let Ok(p) = self.s.decrypt(&mech.p11(), h, &b) {
+                    self.learn(p);
+                }
+            }
+            8 => {
+                let h = self.pick();
+                self.trace.push(format!("digest-key {h:?}"));
+                if self.s.digest_init(&Mechanism::Sha256).is_ok() && self.s.digest_key(h).is_ok() {
+                    if let Ok(d) = self.s.digest_final() {
+                        self.digests.push(d);
+                    }
+                } else {
+                    let _ = self.s.digest_final();
+                }
+            }
+            _ => {
+                let h = self.pick();
+                self.trace.push(format!("read {h:?}"));
+                self.read_value(h);
+            }
+        }
+    }
+
+    /// Offline closure: decrypt every blob with every known 32-byte key, until nothing new.
+    fn close(&mut self) {
+        loop {
+            let before = self.knowledge.len();
+            let keys: Vec<Vec<u8>> = self.knowledge.iter().filter(|k| k.len() == 32).cloned().collect();
+            for k in &keys {
+                for b in self.blobs.clone() {
+                    for m in MECHS {
+                        if let Some(p) = m.open(k, &b) {
+                            self.learn(p);
+                        }
+                    }
+                }
+            }
+            if self.knowledge.len() == before || self.knowledge.len() > 400 {
+                return;
+            }
+        }
+    }
+
+    fn leaked(&self) -> Option<&'static str> {
+        if self.knowledge.iter().any(|k| k == &self.secret) {
+            return Some("the protected value is in the caller's knowledge");
+        }
+        let d = sha2::Sha256::digest(&self.secret).to_vec();
+        if self.digests.contains(&d) {
+            return Some("the caller received a digest of the protected value");
+        }
+        None
+    }
+}
+
+/// Runs the search; returns the first leak found (trace) and the number of sequences run.
+fn search(m: &Module, sequences: u64, depth: u64, seed: u64) -> (Option<String>, u64) {
+    let slot = m.init_token("search");
+    // The SO's trusted RSA key: the harness's own channel to the protected value.
+    let oracle = {
+        use aws_lc_rs::encoding::AsDer;
+        use rsa::pkcs8::DecodePrivateKey;
+        let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp).unwrap();
+        rsa::RsaPrivateKey::from_pkcs8_der(der.as_ref()).unwrap()
+    };
+    let so = m.p11.open_rw_session(slot).unwrap();
+    so.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
+    let trusted_t = vec![
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Modulus(oracle.n().to_bytes_be()),
+        Attribute::PublicExponent(oracle.e().to_bytes_be()),
+        Attribute::Wrap(true),
+        Attribute::Trusted(true),
+        Attribute::Token(true),
+        Attribute::Label(b"harness".to_vec()),
+    ];
+    so.create_object(&trusted_t).unwrap();
+    so.logout().unwrap();
+    drop(so);
+    let oaep = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+        MechanismType::SHA256,
+        PkcsMgfType::MGF1_SHA256,
+        PkcsOaepSource::empty(),
+    ));
+    let mut rng = Rng(seed | 1);
+    for n in 0..sequences {
+        let s = m.user_session(slot);
+        let trusted = s.find_objects(&[Attribute::Label(b"harness".to_vec())]).unwrap()[0];
+        let secret_h =
+            s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(32.into()), Attribute::Token(false)]).unwrap();
+        let blob = s.wrap_key(&oaep, trusted, secret_h).unwrap();
+        let secret = oracle.decrypt(rsa::Oaep::new::<sha2::Sha256>(), &blob).unwrap();
+        let mut st = Search {
+            s: &s,
+            rng: Rng(rng.next() | 1),
+            handles: vec![secret_h],
+            knowledge: vec![],
+            blobs: vec![],
+            digests: vec![],
+            secret,
+            trace: vec![],
+        };
+        for _ in 0..depth {
+            st.step();
+            st.close();
+            if let Some(why) = st.leaked() {
+                return (Some(format!("{why} after:\n  {}", st.trace.join("\n  "))), n + 1);
+            }
+        }
+        drop(s);
+    }
+    (None, sequences)
+}
+
+#[test]
+fn no_sequence_of_calls_reveals_a_protected_key() {
+    let sequences = env_num("SHIELDHSM_ATTACK_SEQUENCES", 150);
+    let depth = env_num("SHIELDHSM_ATTACK_DEPTH", 12);
+    let seed = env_num("SHIELDHSM_ATTACK_SEED", 0x5EED);
+    let m = Module::fresh();
+    let (leak, n) = search(&m, sequences, depth, seed);
+    assert!(leak.is_none(), "seed {seed}: {}", leak.unwrap());
+    eprintln!("attack search: {n} sequences of depth {depth} from seed {seed}, no leak");
+}
+
+#[test]
+fn with_an_assurance_overridden_the_search_finds_a_leak() {
+    // Each class, relaxed alone, opens a way out that the search finds: it has teeth.
+    for token in ["wrap_kek", "digest_key"] {
+        let m = Module::fresh_with_env(&[("CKNFAST_OVERRIDE_SECURITY_ASSURANCES", token)]);
+        let (leak, n) = search(&m, 150, 12, 0x5EED);
+        assert!(leak.is_some(), "{token}: the search found nothing in {n} sequences");
+        eprintln!("with {token} overridden, a leak after {n} sequences: {}", leak.unwrap());
+    }
+}

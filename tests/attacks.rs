@@ -1,0 +1,429 @@
+//! Keys leave only as policy allows: each attack of issue #9 through the built `.so`, showing the
+//! refusal and its return code, beside a positive control showing the legitimate use still
+//! works. Offline steps (what the attacker does with what it received) use aws-lc directly and
+//! the `rsa` crate, never the token's own code.
+
+mod common;
+use common::*;
+use cryptoki::error::{Error, RvError};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+
+fn rv(e: Error) -> RvError {
+    match e {
+        Error::Pkcs11(rv, _) => rv,
+        other => panic!("expected a PKCS#11 error, got {other:?}"),
+    }
+}
+
+/// A generated AES-256 session key: protected (its value never known to the caller).
+fn generated(s: &Session, extra: &[Attribute]) -> ObjectHandle {
+    let mut t = vec![Attribute::ValueLen(32.into()), Attribute::Token(false)];
+    t.extend_from_slice(extra);
+    s.generate_key(&Mechanism::AesKeyGen, &t).unwrap()
+}
+
+/// An AES-256 key whose value the caller chose.
+fn created(s: &Session, value: &[u8], extra: &[Attribute]) -> ObjectHandle {
+    let mut t = vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Value(value.to_vec()),
+        Attribute::Token(false),
+    ];
+    t.extend_from_slice(extra);
+    s.create_object(&t).unwrap()
+}
+
+/// A key-encryption key born in the token: generated sensitive, CKA_WRAP, no CKA_DECRYPT.
+fn kek(s: &Session) -> ObjectHandle {
+    generated(
+        s,
+        &[Attribute::Wrap(true), Attribute::Unwrap(true), Attribute::Decrypt(false), Attribute::Encrypt(false)],
+    )
+}
+
+/// What a key encrypts the zero block to (its check value), through the token.
+fn kcv(s: &Session, k: ObjectHandle) -> Vec<u8> {
+    s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap()
+}
+
+/// The same, offline, for a value the attacker holds.
+fn kcv_offline(value: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::cipher::{EncryptingKey, UnboundCipherKey, AES_256};
+    let k = EncryptingKey::ecb(UnboundCipherKey::new(&AES_256, value).unwrap()).unwrap();
+    let mut block = vec![0u8; 16];
+    k.encrypt(&mut block).unwrap();
+    block
+}
+
+fn ecb_decrypt_offline(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::cipher::{DecryptingKey, DecryptionContext, UnboundCipherKey, AES_256};
+    let k = DecryptingKey::ecb(UnboundCipherKey::new(&AES_256, key).unwrap()).unwrap();
+    let mut buf = data.to_vec();
+    k.decrypt(&mut buf, DecryptionContext::None).unwrap().to_vec()
+}
+
+fn oaep_sha256() -> Mechanism<'static> {
+    Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+        MechanismType::SHA256,
+        PkcsMgfType::MGF1_SHA256,
+        PkcsOaepSource::empty(),
+    ))
+}
+
+/// An RSA key pair the attacker made offline (aws-lc generates, the `rsa` crate holds it): its
+/// public half as token attributes.
+fn offline_rsa() -> (rsa::RsaPrivateKey, Vec<Attribute>) {
+    use aws_lc_rs::encoding::AsDer;
+    use rsa::pkcs8::DecodePrivateKey;
+    let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp).unwrap();
+    let sk = rsa::RsaPrivateKey::from_pkcs8_der(der.as_ref()).unwrap();
+    let t = vec![
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Modulus(sk.n().to_bytes_be()),
+        Attribute::PublicExponent(sk.e().to_bytes_be()),
+        Attribute::Wrap(true),
+        Attribute::Token(false),
+    ];
+    (sk, t)
+}
+
+/// A generated RSA-2048 session key pair; `private` adds to the private template.
+fn rsa_pair(s: &Session, private: &[Attribute]) -> (ObjectHandle, ObjectHandle) {
+    let mut t = vec![Attribute::Token(false)];
+    t.extend_from_slice(private);
+    s.generate_key_pair(
+        &Mechanism::RsaPkcsKeyPairGen,
+        &[Attribute::ModulusBits(2048.into()), Attribute::Token(false)],
+        &t,
+    )
+    .unwrap()
+}
+
+fn logged_in() -> (Module, Session) {
+    let m = Module::fresh();
+    let slot = m.init_token("attacks");
+    let s = m.user_session(slot);
+    (m, s)
+}
+
+#[test]
+fn case1_wrap_then_decrypt_is_refused() {
+    let (_m, s) = logged_in();
+    let secret = generated(&s, &[]);
+    // A key that can both wrap and decrypt: wrapping the protected key under it is refused.
+    let dual = generated(&s, &[Attribute::Wrap(true), Attribute::Decrypt(true)]);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesEcb, dual, secret).unwrap_err()), RvError::KeyNotWrappable);
+    // The same with CBC-PAD for a generated RSA private key.
+    let (_, sk) = rsa_pair(&s, &[Attribute::Extractable(true)]);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesCbcPad([0; 16]), dual, sk).unwrap_err()), RvError::KeyNotWrappable);
+    // Positive control: a key the caller made itself still wraps under the dual key, and the
+    // caller may decrypt that blob (it gains nothing it did not have).
+    let known_value = [0x42u8; 32];
+    let known = created(&s, &known_value, &[]);
+    let blob = s.wrap_key(&Mechanism::AesEcb, dual, known).unwrap();
+    assert_eq!(s.decrypt(&Mechanism::AesEcb, dual, &blob).unwrap(), known_value);
+    // Positive control: a KEK born here wraps the protected key and cannot decrypt its blob,
+    // nor be made to (set or copy).
+    let k = kek(&s);
+    let blob = s.wrap_key(&Mechanism::AesEcb, k, secret).unwrap();
+    assert_eq!(rv(s.decrypt(&Mechanism::AesEcb, k, &blob).unwrap_err()), RvError::KeyFunctionNotPermitted);
+    assert_eq!(rv(s.update_attributes(k, &[Attribute::Decrypt(true)]).unwrap_err()), RvError::AttributeReadOnly);
+    assert_eq!(rv(s.copy_object(k, &[Attribute::Decrypt(true)]).unwrap_err()), RvError::AttributeReadOnly);
+    // A KEK never leaves, not even under another KEK.
+    let k2 = kek(&s);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesKeyWrap, k2, k).unwrap_err()), RvError::KeyNotWrappable);
+}
+
+#[test]
+fn case2_wrap_under_a_key_the_caller_knows_is_refused() {
+    let (m, s) = logged_in();
+    let secret = generated(&s, &[]);
+    let chosen = [7u8; 32];
+    let known = created(&s, &chosen, &[Attribute::Wrap(true)]);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesKeyWrap, known, secret).unwrap_err()), RvError::KeyNotWrappable);
+    // An RSA public key the caller imported.
+    let (attacker, pubt) = offline_rsa();
+    let imported = s.create_object(&pubt).unwrap();
+    assert_eq!(rv(s.wrap_key(&oaep_sha256(), imported, secret).unwrap_err()), RvError::KeyNotWrappable);
+    // Positive control: the SO marks a public key CKA_TRUSTED; the protected key then wraps to
+    // it, and its private half (offline) recovers exactly the token's key.
+    let slot = s.get_session_info().unwrap().slot_id();
+    let secret_tok = s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(32.into()), Attribute::Token(true)]);
+    let secret_tok = secret_tok.unwrap();
+    let want_kcv = kcv(&s, secret_tok);
+    s.logout().unwrap();
+    let so = m.p11.open_rw_session(slot).unwrap();
+    so.login(UserType::So, Some(&AuthPin::new(SO_PIN.into()))).unwrap();
+    let mut t = pubt.clone();
+    t.retain(|a| !matches!(a, Attribute::Token(_)));
+    t.extend([Attribute::Token(true), Attribute::Trusted(true), Attribute::Label(b"azure-kek".to_vec())]);
+    so.create_object(&t).unwrap();
+    so.logout().unwrap();
+    drop(so);
+    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    let trusted = s.find_objects(&[Attribute::Label(b"azure-kek".to_vec())]).unwrap()[0];
+    let secret_tok = s.find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(true)]).unwrap()[0];
+    let blob = s.wrap_key(&oaep_sha256(), trusted, secret_tok).unwrap();
+    let value = attacker.decrypt(rsa::Oaep::new::<sha2::Sha256>(), &blob).unwrap();
+    assert_eq!(kcv_offline(&value), want_kcv);
+    // Positive control: a key the caller knows wraps under a key it knows.
+    let other = created(&s, &[9u8; 32], &[]);
+    let blob = s.wrap_key(&Mechanism::AesEcb, known, other).unwrap();
+    assert_eq!(ecb_decrypt_offline(&chosen, &blob), vec![9u8; 32]);
+}
+
+#[test]
+fn case3_unwrap_is_no_decryption_oracle() {
+    let (_m, s) = logged_in();
+    let (pk, sk) = rsa_pair(&s, &[Attribute::AlwaysAuthenticate(true)]);
+    let secret_msg = b"a message only the key holder may read".to_vec();
+    let ct = s.encrypt(&oaep_sha256(), pk, &secret_msg).unwrap();
+    let as_secret = |extra: &[Attribute]| {
+        let mut t = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Token(false),
+        ];
+        t.extend_from_slice(extra);
+        t
+    };
+    for bad in [vec![Attribute::Sensitive(false)], vec![Attribute::Extractable(true)]] {
+        let e = s.unwrap_key(&oaep_sha256(), sk, &ct, &as_secret(&bad)).unwrap_err();
+        assert_eq!(rv(e), RvError::TemplateInconsistent, "{bad:?}");
+    }
+    // Unwrapped anyway, the result is sensitive and non-extractable: nothing reads it back.
+    let h = s.unwrap_key(&oaep_sha256(), sk, &ct, &as_secret(&[])).unwrap();
+    let a = s.get_attributes(h, &[AttributeType::Sensitive, AttributeType::Extractable]).unwrap();
+    assert_eq!(a, vec![Attribute::Sensitive(true), Attribute::Extractable(false)]);
+    // (cryptoki reports CKR_ATTRIBUTE_SENSITIVE as an absent value.)
+    assert!(s.get_attributes(h, &[AttributeType::Value]).unwrap().is_empty());
+    let k = kek(&s);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesKeyWrapPad, k, h).unwrap_err()), RvError::KeyUnextractable);
+    // The same for a key a KEK born here unwraps: what it wrapped stays protected.
+    let secret = generated(&s, &[]);
+    let blob = s.wrap_key(&Mechanism::AesKeyWrap, k, secret).unwrap();
+    let aes = |extra: &[Attribute]| {
+        let mut t =
+            vec![Attribute::Class(ObjectClass::SECRET_KEY), Attribute::KeyType(KeyType::AES), Attribute::Token(false)];
+        t.extend_from_slice(extra);
+        t
+    };
+    let e = s.unwrap_key(&Mechanism::AesKeyWrap, k, &blob, &aes(&[Attribute::Sensitive(false)])).unwrap_err();
+    assert_eq!(rv(e), RvError::TemplateInconsistent);
+    let twin = s.unwrap_key(&Mechanism::AesKeyWrap, k, &blob, &aes(&[])).unwrap();
+    assert_eq!(kcv(&s, twin), kcv(&s, secret), "the legitimate restore works");
+    let known = created(&s, &[1u8; 32], &[]);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesEcb, known, twin).unwrap_err()), RvError::KeyNotWrappable);
+    // Positive control: a private key without CKA_ALWAYS_AUTHENTICATE unwraps what the caller
+    // encrypted as a readable key (the caller knew it anyway).
+    let (pk2, sk2) = rsa_pair(&s, &[]);
+    let ct2 = s.encrypt(&oaep_sha256(), pk2, b"caller's own secret").unwrap();
+    let h2 = s.unwrap_key(
+        &oaep_sha256(),
+        sk2,
+        &ct2,
+        &as_secret(&[Attribute::Sensitive(false), Attribute::Extractable(true)]),
+    );
+    let v = s.get_attributes(h2.unwrap(), &[AttributeType::Value]).unwrap();
+    assert_eq!(v, vec![Attribute::Value(b"caller's own secret".to_vec())]);
+}
+
+#[test]
+fn case4_digest_key_refuses_protected_keys() {
+    let (_m, s) = logged_in();
+    let secret = generated(&s, &[]);
+    s.digest_init(&Mechanism::Sha256).unwrap();
+    assert_eq!(rv(s.digest_key(secret).unwrap_err()), RvError::KeyIndigestible);
+    let locked = created(&s, &[3u8; 32], &[Attribute::Extractable(false)]);
+    s.digest_init(&Mechanism::Sha256).unwrap();
+    assert_eq!(rv(s.digest_key(locked).unwrap_err()), RvError::KeyIndigestible);
+    // Positive control: a key the caller made, extractable, digests to the SHA-256 of its value.
+    let known = created(&s, &[5u8; 32], &[]);
+    s.digest_init(&Mechanism::Sha256).unwrap();
+    s.digest_key(known).unwrap();
+    use sha2::Digest;
+    assert_eq!(s.digest_final().unwrap(), sha2::Sha256::digest([5u8; 32]).to_vec());
+}
+
+/// Byte 8 of an object file is its protection: 0 module key, 1 the card's logical token.
+fn protections(kmdata: &std::path::Path) -> Vec<u8> {
+    let mut v: Vec<u8> = std::fs::read_dir(kmdata.join("local"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("key_pkcs11_us"))
+        .map(|e| std::fs::read(e.path()).unwrap()[8])
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn case5_a_softcard_key_made_public_still_needs_the_passphrase() {
+    let (m, s) = logged_in();
+    let (_, sk) = s
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::EcParams(vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+                Attribute::Token(true),
+            ],
+            &[Attribute::Token(true), Attribute::Label(b"signer".to_vec())],
+        )
+        .unwrap();
+    let public_copy = s.copy_object(sk, &[Attribute::Private(false), Attribute::Label(b"copy".to_vec())]).unwrap();
+    // Made with CKA_PRIVATE=FALSE from the start, too.
+    s.generate_key(
+        &Mechanism::AesKeyGen,
+        &[Attribute::ValueLen(16.into()), Attribute::Token(true), Attribute::Private(false)],
+    )
+    .unwrap();
+    // Only the public key's file is sealed under the module key.
+    assert_eq!(protections(&m.kmdata()), vec![0, 1, 1, 1]);
+    // In this process, after logout: not usable.
+    s.logout().unwrap();
+    assert!(s.sign(&Mechanism::Ecdsa, public_copy, &[1u8; 32]).is_err());
+    // A fresh process that does not log in cannot use any of them.
+    let so = m.dir.path().join("second.so");
+    std::fs::copy(built_module(), &so).unwrap();
+    let p2 = init_at(&so, &m.kmdata());
+    let slot = s.get_session_info().unwrap().slot_id();
+    let s2 = p2.open_rw_session(slot).unwrap();
+    for h in s2.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)]).unwrap() {
+        assert_eq!(rv(s2.sign(&Mechanism::Ecdsa, h, &[1u8; 32]).unwrap_err()), RvError::UserNotLoggedIn);
+    }
+    // Positive control: with the passphrase, the copy signs.
+    s2.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    let copy = s2.find_objects(&[Attribute::Label(b"copy".to_vec())]).unwrap();
+    assert_eq!(copy.len(), 1);
+    assert_eq!(s2.sign(&Mechanism::Ecdsa, copy[0], &[1u8; 32]).unwrap().len(), 64);
+}
+
+#[test]
+fn case8_public_key_info_must_match_the_key() {
+    let (_m, s) = logged_in();
+    let (a, _) = offline_rsa();
+    let (b, _) = offline_rsa();
+    use rsa::pkcs8::EncodePublicKey;
+    let spki_b = b.to_public_key().to_public_key_der().unwrap().as_bytes().to_vec();
+    let spki_a = a.to_public_key().to_public_key_der().unwrap().as_bytes().to_vec();
+    let private = |spki: &[u8]| {
+        vec![
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Token(false),
+            Attribute::Modulus(a.n().to_bytes_be()),
+            Attribute::PublicExponent(a.e().to_bytes_be()),
+            Attribute::PrivateExponent(a.d().to_bytes_be()),
+            Attribute::PublicKeyInfo(spki.to_vec()),
+        ]
+    };
+    assert_eq!(rv(s.create_object(&private(&spki_b)).unwrap_err()), RvError::AttributeValueInvalid);
+    let public = |spki: &[u8]| {
+        vec![
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Token(false),
+            Attribute::Modulus(a.n().to_bytes_be()),
+            Attribute::PublicExponent(a.e().to_bytes_be()),
+            Attribute::PublicKeyInfo(spki.to_vec()),
+        ]
+    };
+    assert_eq!(rv(s.create_object(&public(&spki_b)).unwrap_err()), RvError::AttributeValueInvalid);
+    // Positive controls: the key's own SPKI, given or not, is accepted and reported.
+    let h = s.create_object(&private(&spki_a)).unwrap();
+    assert_eq!(
+        s.get_attributes(h, &[AttributeType::PublicKeyInfo]).unwrap(),
+        vec![Attribute::PublicKeyInfo(spki_a.clone())]
+    );
+    s.create_object(&public(&spki_a)).unwrap();
+}
+
+#[test]
+fn override_tokens_reenable_exactly_their_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("assurance.log");
+    let m = Module::fresh_with_env(&[
+        ("CKNFAST_OVERRIDE_SECURITY_ASSURANCES", "digest_key"),
+        ("CKNFAST_ASSURANCE_LOG", log.to_str().unwrap()),
+    ]);
+    let slot = m.init_token("relaxed");
+    let s = m.user_session(slot);
+    let secret = generated(&s, &[]);
+    // digest_key relaxed: the digest is allowed (and logged as relaxed).
+    s.digest_init(&Mechanism::Sha256).unwrap();
+    s.digest_key(secret).unwrap();
+    assert_eq!(s.digest_final().unwrap().len(), 32);
+    // wrap_kek is not: wrapping under a known key is still refused, with a line naming the token.
+    let known = created(&s, &[7u8; 32], &[]);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesKeyWrap, known, secret).unwrap_err()), RvError::KeyNotWrappable);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("security assurance digest_key relaxed by override"), "{text}");
+    assert!(text.contains("CKNFAST_OVERRIDE_SECURITY_ASSURANCES=wrap_kek"), "{text}");
+    assert!(!text.contains(&hex::encode([7u8; 32])), "no key material in the log");
+
+    // wrap_kek relaxed: the legacy wrap goes through; digest_key is refused again.
+    let m = Module::fresh_with_env(&[("CKNFAST_OVERRIDE_SECURITY_ASSURANCES", "wrap_kek")]);
+    let slot = m.init_token("legacy");
+    let s = m.user_session(slot);
+    let secret = generated(&s, &[]);
+    let known = created(&s, &[7u8; 32], &[]);
+    let blob = s.wrap_key(&Mechanism::AesEcb, known, secret).unwrap();
+    assert_eq!(kcv_offline(&ecb_decrypt_offline(&[7u8; 32], &blob)), kcv(&s, secret));
+    s.digest_init(&Mechanism::Sha256).unwrap();
+    assert_eq!(rv(s.digest_key(secret).unwrap_err()), RvError::KeyIndigestible);
+}
+
+#[test]
+fn weak_rsa_is_an_override_not_a_default() {
+    let gen = |s: &Session| {
+        s.generate_key_pair(
+            &Mechanism::RsaPkcsKeyPairGen,
+            &[Attribute::ModulusBits(1024.into()), Attribute::Token(false)],
+            &[Attribute::Token(false)],
+        )
+    };
+    let (_m, s) = logged_in();
+    assert_eq!(rv(gen(&s).unwrap_err()), RvError::KeySizeRange);
+    let m = Module::fresh_with_env(&[("CKNFAST_OVERRIDE_SECURITY_ASSURANCES", "weak_all")]);
+    let slot = m.init_token("weak");
+    let s = m.user_session(slot);
+    gen(&s).unwrap();
+}
+
+#[test]
+fn case6_module_keys_change_only_as_their_acl_allows() {
+    use common::cli::{Env, SEED_GENERATEKEY};
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("generatekey", SEED_GENERATEKEY, &[]);
+    let file = env.local("key_simple_contosokey");
+    let before = std::fs::read(&file).unwrap();
+    let so = env.dir.path().join("lib-acl.so");
+    std::fs::copy(built_module(), &so).unwrap();
+    let p11 = init_at(&so, &env.kmdata());
+    let s = p11.open_rw_session(p11.get_all_slots().unwrap()[0]).unwrap();
+    let sk = s
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Label(b"contosokey".to_vec())])
+        .unwrap()[0];
+    let a = s.get_attributes(sk, &[AttributeType::Modifiable, AttributeType::Destroyable]).unwrap();
+    assert_eq!(a, vec![Attribute::Modifiable(false), Attribute::Destroyable(false)]);
+    for change in [Attribute::Label(b"mine".to_vec()), Attribute::Decrypt(false)] {
+        assert_eq!(rv(s.update_attributes(sk, &[change]).unwrap_err()), RvError::AttributeReadOnly);
+    }
+    assert_eq!(rv(s.destroy_object(sk).unwrap_err()), RvError::ActionProhibited);
+    assert_eq!(std::fs::read(&file).unwrap(), before, "the key file is untouched");
+    // Positive control: a key made through PKCS#11 in the module slot has no ACL and is managed
+    // as usual; the seed's key still signs.
+    let k = s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into()), Attribute::Token(true)]).unwrap();
+    s.update_attributes(k, &[Attribute::Label(b"renamed".to_vec())]).unwrap();
+    s.destroy_object(k).unwrap();
+    assert_eq!(s.sign(&Mechanism::Sha256RsaPkcs, sk, b"still signs").unwrap().len(), 256);
+}
