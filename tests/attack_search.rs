@@ -9,8 +9,8 @@
 //! not have: it is wrapped once to a `CKA_TRUSTED` RSA key (set by the SO) whose private half only
 //! the harness holds.
 //!
-//! Budget: `SHIELDHSM_ATTACK_SEQUENCES` (default 150) sequences of `SHIELDHSM_ATTACK_DEPTH`
-//! (default 12) steps from seed `SHIELDHSM_ATTACK_SEED` (default fixed, so CI is reproducible).
+//! Budget: `SHIELDHSM_ATTACK_SEQUENCES` (default 1000) sequences of `SHIELDHSM_ATTACK_DEPTH`
+//! (default 16) steps from seed `SHIELDHSM_ATTACK_SEED` (default fixed, so CI is reproducible).
 //! A second test runs the same search with one assurance class overridden at a time and must
 //! find a leak each time: the search has teeth.
 
@@ -123,7 +123,13 @@ struct Search<'a> {
     digests: Vec<Vec<u8>>,
     secret: Vec<u8>,
     trace: Vec<String>,
+    tried: std::collections::HashSet<(Vec<u8>, Vec<u8>)>,
+    saw_secret: bool,
 }
+
+/// How many values the search keeps for offline work (decrypting under wrong keys fills it with
+/// garbage the attacker cannot tell from keys).
+const KNOWLEDGE_CAP: usize = 200;
 
 fn aes_template(extra: Vec<Attribute>) -> Vec<Attribute> {
     let mut t =
@@ -160,8 +166,13 @@ impl Search<'_> {
         }
     }
 
+    /// Adds to the caller's knowledge. What it learns is checked against the protected value
+    /// even past the cap on what is kept for further offline work.
     fn learn(&mut self, v: Vec<u8>) {
-        if !self.knowledge.contains(&v) {
+        if v == self.secret {
+            self.saw_secret = true;
+        }
+        if self.knowledge.len() < KNOWLEDGE_CAP && !self.knowledge.contains(&v) {
             self.knowledge.push(v);
         }
     }
@@ -285,13 +296,18 @@ impl Search<'_> {
         }
     }
 
-    /// Offline closure: decrypt every blob with every known 32-byte key, until nothing new.
+    /// Offline closure: decrypt every blob with every known 32-byte key, until nothing new. Each
+    /// (key, blob) pair is tried once; knowledge is capped (it fills with the garbage that
+    /// decrypting under a wrong key yields, which the attacker cannot tell from a key either).
     fn close(&mut self) {
         loop {
             let before = self.knowledge.len();
             let keys: Vec<Vec<u8>> = self.knowledge.iter().filter(|k| k.len() == 32).cloned().collect();
             for k in &keys {
                 for b in self.blobs.clone() {
+                    if !self.tried.insert((k.clone(), b.clone())) {
+                        continue;
+                    }
                     for m in MECHS {
                         if let Some(p) = m.open(k, &b) {
                             self.learn(p);
@@ -299,14 +315,14 @@ impl Search<'_> {
                     }
                 }
             }
-            if self.knowledge.len() == before || self.knowledge.len() > 400 {
+            if self.knowledge.len() == before {
                 return;
             }
         }
     }
 
     fn leaked(&self) -> Option<&'static str> {
-        if self.knowledge.iter().any(|k| k == &self.secret) {
+        if self.saw_secret {
             return Some("the protected value is in the caller's knowledge");
         }
         let d = sha2::Sha256::digest(&self.secret).to_vec();
@@ -349,8 +365,11 @@ fn search(m: &Module, sequences: u64, depth: u64, seed: u64) -> (Option<String>,
         PkcsOaepSource::empty(),
     ));
     let mut rng = Rng(seed | 1);
+    // One login for the whole search (PIN checks are deliberately slow); each sequence has a
+    // session of its own, whose objects go with it.
+    let _keeper = m.user_session(slot);
     for n in 0..sequences {
-        let s = m.user_session(slot);
+        let s = m.p11.open_rw_session(slot).unwrap();
         let trusted = s.find_objects(&[Attribute::Label(b"harness".to_vec())]).unwrap()[0];
         let secret_h =
             s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(32.into()), Attribute::Token(false)]).unwrap();
@@ -365,6 +384,8 @@ fn search(m: &Module, sequences: u64, depth: u64, seed: u64) -> (Option<String>,
             digests: vec![],
             secret,
             trace: vec![],
+            tried: Default::default(),
+            saw_secret: false,
         };
         for _ in 0..depth {
             st.step();
@@ -380,8 +401,8 @@ fn search(m: &Module, sequences: u64, depth: u64, seed: u64) -> (Option<String>,
 
 #[test]
 fn no_sequence_of_calls_reveals_a_protected_key() {
-    let sequences = env_num("SHIELDHSM_ATTACK_SEQUENCES", 150);
-    let depth = env_num("SHIELDHSM_ATTACK_DEPTH", 12);
+    let sequences = env_num("SHIELDHSM_ATTACK_SEQUENCES", 1000);
+    let depth = env_num("SHIELDHSM_ATTACK_DEPTH", 16);
     let seed = env_num("SHIELDHSM_ATTACK_SEED", 0x5EED);
     let m = Module::fresh();
     let (leak, n) = search(&m, sequences, depth, seed);
