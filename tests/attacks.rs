@@ -287,22 +287,27 @@ fn case5_a_softcard_key_made_public_still_needs_the_passphrase() {
     .unwrap();
     // Only the public key's file is sealed under the module key.
     assert_eq!(protections(&m.kmdata()), vec![0, 1, 1, 1]);
-    // In this process, after logout: not usable.
+    // In this process, after logout: still visible (CKA_PRIVATE=FALSE), not usable.
     s.logout().unwrap();
-    assert!(s.sign(&Mechanism::Ecdsa, public_copy, &[1u8; 32]).is_err());
-    // A fresh process that does not log in cannot use any of them.
+    assert_eq!(rv(s.sign(&Mechanism::Ecdsa, public_copy, &[1u8; 32]).unwrap_err()), RvError::UserNotLoggedIn);
+    // A fresh process that does not log in sees the public objects and can use none of the keys.
     let so = m.dir.path().join("second.so");
     std::fs::copy(built_module(), &so).unwrap();
     let p2 = init_at(&so, &m.kmdata());
     let slot = s.get_session_info().unwrap().slot_id();
     let s2 = p2.open_rw_session(slot).unwrap();
-    for h in s2.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)]).unwrap() {
-        assert_eq!(rv(s2.sign(&Mechanism::Ecdsa, h, &[1u8; 32]).unwrap_err()), RvError::UserNotLoggedIn);
-    }
-    // Positive control: with the passphrase, the copy signs.
-    s2.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
     let copy = s2.find_objects(&[Attribute::Label(b"copy".to_vec())]).unwrap();
-    assert_eq!(copy.len(), 1);
+    assert_eq!(copy.len(), 1, "visible before login");
+    assert_eq!(rv(s2.sign(&Mechanism::Ecdsa, copy[0], &[1u8; 32]).unwrap_err()), RvError::UserNotLoggedIn);
+    let aes = s2.find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)]).unwrap();
+    assert_eq!(aes.len(), 1);
+    assert_eq!(rv(s2.encrypt(&Mechanism::AesEcb, aes[0], &[0u8; 16]).unwrap_err()), RvError::UserNotLoggedIn);
+    let e = s2.copy_object(copy[0], &[Attribute::Token(false)]).unwrap_err();
+    assert_eq!(rv(e), RvError::UserNotLoggedIn);
+    assert_eq!(rv(s2.destroy_object(copy[0]).unwrap_err()), RvError::UserNotLoggedIn);
+    // Positive control: with the passphrase, the same object (same handle) signs.
+    s2.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    assert_eq!(s2.find_objects(&[Attribute::Label(b"copy".to_vec())]).unwrap(), copy);
     assert_eq!(s2.sign(&Mechanism::Ecdsa, copy[0], &[1u8; 32]).unwrap().len(), 64);
 }
 

@@ -181,3 +181,16 @@ fn cknfast_fake_accelerator_login_and_no_accelerator_slots() {
     assert_eq!(slots.len(), 1, "only the free token slot");
     assert!(!hidden.p11.get_token_info(slots[0]).unwrap().token_initialized());
 }
+
+#[test]
+fn the_inside_of_the_hsm_can_live_outside_the_data_directory() {
+    let inside = tempfile::tempdir().unwrap();
+    let emu = inside.path().join("hsm");
+    let m = Module::fresh_with_env(&[("SHIELDHSM_EMU_DIR", emu.to_str().unwrap())]);
+    let slot = m.init_token("elsewhere");
+    let s = m.user_session(slot);
+    assert!(!m.kmdata().join("emu").exists(), "nothing of the HSM's inside in the data directory");
+    assert!(emu.join("modules").is_dir() && emu.join("generation").exists());
+    assert!(m.kmdata().join("local").read_dir().unwrap().next().is_some(), "kmdata holds the world and card files");
+    drop(s);
+}

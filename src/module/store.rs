@@ -32,9 +32,20 @@ pub fn default_dir() -> PathBuf {
     base.join("shieldhsm/kmdata")
 }
 
+/// Where the inside of the emulated HSM lives: `$SHIELDHSM_EMU_DIR` (for example a directory
+/// only the service account can read, or another volume), else `emu/` in the data directory.
+/// Every process using the data directory must see the same value.
+pub fn emu_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("SHIELDHSM_EMU_DIR").filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(v),
+        None => root.join("emu"),
+    }
+}
+
 pub struct Store {
     root: PathBuf,
     local: PathBuf,
+    emu: PathBuf,
     lock_file: File,
     generation: Generation,
 }
@@ -43,7 +54,7 @@ impl Store {
     /// Opens (creating owner-only if needed) a data directory.
     pub fn open(root: &Path) -> Result<Store> {
         let local = root.join("local");
-        let emu = root.join("emu");
+        let emu = emu_dir(root);
         for d in [root, &local, &emu] {
             if !d.exists() {
                 fs::DirBuilder::new().recursive(true).mode(0o700).create(d)?;
@@ -58,7 +69,7 @@ impl Store {
             .open(emu.join("lock"))?;
         let generation = Generation::open(&emu.join("generation"))?;
         remove_orphan_temps(&local);
-        Ok(Store { root: root.to_path_buf(), local, lock_file, generation })
+        Ok(Store { root: root.to_path_buf(), local, emu, lock_file, generation })
     }
 
     pub fn root(&self) -> &Path {
@@ -68,7 +79,7 @@ impl Store {
         &self.local
     }
     pub fn emu(&self) -> PathBuf {
-        self.root.join("emu")
+        self.emu.clone()
     }
 
     /// Takes the store-wide exclusive lock (flock) for a read-modify-write across processes.

@@ -191,6 +191,7 @@ impl Library {
 
     pub fn copy_object(&self, session: &Session, h: CK_OBJECT_HANDLE, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
         let (obj, _) = self.object(session, h)?;
+        self.require_card_login(session, &obj)?;
         if !obj.attrs.bool(CKA_COPYABLE).unwrap_or(true) {
             return err(CKR_ACTION_PROHIBITED);
         }
@@ -224,6 +225,7 @@ impl Library {
         if obj.is_token() && !session.rw {
             return err(CKR_SESSION_READ_ONLY);
         }
+        self.require_card_login(session, &obj)?;
         if !obj.attrs.bool(CKA_DESTROYABLE).unwrap_or(true) {
             return err(CKR_ACTION_PROHIBITED);
         }

@@ -420,6 +420,15 @@ impl Library {
         t.foreign.retain(|n, stamp| files.get(n) == Some(stamp));
         let lt = slot.login.read().lt.clone();
         let user = slot.user_logged_in();
+        if user {
+            // Public views loaded before login give way to the full objects (same handles).
+            for name in std::mem::take(&mut t.partial) {
+                if let Some((h, _)) = t.files.get(&name).copied() {
+                    t.remove(h);
+                    t.dormant.insert(name, h);
+                }
+            }
+        }
         for (name, stamp) in files {
             if t.files.contains_key(&name)
                 || t.foreign.contains_key(&name)
@@ -445,7 +454,18 @@ impl Library {
                 Protection::Token => None,
             };
             let Some(key) = key else {
-                t.locked.insert(name, stamp);
+                let km = self.world().map(|w| w.km.clone());
+                match km.and_then(|km| object::open_view(&name, &raw, &km).ok()) {
+                    Some(view) => {
+                        let h = t.dormant.remove(&name).unwrap_or_else(|| self.new_object_handle());
+                        t.insert(h, Owner::File(name.clone()), Object::new(view));
+                        t.files.insert(name.clone(), (h, stamp));
+                        t.partial.insert(name);
+                    }
+                    None => {
+                        t.locked.insert(name, stamp);
+                    }
+                }
                 continue;
             };
             // A file that fails to open is damaged or foreign: skip it rather than fail the
@@ -473,7 +493,13 @@ impl Library {
     /// Writes a token object file and records it in the table (the caller holds `t`).
     pub fn persist(&self, slot: &Slot, t: &mut ObjectTable, name: &str, attrs: &AttrMap) -> Result<()> {
         let (prot, owner, key) = self.sealing_key(slot, attrs)?;
-        let blob = object::seal_file(name, prot, &owner, &key, attrs)?;
+        let blob = if prot == Protection::Token && !attrs.flag(CKA_PRIVATE) {
+            // Visible before login (its public view under the module key), usable only after.
+            let km = self.world().ok_or(CKR_TOKEN_WRITE_PROTECTED)?.km.clone();
+            object::seal_file_with_view(name, &owner, &key, &km, attrs, &policy::public_view(attrs))?
+        } else {
+            object::seal_file(name, prot, &owner, &key, attrs)?
+        };
         let lock = self.store.lock()?;
         lock.write(name, &blob)?;
         self.finish_change(&lock, t);

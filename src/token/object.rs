@@ -71,6 +71,8 @@ pub struct ObjectTable {
     pub locked: HashMap<String, FileStamp>,
     /// Handles of private files dropped at logout, reused when they are opened again.
     pub dormant: HashMap<String, CK_OBJECT_HANDLE>,
+    /// Files loaded as their public view only (before login): reloaded whole at login.
+    pub partial: std::collections::HashSet<String>,
     /// Key files that belong to another slot (or could not be opened): name → version.
     pub foreign: HashMap<String, FileStamp>,
     /// Store generation this table reflects.
@@ -108,6 +110,7 @@ impl ObjectTable {
         self.index(h, &e.obj, false);
         if let Owner::File(name) = &e.owner {
             self.files.remove(name);
+            self.partial.remove(name);
         }
         Some(e)
     }
@@ -187,6 +190,7 @@ pub const KEY_PREFIX: &str = "key_";
 /// Objects made through PKCS#11.
 pub const FILE_PREFIX: &str = "key_pkcs11_";
 const MAGIC: &[u8; 8] = b"SHSMOBJ1";
+const MAGIC_VIEW: &[u8; 8] = b"SHSMOBJ2";
 
 /// What key seals an object file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,38 +227,99 @@ fn aad(name: &str, prot: Protection, owner: &str) -> Vec<u8> {
 /// `MAGIC | protection u8 | owner-len u8 | owner | sealed(attrs)`; the owner (softcard hash or
 /// world hkm) and the file name are bound as associated data.
 pub fn seal_file(name: &str, prot: Protection, owner: &str, key: &[u8; 32], attrs: &AttrMap) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(64 + attrs.len() * 32);
-    out.extend_from_slice(MAGIC);
-    out.push(prot as u8);
-    out.push(owner.len() as u8);
-    out.extend_from_slice(owner.as_bytes());
+    let mut out = header(MAGIC, prot, owner);
     out.extend_from_slice(&store::seal(key, &aad(name, prot, owner), &attrs.encode())?);
     Ok(out)
 }
 
-/// Reads a file's header: protection and owner.
-pub fn peek_file(raw: &[u8]) -> Result<(Protection, String)> {
-    if raw.len() < 10 || &raw[..8] != MAGIC {
-        return err(CKR_DEVICE_ERROR);
-    }
-    let prot = match raw[8] {
-        0 => Protection::Module,
-        1 => Protection::Token,
-        _ => return err(CKR_DEVICE_ERROR),
-    };
-    let n = raw[9] as usize;
-    let owner = raw.get(10..10 + n).ok_or(CKR_DEVICE_ERROR)?;
-    Ok((prot, String::from_utf8_lossy(owner).into_owned()))
+/// A softcard key made with `CKA_PRIVATE=FALSE`: the key sealed under the logical token `lt`,
+/// plus a *view* of its public attributes sealed under the module key `km`, so the object is
+/// visible before login and usable only after.
+/// `MAGIC_VIEW | 1 | owner-len u8 | owner | body-len u32 BE | sealed(attrs) | sealed(view)`.
+pub fn seal_file_with_view(
+    name: &str,
+    owner: &str,
+    lt: &[u8; 32],
+    km: &[u8; 32],
+    attrs: &AttrMap,
+    view: &AttrMap,
+) -> Result<Vec<u8>> {
+    let body = store::seal(lt, &aad(name, Protection::Token, owner), &attrs.encode())?;
+    let mut out = header(MAGIC_VIEW, Protection::Token, owner);
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&store::seal(km, &view_aad(name, owner), &view.encode())?);
+    Ok(out)
 }
 
-pub fn open_file(name: &str, raw: &[u8], key: &[u8; 32]) -> Result<AttrMap> {
-    let (prot, owner) = peek_file(raw)?;
-    let body = &raw[10 + owner.len()..];
-    let plain = store::open(key, &aad(name, prot, &owner), body)?;
-    let attrs = AttrMap::decode(&plain)?;
+fn header(magic: &[u8; 8], prot: Protection, owner: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(magic);
+    out.push(prot as u8);
+    out.push(owner.len() as u8);
+    out.extend_from_slice(owner.as_bytes());
+    out
+}
+
+fn view_aad(name: &str, owner: &str) -> Vec<u8> {
+    format!("shieldhsm/object-view/1|{name}|{owner}").into_bytes()
+}
+
+/// A file's parts: protection, owner, the sealed object and (v2 files) the sealed view.
+struct Parts<'a> {
+    prot: Protection,
+    owner: String,
+    body: &'a [u8],
+    view: Option<&'a [u8]>,
+}
+
+fn split(raw: &[u8]) -> Result<Parts<'_>> {
+    let with_view = match raw.get(..8) {
+        Some(m) if m == MAGIC => false,
+        Some(m) if m == MAGIC_VIEW => true,
+        _ => return err(CKR_DEVICE_ERROR),
+    };
+    let prot = match raw.get(8) {
+        Some(0) => Protection::Module,
+        Some(1) => Protection::Token,
+        _ => return err(CKR_DEVICE_ERROR),
+    };
+    let n = *raw.get(9).ok_or(CKR_DEVICE_ERROR)? as usize;
+    let owner = raw.get(10..10 + n).ok_or(CKR_DEVICE_ERROR)?;
+    let owner = String::from_utf8(owner.to_vec()).map_err(|_| CKR_DEVICE_ERROR)?;
+    let rest = &raw[10 + n..];
+    if !with_view {
+        return Ok(Parts { prot, owner, body: rest, view: None });
+    }
+    let len_bytes: [u8; 4] = rest.get(..4).and_then(|b| b.try_into().ok()).ok_or(CKR_DEVICE_ERROR)?;
+    let len = u32::from_be_bytes(len_bytes) as usize;
+    let body = rest.get(4..4 + len).ok_or(CKR_DEVICE_ERROR)?;
+    Ok(Parts { prot, owner, body, view: Some(&rest[4 + len..]) })
+}
+
+/// Reads a file's header: protection and owner.
+pub fn peek_file(raw: &[u8]) -> Result<(Protection, String)> {
+    let p = split(raw)?;
+    Ok((p.prot, p.owner))
+}
+
+fn token_object(plain: &[u8]) -> Result<AttrMap> {
+    let attrs = AttrMap::decode(plain)?;
     // The file is authoritative for its own token-ness.
     if attrs.bool(CKA_TOKEN) != Some(true) {
         return err(CKR_DEVICE_ERROR);
     }
     Ok(attrs)
+}
+
+pub fn open_file(name: &str, raw: &[u8], key: &[u8; 32]) -> Result<AttrMap> {
+    let p = split(raw)?;
+    token_object(&store::open(key, &aad(name, p.prot, &p.owner), p.body)?)
+}
+
+/// The public view of a v2 file (see [`seal_file_with_view`]), opened with the module key.
+pub fn open_view(name: &str, raw: &[u8], km: &[u8; 32]) -> Result<AttrMap> {
+    let p = split(raw)?;
+    let view = p.view.ok_or(CKR_DEVICE_ERROR)?;
+    token_object(&store::open(km, &view_aad(name, &p.owner), view)?)
 }

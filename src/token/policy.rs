@@ -371,6 +371,16 @@ pub fn check_set(obj: &AttrMap, ty: CK_ATTRIBUTE_TYPE, new: &Attr, copy: bool, s
     Ok(())
 }
 
+/// An object without its secret components (footnote 7): what may be stored where no
+/// passphrase protects it.
+pub fn public_view(obj: &AttrMap) -> AttrMap {
+    let Some(class) = obj.class() else { return AttrMap::new() };
+    obj.iter()
+        .filter(|(t, _)| rules_of(class, obj.key_type(), *t).unwrap_or(0) & F7_SENSITIVE == 0)
+        .map(|(t, v)| (t, v.clone()))
+        .collect()
+}
+
 /// Whether an attribute's value may be revealed (footnote 7).
 pub fn readable(obj: &AttrMap, ty: CK_ATTRIBUTE_TYPE) -> bool {
     let Some(class) = obj.class() else { return false };
