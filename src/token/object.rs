@@ -323,3 +323,43 @@ pub fn open_view(name: &str, raw: &[u8], km: &[u8; 32]) -> Result<AttrMap> {
     let view = p.view.ok_or(CKR_DEVICE_ERROR)?;
     token_object(&store::open(km, &view_aad(name, &p.owner), view)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::attr::Attr;
+
+    fn key() -> AttrMap {
+        [
+            (CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY)),
+            (CKA_KEY_TYPE, Attr::Ulong(CKK_AES)),
+            (CKA_TOKEN, Attr::Bool(true)),
+            (CKA_LABEL, Attr::bytes(b"k".to_vec())),
+            (CKA_VALUE, Attr::bytes(vec![9u8; 16])),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    #[test]
+    fn a_view_opens_with_the_module_key_and_the_key_only_with_the_token_key() {
+        let (lt, km) = ([1u8; 32], [2u8; 32]);
+        let attrs = key();
+        let view = crate::token::policy::public_view(&attrs);
+        assert!(view.contains(CKA_LABEL) && !view.contains(CKA_VALUE));
+        let raw = seal_file_with_view("key_pkcs11_usab-1", "abcd", &lt, &km, &attrs, &view).unwrap();
+        assert_eq!(peek_file(&raw).unwrap(), (Protection::Token, "abcd".to_string()));
+        assert_eq!(open_file("key_pkcs11_usab-1", &raw, &lt).unwrap(), attrs);
+        assert!(open_file("key_pkcs11_usab-1", &raw, &km).is_err());
+        assert_eq!(open_view("key_pkcs11_usab-1", &raw, &km).unwrap(), view);
+        assert!(open_view("key_pkcs11_usab-1", &raw, &lt).is_err());
+        assert!(open_view("another-name", &raw, &km).is_err(), "the name is bound");
+        // A v1 file has no view; truncated files are errors, never panics.
+        let v1 = seal_file("n", Protection::Token, "abcd", &lt, &attrs).unwrap();
+        assert!(open_view("n", &v1, &km).is_err());
+        for cut in 0..raw.len() {
+            let _ = open_view("key_pkcs11_usab-1", &raw[..cut], &km);
+            let _ = open_file("key_pkcs11_usab-1", &raw[..cut], &lt);
+        }
+    }
+}
