@@ -98,8 +98,24 @@ pub unsafe fn write_list<T: Copy>(p: *mut T, count: *mut CK_ULONG, items: &[T]) 
 /// # Safety
 /// `p` is null (with `n == 0`) or points to `n` attributes whose values are readable.
 pub unsafe fn template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<AttrMap> {
+    // SAFETY: as this function's contract.
+    unsafe { template_at(p, n, true) }
+}
+
+/// Most attributes a template may hold, and the largest value one attribute may carry (a
+/// certificate chain fits; a caller cannot make the token copy gigabytes).
+pub const MAX_TEMPLATE_ATTRS: usize = 1024;
+pub const MAX_ATTR_LEN: usize = 1 << 20;
+
+/// A template; `top` says whether nested templates (`CKA_WRAP_TEMPLATE`…) may appear: the spec
+/// uses one level, so a template inside a nested template is refused (no recursion a caller
+/// controls, no cycles).
+unsafe fn template_at(p: *const CK_ATTRIBUTE, n: CK_ULONG, top: bool) -> Result<AttrMap> {
     if p.is_null() {
         return if n == 0 { Ok(AttrMap::new()) } else { err(CKR_ARGUMENTS_BAD) };
+    }
+    if n as usize > MAX_TEMPLATE_ATTRS {
+        return err(CKR_ARGUMENTS_BAD);
     }
     // SAFETY: the caller guarantees `n` attributes at `p`.
     let attrs = unsafe { std::slice::from_raw_parts(p, n as usize) };
@@ -110,10 +126,16 @@ pub unsafe fn template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<AttrMap> {
             if a.ulValueLen as usize % size_of::<CK_ATTRIBUTE>() != 0 {
                 return err(CKR_ATTRIBUTE_VALUE_INVALID);
             }
+            if !top {
+                return err(CKR_ATTRIBUTE_VALUE_INVALID);
+            }
             let count = a.ulValueLen as usize / size_of::<CK_ATTRIBUTE>();
             // SAFETY: a template attribute's value is an array of `count` attributes.
-            Attr::Template(unsafe { template(a.pValue as *const CK_ATTRIBUTE, count as CK_ULONG)? })
+            Attr::Template(unsafe { template_at(a.pValue as *const CK_ATTRIBUTE, count as CK_ULONG, false)? })
         } else {
+            if a.ulValueLen as usize > MAX_ATTR_LEN {
+                return err(CKR_ATTRIBUTE_VALUE_INVALID);
+            }
             // SAFETY: the value buffer holds `ulValueLen` bytes.
             let raw = unsafe { slice(a.pValue as *const u8, a.ulValueLen) }.map_err(|_| CKR_ATTRIBUTE_VALUE_INVALID)?;
             Attr::from_native(kind, raw)?
@@ -182,8 +204,8 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mech> {
     // SAFETY: non-null checked by `as_ref`.
     let m = unsafe { p.as_ref() }.ok_or(CKR_ARGUMENTS_BAD)?;
     let kind = registry::param_kind(m.mechanism).ok_or(CKR_MECHANISM_INVALID)?;
-    // SAFETY: the parameter buffer holds `ulParameterLen` bytes.
-    let raw = unsafe { slice(m.pParameter as *const u8, m.ulParameterLen) }.map_err(|_| CKR_MECHANISM_PARAM_INVALID)?;
+    // SAFETY: the parameter buffer holds `ulParameterLen` bytes (bounded before it is read).
+    let raw = unsafe { param_data(m.pParameter as *const u8, m.ulParameterLen, MAX_PARAM_DATA) }?;
     // SAFETY: each arm reads a struct only after checking the size matches.
     let params = unsafe { params(kind, raw) }?;
     Ok(Mech { ty: m.mechanism, params })
@@ -196,6 +218,23 @@ unsafe fn read_struct<T: Copy>(raw: &[u8]) -> Result<T> {
     }
     // SAFETY: size checked; read_unaligned copes with any alignment.
     Ok(unsafe { std::ptr::read_unaligned(raw.as_ptr() as *const T) })
+}
+
+/// Longest IV, and longest AAD, label or other data a mechanism parameter may point to: checked
+/// before anything is copied, so a length the caller got wrong is an error, not an allocation.
+const MAX_IV_LEN: CK_ULONG = 256;
+const MAX_PARAM_DATA: CK_ULONG = 1 << 24;
+
+/// A parameter's data buffer, length-checked before it is read.
+///
+/// # Safety
+/// As [`slice`].
+unsafe fn param_data<'a>(p: *const u8, len: CK_ULONG, max: CK_ULONG) -> Result<&'a [u8]> {
+    if len > max {
+        return err(CKR_MECHANISM_PARAM_INVALID);
+    }
+    // SAFETY: as this function's contract.
+    unsafe { slice(p, len) }.map_err(|_| CKR_MECHANISM_PARAM_INVALID.into())
 }
 
 unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
@@ -219,8 +258,8 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
         ParamKind::Gcm => {
             // SAFETY: size-checked read; the IV and AAD pointers are the caller's buffers.
             let g: CK_GCM_PARAMS = unsafe { read_struct(raw)? };
-            let iv = unsafe { slice(g.pIv, g.ulIvLen) }.map_err(|_| bad)?.to_vec();
-            let aad = unsafe { slice(g.pAAD, g.ulAADLen) }.map_err(|_| bad)?.to_vec();
+            let iv = unsafe { param_data(g.pIv, g.ulIvLen, MAX_IV_LEN) }?.to_vec();
+            let aad = unsafe { param_data(g.pAAD, g.ulAADLen, MAX_PARAM_DATA) }?.to_vec();
             Params::Gcm { iv, aad, tag_bits: g.ulTagBits as usize }
         }
         ParamKind::Oaep => {
@@ -242,8 +281,8 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
         ParamKind::Ecdh => {
             // SAFETY: size-checked read; data pointers are the caller's buffers.
             let e: CK_ECDH1_DERIVE_PARAMS = unsafe { read_struct(raw)? };
-            let shared = unsafe { slice(e.pSharedData, e.ulSharedDataLen) }.map_err(|_| bad)?.to_vec();
-            let public = unsafe { slice(e.pPublicData, e.ulPublicDataLen) }.map_err(|_| bad)?.to_vec();
+            let shared = unsafe { param_data(e.pSharedData, e.ulSharedDataLen, MAX_PARAM_DATA) }?.to_vec();
+            let public = unsafe { param_data(e.pPublicData, e.ulPublicDataLen, MAX_PARAM_DATA) }?.to_vec();
             Params::Ecdh { kdf: e.kdf, shared, public }
         }
     })
@@ -252,9 +291,7 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
 unsafe fn oaep(o: &CK_RSA_PKCS_OAEP_PARAMS) -> Result<Params> {
     let label = if o.source == CKZ_DATA_SPECIFIED {
         // SAFETY: the source data buffer holds `ulSourceDataLen` bytes.
-        unsafe { slice(o.pSourceData as *const u8, o.ulSourceDataLen) }
-            .map_err(|_| CKR_MECHANISM_PARAM_INVALID)?
-            .to_vec()
+        unsafe { param_data(o.pSourceData as *const u8, o.ulSourceDataLen, MAX_PARAM_DATA) }?.to_vec()
     } else if o.source == 0 && o.ulSourceDataLen == 0 {
         Vec::new()
     } else {

@@ -659,7 +659,8 @@ impl RsaMech {
                 }
                 // RFC 8017 §9.1.1: emLen >= hLen + sLen + 2, emLen = ceil((modBits - 1) / 8).
                 let em_len = (key.bits() - 1).div_ceil(8);
-                if em_len < md.len() + salt_len + 2 {
+                // Checked arithmetic: a salt length near usize::MAX must not wrap the bound.
+                if md.len().checked_add(*salt_len).and_then(|n| n.checked_add(2)).map_or(true, |need| em_len < need) {
                     return err(CKR_MECHANISM_PARAM_INVALID);
                 }
                 let hash = matches!(self.kind, Kind::PssHash(_)).then_some(md);

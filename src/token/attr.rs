@@ -299,7 +299,13 @@ impl AttrMap {
         }
     }
 
-    pub fn decode(mut raw: &[u8]) -> Result<AttrMap> {
+    /// Decodes a stored map; nested templates go one level deep, as the spec uses them (a file
+    /// cannot make a reader recurse).
+    pub fn decode(raw: &[u8]) -> Result<AttrMap> {
+        AttrMap::decode_at(raw, true)
+    }
+
+    fn decode_at(mut raw: &[u8], top: bool) -> Result<AttrMap> {
         let bad = || crate::error::Error::new(CKR_DEVICE_ERROR);
         let mut map = AttrMap::new();
         while !raw.is_empty() {
@@ -326,7 +332,7 @@ impl AttrMap {
                 2 if len == 8 => Attr::Ulong(u64s(body)?[0]),
                 3 => Attr::bytes(body),
                 4 => Attr::MechList(u64s(body)?),
-                5 => Attr::Template(AttrMap::decode(body)?),
+                5 if top => Attr::Template(AttrMap::decode_at(body, false)?),
                 _ => return Err(bad()),
             };
             map.set(t, v);

@@ -1,0 +1,137 @@
+//! A hostile or buggy caller through the raw C ABI (issue #10): inputs that once crashed or
+//! aborted the host process are refused with the spec's codes, and the process goes on.
+
+#[macro_use]
+mod common;
+use common::*;
+use cryptoki_sys::*;
+use std::ffi::c_void;
+use std::ptr::null_mut;
+
+/// A loaded library with a world (made by the first C_InitToken) and an R/W session on the
+/// module slot, which needs no login.
+fn module_session() -> (Raw, CK_SESSION_HANDLE) {
+    let _env = env_lock();
+    let r = Raw::load();
+    assert_eq!(call!(r, C_Initialize, null_mut()), CKR_OK);
+    let mut slots = [0 as CK_SLOT_ID; 4];
+    let mut n: CK_ULONG = 4;
+    assert_eq!(call!(r, C_GetSlotList, CK_TRUE, slots.as_mut_ptr(), &mut n), CKR_OK);
+    let mut label = [b' '; 32];
+    let so = SO_PIN.as_bytes();
+    let rv = call!(r, C_InitToken, slots[1], so.as_ptr() as *mut _, so.len() as CK_ULONG, label.as_mut_ptr());
+    assert_eq!(rv, CKR_OK);
+    let mut h: CK_SESSION_HANDLE = 0;
+    let flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
+    assert_eq!(call!(r, C_OpenSession, slots[0], flags, null_mut(), None, &mut h), CKR_OK);
+    (r, h)
+}
+
+fn attr<T>(type_: CK_ATTRIBUTE_TYPE, v: &T) -> CK_ATTRIBUTE {
+    CK_ATTRIBUTE { type_, pValue: v as *const T as *mut c_void, ulValueLen: std::mem::size_of::<T>() as CK_ULONG }
+}
+
+fn aes_key(r: &Raw, h: CK_SESSION_HANDLE) -> CK_OBJECT_HANDLE {
+    let (class, kt, value, t) = (CKO_SECRET_KEY, CKK_AES, [7u8; 16], CK_TRUE);
+    let mut tmpl = [attr(CKA_CLASS, &class), attr(CKA_KEY_TYPE, &kt), attr(CKA_VALUE, &value), attr(CKA_ENCRYPT, &t)];
+    let mut k: CK_OBJECT_HANDLE = 0;
+    assert_eq!(call!(r, C_CreateObject, h, tmpl.as_mut_ptr(), tmpl.len() as CK_ULONG, &mut k), CKR_OK);
+    k
+}
+
+#[test]
+fn self_referencing_and_deep_templates_are_refused() {
+    let (r, h) = module_session();
+    let (class, kt, value) = (CKO_SECRET_KEY, CKK_AES, [7u8; 16]);
+    // CKA_WRAP_TEMPLATE whose value is the template itself.
+    let mut tmpl = [attr(CKA_CLASS, &class), attr(CKA_KEY_TYPE, &kt), attr(CKA_VALUE, &value), attr(CKA_CLASS, &class)];
+    let me = tmpl.as_mut_ptr();
+    tmpl[3] = CK_ATTRIBUTE {
+        type_: CKA_WRAP_TEMPLATE,
+        pValue: me as *mut c_void,
+        ulValueLen: (4 * std::mem::size_of::<CK_ATTRIBUTE>()) as CK_ULONG,
+    };
+    let mut k: CK_OBJECT_HANDLE = 0;
+    assert_eq!(call!(r, C_CreateObject, h, tmpl.as_mut_ptr(), 4, &mut k), CKR_ATTRIBUTE_VALUE_INVALID);
+    // The same in a search template, on the module slot without login.
+    assert_eq!(call!(r, C_FindObjectsInit, h, tmpl.as_mut_ptr(), 4), CKR_ATTRIBUTE_VALUE_INVALID);
+    // A chain 10,000 deep.
+    let t = CK_TRUE;
+    let mut chain: Vec<CK_ATTRIBUTE> = vec![attr(CKA_EXTRACTABLE, &t); 10_000];
+    for i in 0..chain.len() - 1 {
+        let next = &mut chain[i + 1] as *mut CK_ATTRIBUTE;
+        chain[i] = CK_ATTRIBUTE {
+            type_: CKA_UNWRAP_TEMPLATE,
+            pValue: next as *mut c_void,
+            ulValueLen: std::mem::size_of::<CK_ATTRIBUTE>() as CK_ULONG,
+        };
+    }
+    let mut outer = [attr(CKA_CLASS, &class), attr(CKA_KEY_TYPE, &kt), attr(CKA_VALUE, &value), chain[0]];
+    assert_eq!(call!(r, C_CreateObject, h, outer.as_mut_ptr(), 4, &mut k), CKR_ATTRIBUTE_VALUE_INVALID);
+    // One level, as the spec uses it, still works.
+    let mut inner = [attr(CKA_EXTRACTABLE, &t)];
+    outer[3] = CK_ATTRIBUTE {
+        type_: CKA_UNWRAP_TEMPLATE,
+        pValue: inner.as_mut_ptr() as *mut c_void,
+        ulValueLen: std::mem::size_of::<CK_ATTRIBUTE>() as CK_ULONG,
+    };
+    assert_eq!(call!(r, C_CreateObject, h, outer.as_mut_ptr(), 4, &mut k), CKR_OK);
+    // Oversized values and templates are refused before anything is copied.
+    let big = CK_ATTRIBUTE { type_: CKA_LABEL, pValue: value.as_ptr() as *mut c_void, ulValueLen: 1 << 40 };
+    let mut tmpl = [big];
+    assert_eq!(call!(r, C_FindObjectsInit, h, tmpl.as_mut_ptr(), 1), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_eq!(call!(r, C_FindObjectsInit, h, tmpl.as_mut_ptr(), 1 << 40), CKR_ARGUMENTS_BAD);
+}
+
+#[test]
+fn parameter_lengths_are_checked_before_copying() {
+    let (r, h) = module_session();
+    let k = aes_key(&r, h);
+    let iv = [0u8; 12];
+    // ulIvLen of 2^40 with a 12-byte buffer: refused, not a 1 TiB allocation.
+    let mut gcm = CK_GCM_PARAMS {
+        pIv: iv.as_ptr() as *mut u8,
+        ulIvLen: 1 << 40,
+        ulIvBits: 96,
+        pAAD: null_mut(),
+        ulAADLen: 0,
+        ulTagBits: 128,
+    };
+    let mut m = CK_MECHANISM {
+        mechanism: CKM_AES_GCM,
+        pParameter: &mut gcm as *mut _ as *mut c_void,
+        ulParameterLen: std::mem::size_of::<CK_GCM_PARAMS>() as CK_ULONG,
+    };
+    assert_eq!(call!(r, C_EncryptInit, h, &mut m, k), CKR_MECHANISM_PARAM_INVALID);
+    gcm.ulIvLen = 12;
+    gcm.ulAADLen = 1 << 40;
+    gcm.pAAD = iv.as_ptr() as *mut u8;
+    assert_eq!(call!(r, C_EncryptInit, h, &mut m, k), CKR_MECHANISM_PARAM_INVALID);
+    gcm.ulAADLen = 0;
+    gcm.pAAD = null_mut();
+    assert_eq!(call!(r, C_EncryptInit, h, &mut m, k), CKR_OK, "the honest parameters still work");
+    // A parameter length the buffer cannot have.
+    m.ulParameterLen = 1 << 40;
+    assert_eq!(call!(r, C_DecryptInit, h, &mut m, k), CKR_MECHANISM_PARAM_INVALID);
+}
+
+#[test]
+fn a_pss_salt_length_near_the_maximum_is_refused() {
+    let (r, h) = module_session();
+    let (bits, t) = (2048 as CK_ULONG, CK_TRUE);
+    let mut pubt = [attr(CKA_MODULUS_BITS, &bits), attr(CKA_VERIFY, &t)];
+    let mut privt = [attr(CKA_SIGN, &t)];
+    let mut gen = CK_MECHANISM { mechanism: CKM_RSA_PKCS_KEY_PAIR_GEN, pParameter: null_mut(), ulParameterLen: 0 };
+    let (mut pk, mut sk) = (0, 0);
+    let rv = call!(r, C_GenerateKeyPair, h, &mut gen, pubt.as_mut_ptr(), 2, privt.as_mut_ptr(), 1, &mut pk, &mut sk);
+    assert_eq!(rv, CKR_OK);
+    for s_len in [CK_ULONG::MAX, CK_ULONG::MAX - 1, 1 << 40] {
+        let mut pss = CK_RSA_PKCS_PSS_PARAMS { hashAlg: CKM_SHA256, mgf: CKG_MGF1_SHA256, sLen: s_len };
+        let mut m = CK_MECHANISM {
+            mechanism: CKM_SHA256_RSA_PKCS_PSS,
+            pParameter: &mut pss as *mut _ as *mut c_void,
+            ulParameterLen: std::mem::size_of::<CK_RSA_PKCS_PSS_PARAMS>() as CK_ULONG,
+        };
+        assert_eq!(call!(r, C_SignInit, h, &mut m, sk), CKR_MECHANISM_PARAM_INVALID, "sLen {s_len}");
+    }
+}
