@@ -88,28 +88,27 @@ fn parameter_lengths_are_checked_before_copying() {
     let (r, h) = module_session();
     let k = aes_key(&r, h);
     let iv = [0u8; 12];
-    // ulIvLen of 2^40 with a 12-byte buffer: refused, not a 1 TiB allocation.
-    let mut gcm = CK_GCM_PARAMS {
-        pIv: iv.as_ptr() as *mut u8,
-        ulIvLen: 1 << 40,
-        ulIvBits: 96,
-        pAAD: null_mut(),
-        ulAADLen: 0,
-        ulTagBits: 128,
+    let init = |iv_len: CK_ULONG, aad: *const u8, aad_len: CK_ULONG| {
+        let mut gcm = CK_GCM_PARAMS {
+            pIv: iv.as_ptr() as *mut u8,
+            ulIvLen: iv_len,
+            ulIvBits: 96,
+            pAAD: aad as *mut u8,
+            ulAADLen: aad_len,
+            ulTagBits: 128,
+        };
+        let mut m = CK_MECHANISM {
+            mechanism: CKM_AES_GCM,
+            pParameter: &mut gcm as *mut _ as *mut c_void,
+            ulParameterLen: std::mem::size_of::<CK_GCM_PARAMS>() as CK_ULONG,
+        };
+        call!(r, C_EncryptInit, h, &mut m, k)
     };
-    let mut m = CK_MECHANISM {
-        mechanism: CKM_AES_GCM,
-        pParameter: &mut gcm as *mut _ as *mut c_void,
-        ulParameterLen: std::mem::size_of::<CK_GCM_PARAMS>() as CK_ULONG,
-    };
-    assert_eq!(call!(r, C_EncryptInit, h, &mut m, k), CKR_MECHANISM_PARAM_INVALID);
-    gcm.ulIvLen = 12;
-    gcm.ulAADLen = 1 << 40;
-    gcm.pAAD = iv.as_ptr() as *mut u8;
-    assert_eq!(call!(r, C_EncryptInit, h, &mut m, k), CKR_MECHANISM_PARAM_INVALID);
-    gcm.ulAADLen = 0;
-    gcm.pAAD = null_mut();
-    assert_eq!(call!(r, C_EncryptInit, h, &mut m, k), CKR_OK, "the honest parameters still work");
+    // ulIvLen of 2^40 with a 12-byte buffer: refused, not a 1 TiB allocation; likewise the AAD.
+    assert_eq!(init(1 << 40, null_mut(), 0), CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(init(12, iv.as_ptr(), 1 << 40), CKR_MECHANISM_PARAM_INVALID);
+    assert_eq!(init(12, null_mut(), 0), CKR_OK, "the honest parameters still work");
+    let mut m = CK_MECHANISM { mechanism: CKM_AES_GCM, pParameter: iv.as_ptr() as *mut c_void, ulParameterLen: 0 };
     // A parameter length the buffer cannot have.
     m.ulParameterLen = 1 << 40;
     assert_eq!(call!(r, C_DecryptInit, h, &mut m, k), CKR_MECHANISM_PARAM_INVALID);
