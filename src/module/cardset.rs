@@ -155,6 +155,9 @@ impl CardFile {
     fn key(&self, passphrase: &[u8], km: Option<&SecretKey32>) -> Option<SecretKey32> {
         let salt = B64.decode(&self.salt).ok()?;
         let ctx = format!("{CARD_FORMAT}|{}|{}|{}|{}", self.kind.as_str(), self.world_hkm, self.cardset, self.index);
+        if !crate::module::store::plausible_iterations(self.iterations) {
+            return None;
+        }
         let k = derive_key(passphrase, &salt, self.iterations, ctx.as_bytes());
         Some(match km {
             None => k,

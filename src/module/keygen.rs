@@ -768,7 +768,7 @@ fn load_protector(
                 desc: format!("softcard:{}", sc.hash),
                 blob: BlobProtector::Lt(sc.hash.clone()),
                 token_name: Some(sc.name.clone()),
-                pkcs11_prefix: format!("us{}-", &sc.hash[..8.min(sc.hash.len())]),
+                pkcs11_prefix: format!("us{}-", sc.hash.get(..8).unwrap_or(&sc.hash)),
             })
         }
         Protect::Token(want) => {
@@ -787,7 +787,7 @@ fn load_protector(
                 desc: format!("cardset:{}", cs.hash),
                 blob: BlobProtector::Lt(cs.hash.clone()),
                 token_name: Some(cs.name.clone()),
-                pkcs11_prefix: format!("uc{}-", &cs.hash[..8.min(cs.hash.len())]),
+                pkcs11_prefix: format!("uc{}-", cs.hash.get(..8).unwrap_or(&cs.hash)),
             })
         }
     }

@@ -76,6 +76,10 @@ impl SoftcardFile {
         if f.format != "shieldhsm/softcard/1" {
             return err(CKR_TOKEN_NOT_RECOGNIZED);
         }
+        // The hash names files and slots: only the 40 hex digits the token writes.
+        if f.hash.len() != 40 || !f.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return err(CKR_DEVICE_ERROR);
+        }
         Ok(f)
     }
 
@@ -130,6 +134,9 @@ impl SoftcardFile {
         };
         let salt = B64.decode(&rec.salt).map_err(|_| CKR_DEVICE_ERROR)?;
         let blob = B64.decode(&rec.wrapped_lt).map_err(|_| CKR_DEVICE_ERROR)?;
+        if !crate::module::store::plausible_iterations(rec.iterations) {
+            return Err(CKR_DEVICE_ERROR.into());
+        }
         let k = derive_key(pin, &salt, rec.iterations, &self.aad(who));
         Ok(open(&k, &self.aad(who), &blob).ok().and_then(|v| {
             let mut lt = Zeroizing::new([0u8; 32]);
@@ -210,7 +217,11 @@ impl SoftcardFile {
 pub fn list(store: &Store) -> Result<Vec<SoftcardFile>> {
     let mut v: Vec<SoftcardFile> =
         store.list(PREFIX)?.into_iter().filter_map(|(n, _)| SoftcardFile::load(store, &n).ok()).collect();
+    // Slot 0 is the module's; a file claiming it, or a slot another card already has, is damaged
+    // (or edited) and not served.
+    v.retain(|f| f.slot != 0);
     v.sort_by_key(|f| f.slot);
+    v.dedup_by_key(|f| f.slot);
     Ok(v)
 }
 

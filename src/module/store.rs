@@ -13,7 +13,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+
 use zeroize::Zeroizing;
 
 /// Where the data directory is: `$SHIELDHSM_KMDATA`, else `$NFAST_KMDATA`, else a per-user
@@ -60,6 +60,7 @@ impl Store {
                 fs::DirBuilder::new().recursive(true).mode(0o700).create(d)?;
             }
         }
+        check_permissions(root, &local, &emu)?;
         let lock_file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -108,25 +109,54 @@ impl Store {
             if !name.starts_with(prefix) || name.ends_with(".tmp") {
                 continue;
             }
-            if let Ok(md) = e.metadata() {
+            // Regular files only: a FIFO, socket, device or symlink named like a key is not one.
+            if let Some(md) = e.metadata().ok().filter(|md| md.file_type().is_file()) {
                 out.push((name.to_string(), FileStamp::of(&md)));
             }
         }
         Ok(out)
     }
 
+    /// Reads `local/<name>`: only a regular file (no symlink, FIFO or device), owned by this user
+    /// or shared through the directory's group, not writable by others, and at most
+    /// [`MAX_FILE_LEN`] bytes. Anything else is `CKR_DEVICE_ERROR`, never a hang or a huge read.
     pub fn read(&self, name: &str) -> Result<Vec<u8>> {
-        Ok(fs::read(self.local.join(name))?)
+        read_checked(&self.local.join(name))
     }
 
-    /// The current version stamp of `local/<name>`.
+    /// The current version stamp of `local/<name>` (the file itself, not a link's target).
     pub fn stamp(&self, name: &str) -> Result<FileStamp> {
-        Ok(FileStamp::of(&fs::metadata(self.local.join(name))?))
+        Ok(FileStamp::of(&fs::symlink_metadata(self.local.join(name))?))
     }
 
     pub fn exists(&self, name: &str) -> bool {
         self.local.join(name).exists()
     }
+}
+
+/// The largest file the store reads (the biggest legitimate one, an RSA-8192 key with its
+/// attributes, is a few KiB).
+pub const MAX_FILE_LEN: u64 = 1 << 20;
+
+/// See [`Store::read`].
+pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt as _};
+    let f =
+        OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).open(path)?;
+    let md = f.metadata()?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let owner_ok = md.uid() == me || md.mode() & 0o070 != 0;
+    if !md.file_type().is_file() || md.len() > MAX_FILE_LEN || md.mode() & 0o002 != 0 || !owner_ok {
+        return Err(CKR_DEVICE_ERROR.into());
+    }
+    let mut buf = Vec::with_capacity(md.len() as usize);
+    f.take(MAX_FILE_LEN + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_FILE_LEN {
+        return Err(CKR_DEVICE_ERROR.into());
+    }
+    Ok(buf)
 }
 
 /// Identifies one version of a file (rename-based writes change the inode).
@@ -196,6 +226,19 @@ impl Drop for StoreLock<'_> {
     }
 }
 
+/// Refuses a data directory others may write, and an HSM inside (`emu/`) others may read:
+/// kmdata may be shared through its group, as nShield shares it; the module's secrets may not.
+fn check_permissions(root: &Path, local: &Path, emu: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for (d, forbidden) in [(root, 0o002), (local, 0o002), (emu, 0o007)] {
+        let md = fs::symlink_metadata(d)?;
+        if !md.file_type().is_dir() || md.mode() & forbidden != 0 {
+            return Err(CKR_DEVICE_ERROR.into());
+        }
+    }
+    Ok(())
+}
+
 /// Deletes `.<name>.<pid>.tmp` files left by processes that died mid-write. A live writer's
 /// temp file (its pid still exists) is left alone.
 fn remove_orphan_temps(dir: &Path) {
@@ -219,7 +262,14 @@ fn remove_orphan_temps(dir: &Path) {
 pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let res = (|| -> std::io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        // A leftover temp file of a dead process with our pid is replaced; never followed.
+        let _ = fs::remove_file(&tmp);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
         f.set_permissions(fs::Permissions::from_mode(0o600))?;
         f.write_all(data)?;
         f.sync_data()?;
@@ -237,53 +287,57 @@ fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// An 8-byte shared counter in `emu/generation`, mapped into every process: reading it costs
-/// a load, so every `C_FindObjectsInit` can ask "did anyone change the store?" for free.
+/// An 8-byte counter in `emu/generation` that every process bumps (under the store lock) after
+/// changing `local/`, so `C_FindObjectsInit` asks "did anyone change the store?" with one
+/// `pread`. Read with pread rather than a shared mapping: a truncated or damaged file then reads
+/// as a changed counter, never a SIGBUS in the host.
 struct Generation {
-    ptr: *mut AtomicU64,
-    _file: File,
+    file: File,
 }
-
-// SAFETY: the mapping is only accessed through an AtomicU64, which is Sync.
-unsafe impl Send for Generation {}
-unsafe impl Sync for Generation {}
 
 impl Generation {
     fn open(path: &Path) -> Result<Generation> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
-        if file.metadata()?.len() < 8 {
-            file.set_len(8)?;
-        }
-        // SAFETY: mapping 8 bytes of a file we hold open, shared so other processes see writes.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                8,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)?;
+        let md = file.metadata()?;
+        if !md.file_type().is_file() {
             return Err(CKR_DEVICE_ERROR.into());
         }
-        Ok(Generation { ptr: p as *mut AtomicU64, _file: file })
+        if md.len() < 8 {
+            file.set_len(8)?;
+        }
+        Ok(Generation { file })
     }
-    fn get(&self) -> u64 {
-        // SAFETY: ptr is a live, 8-byte aligned (page) mapping for the life of self.
-        unsafe { (*self.ptr).load(Ordering::Acquire) }
-    }
-    fn bump(&self) -> u64 {
-        // SAFETY: as in `get`.
-        unsafe { (*self.ptr).fetch_add(1, Ordering::AcqRel) + 1 }
-    }
-}
 
-impl Drop for Generation {
-    fn drop(&mut self) {
-        // SAFETY: unmapping the mapping made in `open`.
-        unsafe { libc::munmap(self.ptr as *mut libc::c_void, 8) };
+    /// The counter; a short or unreadable file reads as `u64::MAX` (which never matches a value
+    /// a table has seen, so callers rescan).
+    fn get(&self) -> u64 {
+        use std::os::unix::fs::FileExt;
+        let mut b = [0u8; 8];
+        match self.file.read_exact_at(&mut b, 0) {
+            Ok(()) => u64::from_le_bytes(b),
+            Err(_) => u64::MAX,
+        }
+    }
+
+    /// Increments the counter (callers hold the store lock, which serializes bumps).
+    fn bump(&self) -> u64 {
+        use std::os::unix::fs::FileExt;
+        let mut b = [0u8; 8];
+        let now = match self.file.read_exact_at(&mut b, 0) {
+            Ok(()) => u64::from_le_bytes(b),
+            Err(_) => 0,
+        };
+        let next = now.wrapping_add(1) % (u64::MAX - 1);
+        let _ = self.file.write_all_at(&next.to_le_bytes(), 0);
+        next
     }
 }
 
@@ -322,6 +376,12 @@ pub fn open(key: &[u8; KEY_LEN], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<
 /// Iterations of PBKDF2-HMAC-SHA256 for PINs and passphrases (OWASP's 2023 floor is 600k for
 /// SHA-256; 210k keeps a login near 50 ms here while staying far above SoftHSMv2's 1 round).
 pub const KDF_ITERATIONS: u32 = 210_000;
+
+/// What an iteration count read from a file may be: files are not trusted to make a login
+/// take hours.
+pub fn plausible_iterations(n: u32) -> bool {
+    (1..=10 * KDF_ITERATIONS).contains(&n)
+}
 
 /// Derives a wrapping key from a PIN or passphrase.
 pub fn derive_key(secret: &[u8], salt: &[u8], iterations: u32, context: &[u8]) -> SecretKey32 {

@@ -6,7 +6,7 @@ use super::lineage;
 use super::object::{self, Object, Owner};
 use super::policy::{self, Origin};
 use super::session::{FindState, Session};
-use super::{Library, Slot, SlotKind};
+use super::{Library, Slot, SlotKind, Write};
 use crate::assurance::Assurance;
 use crate::error::{err, Result};
 use crate::module::softcard::Who;
@@ -164,7 +164,7 @@ impl Library {
             let mut t = slot.objects.write();
             t.insert(h, Owner::File(name.clone()), Object::new(attrs.clone()));
             t.files.insert(name.clone(), (h, crate::module::store::FileStamp { ino: 0, mtime_ns: 0, len: 0 }));
-            if let Err(e) = self.persist(slot, &mut t, &name, &attrs) {
+            if let Err(e) = self.persist(slot, &mut t, &name, &attrs, Write::Create) {
                 t.remove(h);
                 return Err(e);
             }
@@ -238,10 +238,11 @@ impl Library {
     }
 
     pub fn set_attributes(&self, session: &Session, h: CK_OBJECT_HANDLE, template: &AttrMap) -> Result<()> {
-        let (obj, owner) = self.object(session, h)?;
+        let (obj, _) = self.object(session, h)?;
         if obj.is_token() && !session.rw {
             return err(CKR_SESSION_READ_ONLY);
         }
+        self.require_card_login(session, &obj)?;
         if obj.attrs.contains(CKA_SHSM_ACL) && !obj.attrs.flag(CKA_MODIFIABLE) {
             // An nShield key changes only as its ACL allows (SetAppData), as through the CLI.
             return err(CKR_ATTRIBUTE_READ_ONLY);
@@ -250,18 +251,23 @@ impl Library {
             return err(CKR_ACTION_PROHIBITED);
         }
         let so = session.slot.logged_in() == Some(Who::So);
+        // The object as it is now, under the table lock: a destroy (or another set) that won the
+        // race is seen here, so a destroyed object is never written back.
+        let mut tab = session.slot.objects.write();
+        let (obj, owner) = match tab.get(h) {
+            Some(e) => (e.obj.clone(), e.owner.clone()),
+            None => return err(CKR_OBJECT_HANDLE_INVALID),
+        };
         let mut attrs = obj.attrs.clone();
         for (t, v) in template.iter() {
             policy::check_set(&obj.attrs, t, v, false, so)?;
             self.check_lineage_change(&obj.attrs, t, v)?;
             attrs.set(t, v.clone());
         }
-        let new = Object::new(attrs.clone());
-        let mut tab = session.slot.objects.write();
         if let Owner::File(name) = &owner {
-            self.persist(&session.slot, &mut tab, name, &attrs)?;
+            self.persist(&session.slot, &mut tab, name, &attrs, Write::Update)?;
         }
-        tab.replace(h, new);
+        tab.replace(h, Object::new(attrs));
         Ok(())
     }
 

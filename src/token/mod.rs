@@ -41,6 +41,13 @@ pub enum SlotKind {
     Empty,
 }
 
+/// Whether a token-object write creates the file or updates one that must still exist.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Create,
+    Update,
+}
+
 #[derive(Default)]
 pub struct Login {
     pub who: Option<Who>,
@@ -400,7 +407,7 @@ impl Library {
         };
         let own_prefix = match slot.card_hash() {
             None => format!("{}ua", object::FILE_PREFIX),
-            Some(h) => format!("{}us{}", object::FILE_PREFIX, &h[..8.min(h.len())]),
+            Some(h) => format!("{}us{}", object::FILE_PREFIX, h.get(..8).unwrap_or(h)),
         };
         let files: HashMap<String, _> = self
             .store
@@ -491,7 +498,7 @@ impl Library {
     }
 
     /// Writes a token object file and records it in the table (the caller holds `t`).
-    pub fn persist(&self, slot: &Slot, t: &mut ObjectTable, name: &str, attrs: &AttrMap) -> Result<()> {
+    pub fn persist(&self, slot: &Slot, t: &mut ObjectTable, name: &str, attrs: &AttrMap, how: Write) -> Result<()> {
         let (prot, owner, key) = self.sealing_key(slot, attrs)?;
         let blob = if prot == Protection::Token && !attrs.flag(CKA_PRIVATE) {
             // Visible before login (its public view under the module key), usable only after.
@@ -501,6 +508,14 @@ impl Library {
             object::seal_file(name, prot, &owner, &key, attrs)?
         };
         let lock = self.store.lock()?;
+        if how == Write::Update && !self.store.exists(name) {
+            // Another process destroyed it: it stays destroyed.
+            drop(lock);
+            if let Some((h, _)) = t.files.get(name).copied() {
+                t.remove(h);
+            }
+            return err(CKR_OBJECT_HANDLE_INVALID);
+        }
         lock.write(name, &blob)?;
         self.finish_change(&lock, t);
         drop(lock);
@@ -561,7 +576,7 @@ impl Library {
                 let lock = self.store.lock()?;
                 // Wipe: every object file of this card, then the card itself, then a new card in
                 // the same slot (new LT, so nothing old can be opened again).
-                let prefix = format!("{}us{}", object::FILE_PREFIX, &hash[..8.min(hash.len())]);
+                let prefix = format!("{}us{}", object::FILE_PREFIX, hash.get(..8).unwrap_or(hash));
                 for (n, _) in self.store.list(&prefix)? {
                     lock.remove(&n)?;
                 }

@@ -210,7 +210,7 @@ pub fn new_file_name(card_hash: Option<&str>) -> Result<String> {
     aws_lc_rs::rand::fill(&mut id)?;
     Ok(match card_hash {
         None => format!("{FILE_PREFIX}ua{}", hex::encode(id)),
-        Some(h) => format!("{FILE_PREFIX}us{}-{}", &h[..8.min(h.len())], hex::encode(id)),
+        Some(h) => format!("{FILE_PREFIX}us{}-{}", h.get(..8).unwrap_or(h), hex::encode(id)),
     })
 }
 

@@ -1,0 +1,159 @@
+//! Files in the data directory as an administrator (or an attacker with write access to kmdata)
+//! may leave them (issue #10): odd file types, damaged counters, edited softcards and loose
+//! permissions never hang, crash or mislead the library.
+
+mod common;
+use common::*;
+use cryptoki::error::{Error, RvError};
+use cryptoki::object::{Attribute, ObjectClass};
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+fn rv(e: Error) -> RvError {
+    match e {
+        Error::Pkcs11(rv, _) => rv,
+        other => panic!("expected a PKCS#11 error, got {other:?}"),
+    }
+}
+
+fn another_process(m: &Module) -> cryptoki::context::Pkcs11 {
+    // A fresh file each time: overwriting a library that is loaded would corrupt it.
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let so = m.dir.path().join(format!("other-{n}.so"));
+    std::fs::copy(built_module(), &so).unwrap();
+    init_at(&so, &m.kmdata())
+}
+
+#[test]
+fn fifos_symlinks_and_a_truncated_counter_neither_hang_nor_crash() {
+    let m = Module::fresh();
+    let slot = m.init_token("odd files");
+    let local = m.kmdata().join("local");
+    let fifo = std::ffi::CString::new(local.join("key_pkcs11_uafifo").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path we own.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", local.join("key_pkcs11_uazero")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", local.join("softcard_zero")).unwrap();
+    // Truncate the shared change counter under a running library.
+    std::fs::OpenOptions::new().write(true).open(m.kmdata().join("emu/generation")).unwrap().set_len(0).unwrap();
+    let t0 = Instant::now();
+    let s = m.user_session(slot);
+    let found = s.find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)]).unwrap();
+    assert!(found.is_empty());
+    let s0 = m.p11.open_ro_session(m.p11.get_all_slots().unwrap()[0]).unwrap();
+    assert!(s0.find_objects(&[]).unwrap().is_empty());
+    let p2 = another_process(&m);
+    assert!(p2.get_all_slots().unwrap().len() >= 3);
+    assert!(t0.elapsed() < Duration::from_secs(20), "no hang: {:?}", t0.elapsed());
+    // The store still works: a token object is written and found by the other process.
+    s.generate_key(
+        &cryptoki::mechanism::Mechanism::AesKeyGen,
+        &[Attribute::ValueLen(16.into()), Attribute::Token(true), Attribute::Label(b"after".to_vec())],
+    )
+    .unwrap();
+    let s2 = p2.open_rw_session(slot).unwrap();
+    s2.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    assert_eq!(s2.find_objects(&[Attribute::Label(b"after".to_vec())]).unwrap().len(), 1);
+}
+
+fn softcard_file(m: &Module) -> std::path::PathBuf {
+    std::fs::read_dir(m.kmdata().join("local"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("softcard_"))
+        .unwrap()
+}
+
+fn edit(path: &std::path::Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn an_edited_softcard_cannot_stall_login_or_take_the_module_slot() {
+    let m = Module::fresh();
+    let slot = m.init_token("edited");
+    let file = softcard_file(&m);
+    edit(&file, |v| v["user"]["iterations"] = serde_json::json!(4_000_000_000u32));
+    let p2 = another_process(&m);
+    let s = p2.open_rw_session(slot).unwrap();
+    let t0 = Instant::now();
+    let e = s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(5), "login returned at once: {:?}", t0.elapsed());
+    assert_eq!(rv(e), RvError::DeviceError);
+    // A softcard claiming slot 0 does not displace the module slot: it is not served.
+    edit(&file, |v| v["slot"] = serde_json::json!(0));
+    let p3 = another_process(&m);
+    let slots = p3.get_all_slots().unwrap();
+    assert_eq!(p3.get_token_info(slots[0]).unwrap().label(), "loadshared accelerator");
+    assert!(slots.iter().all(|s| p3.get_token_info(*s).unwrap().label() != "edited"));
+}
+
+#[test]
+fn a_world_writable_data_directory_is_refused() {
+    let _g = env_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let kmdata = dir.path().join("kmdata");
+    std::fs::create_dir(&kmdata).unwrap();
+    std::fs::set_permissions(&kmdata, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let so = dir.path().join("lib.so");
+    std::fs::copy(built_module(), &so).unwrap();
+    std::env::set_var("SHIELDHSM_KMDATA", &kmdata);
+    let p11 = cryptoki::context::Pkcs11::new(&so).unwrap();
+    let e = p11.initialize(cryptoki::context::CInitializeArgs::OsThreads).unwrap_err();
+    assert_eq!(rv(e), RvError::DeviceError);
+    // Owner-only (or group-shared) works.
+    std::fs::set_permissions(&kmdata, std::fs::Permissions::from_mode(0o750)).unwrap();
+    p11.initialize(cryptoki::context::CInitializeArgs::OsThreads).unwrap();
+}
+
+fn key_files(m: &Module) -> usize {
+    std::fs::read_dir(m.kmdata().join("local"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("key_pkcs11_"))
+        .count()
+}
+
+#[test]
+fn a_destroyed_object_never_returns() {
+    let m = Module::fresh();
+    let slot = m.init_token("tombstones");
+    let data = |label: &str| {
+        vec![
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ]
+    };
+    // A set racing a destroy in one process: once the destroy returns, the file is gone for good.
+    let _login = m.user_session(slot);
+    let destroyer = m.p11.open_rw_session(slot).unwrap();
+    for round in 0..40 {
+        let h = destroyer.create_object(&data("race")).unwrap();
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                let setter = m.p11.open_rw_session(slot).unwrap();
+                while setter.update_attributes(h, &[Attribute::Label(format!("r{round}").into_bytes())]).is_ok() {}
+            });
+            std::thread::sleep(Duration::from_micros(200));
+            destroyer.destroy_object(h).unwrap();
+        });
+        assert_eq!(key_files(&m), 0, "round {round}: the destroyed object was written back");
+    }
+    // Across processes: a set on a handle another process destroyed is refused, not a revival.
+    let h = destroyer.create_object(&data("shared")).unwrap();
+    let p2 = another_process(&m);
+    let s2 = p2.open_rw_session(slot).unwrap();
+    let h2 = s2.find_objects(&[Attribute::Label(b"shared".to_vec())]).unwrap()[0];
+    destroyer.destroy_object(h).unwrap();
+    let e = s2.update_attributes(h2, &[Attribute::Label(b"back".to_vec())]).unwrap_err();
+    assert_eq!(rv(e), RvError::ObjectHandleInvalid);
+    assert_eq!(key_files(&m), 0);
+}
