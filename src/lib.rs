@@ -11,6 +11,8 @@ pub mod abi;
 pub mod assurance;
 pub mod byok;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mech;
 pub mod module;
 pub mod token;
