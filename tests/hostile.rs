@@ -134,3 +134,55 @@ fn a_pss_salt_length_near_the_maximum_is_refused() {
         assert_eq!(call!(r, C_SignInit, h, &mut m, sk), CKR_MECHANISM_PARAM_INVALID, "sLen {s_len}");
     }
 }
+
+/// PKCS#11 3.0: a call "always terminates the active operation unless it returns
+/// CKR_BUFFER_TOO_SMALL or is a successful call to determine the length of the buffer needed".
+#[test]
+fn errors_end_operations_as_the_spec_says() {
+    let (r, h) = module_session();
+    let k = aes_key(&r, h);
+    let iv = [0u8; 16];
+    let mut m = CK_MECHANISM { mechanism: CKM_AES_CBC_PAD, pParameter: iv.as_ptr() as *mut c_void, ulParameterLen: 16 };
+    let data = [1u8; 20];
+    let mut out = [0u8; 64];
+    let mut len: CK_ULONG = 64;
+    // Whether an encryption is still active (if not, this starts the next one).
+    let template_mech = m;
+    let active = |r: &Raw| {
+        let mut again = template_mech;
+        call!(r, C_EncryptInit, h, &mut again, k) == CKR_OPERATION_ACTIVE
+    };
+    // A NULL length pointer ends the operation.
+    assert_eq!(call!(r, C_EncryptInit, h, &mut m, k), CKR_OK);
+    let rv = call!(r, C_Encrypt, h, data.as_ptr() as *mut u8, 20, out.as_mut_ptr(), null_mut());
+    assert_eq!(rv, CKR_ARGUMENTS_BAD);
+    assert!(!active(&r), "ended by CKR_ARGUMENTS_BAD (and begun again)");
+    // CKR_BUFFER_TOO_SMALL and a length query keep it.
+    let mut small: CK_ULONG = 4;
+    let rv = call!(r, C_Encrypt, h, data.as_ptr() as *mut u8, 20, out.as_mut_ptr(), &mut small);
+    assert_eq!(rv, CKR_BUFFER_TOO_SMALL);
+    assert_eq!(call!(r, C_Encrypt, h, data.as_ptr() as *mut u8, 20, null_mut(), &mut len), CKR_OK);
+    // The length query committed it to single-part: an update is refused, which ends it.
+    let rv = call!(r, C_EncryptUpdate, h, data.as_ptr() as *mut u8, 20, out.as_mut_ptr(), &mut len);
+    assert_eq!(rv, CKR_OPERATION_ACTIVE);
+    assert_eq!(call!(r, C_EncryptFinal, h, out.as_mut_ptr(), &mut len), CKR_OPERATION_NOT_INITIALIZED);
+    // A single-part call after an update: refused, and the operation is over.
+    assert_eq!(call!(r, C_EncryptInit, h, &mut m, k), CKR_OK);
+    len = 64;
+    assert_eq!(call!(r, C_EncryptUpdate, h, data.as_ptr() as *mut u8, 16, out.as_mut_ptr(), &mut len), CKR_OK);
+    len = 64;
+    let rv = call!(r, C_Encrypt, h, data.as_ptr() as *mut u8, 20, out.as_mut_ptr(), &mut len);
+    assert_eq!(rv, CKR_OPERATION_ACTIVE);
+    assert_eq!(call!(r, C_EncryptInit, h, &mut m, k), CKR_OK, "a new operation may start");
+    // Digest: the same rules.
+    let mut sha = CK_MECHANISM { mechanism: CKM_SHA256, pParameter: null_mut(), ulParameterLen: 0 };
+    assert_eq!(call!(r, C_DigestInit, h, &mut sha), CKR_OK);
+    assert_eq!(call!(r, C_Digest, h, data.as_ptr() as *mut u8, 20, null_mut(), null_mut()), CKR_ARGUMENTS_BAD);
+    assert_eq!(call!(r, C_DigestUpdate, h, data.as_ptr() as *mut u8, 20), CKR_OPERATION_NOT_INITIALIZED);
+    // Argument checks come before mechanism checks.
+    let mut bogus = CK_MECHANISM { mechanism: 0x7FFF_FFF0, pParameter: null_mut(), ulParameterLen: 0 };
+    let mut kh: CK_OBJECT_HANDLE = 0;
+    assert_eq!(call!(r, C_GenerateKey, h, &mut bogus, null_mut(), 3, &mut kh), CKR_ARGUMENTS_BAD);
+    assert_eq!(call!(r, C_GenerateKey, h, &mut bogus, null_mut(), 0, null_mut()), CKR_ARGUMENTS_BAD);
+    assert_eq!(call!(r, C_GenerateKey, h, &mut bogus, null_mut(), 0, &mut kh), CKR_MECHANISM_INVALID);
+}

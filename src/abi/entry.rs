@@ -8,8 +8,10 @@ use super::{guard, lib, session};
 use crate::error::{err, Result};
 use crate::mech::registry;
 use crate::module::softcard::{self, Who};
-use crate::token::crypto::{CipherDir, Out, Outcome, SignDir};
+use crate::token::crypto::{CipherDir, OpKind, Out, Outcome, SignDir};
 use crate::token::manage::{read_attr, AttrRead};
+use crate::token::session::Session;
+use crate::token::Library;
 use crate::token::{SlotKind, MANUFACTURER};
 use cryptoki_sys::*;
 use std::ffi::c_void;
@@ -655,6 +657,22 @@ unsafe fn cipher_init(h: CK_SESSION_HANDLE, d: CipherDir, m: *mut CK_MECHANISM, 
     })
 }
 
+/// A call of an active operation. PKCS#11 ends the operation on any error but
+/// `CKR_BUFFER_TOO_SMALL` (argument errors such as a NULL length pointer included); with no
+/// operation active there is nothing to end.
+fn op_call(h: CK_SESSION_HANDLE, kind: OpKind, f: impl FnOnce(&Library, &Session) -> Result<()>) -> CK_RV {
+    guard(|| {
+        let (l, s) = session(h)?;
+        let r = f(&l, &s);
+        if let Err(e) = &r {
+            if !matches!(e.rv(), CKR_BUFFER_TOO_SMALL | CKR_OPERATION_NOT_INITIALIZED) {
+                l.cancel_op(&s, kind);
+            }
+        }
+        r
+    })
+}
+
 unsafe fn cipher_one(
     h: CK_SESSION_HANDLE,
     d: CipherDir,
@@ -663,15 +681,10 @@ unsafe fn cipher_one(
     o: *mut CK_BYTE,
     ol: *mut CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Cipher(d), |l, s| {
         // SAFETY: caller's buffers.
         let input = unsafe { slice(data, len)? };
-        let r = unsafe { write_out(o, ol, |out| l.cipher(&s, d, input, out)) };
-        if matches!(r, Err(e) if e.rv() == CKR_ARGUMENTS_BAD) {
-            l.cipher_cancel(&s, d);
-        }
-        r
+        unsafe { write_out(o, ol, |out| l.cipher(s, d, input, out)) }
     })
 }
 
@@ -683,19 +696,17 @@ unsafe fn cipher_update(
     o: *mut CK_BYTE,
     ol: *mut CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Cipher(d), |l, s| {
         // SAFETY: caller's buffers.
         let input = unsafe { slice(data, len)? };
-        unsafe { write_out(o, ol, |out| l.cipher_update(&s, d, input, out)) }
+        unsafe { write_out(o, ol, |out| l.cipher_update(s, d, input, out)) }
     })
 }
 
 unsafe fn cipher_final(h: CK_SESSION_HANDLE, d: CipherDir, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Cipher(d), |l, s| {
         // SAFETY: caller's buffers.
-        unsafe { write_out(o, ol, |out| l.cipher_final(&s, d, out)) }
+        unsafe { write_out(o, ol, |out| l.cipher_final(s, d, out)) }
     })
 }
 
@@ -807,22 +818,20 @@ pub unsafe extern "C" fn C_Digest(
     o: *mut CK_BYTE,
     ol: *mut CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Digest, |l, s| {
         // SAFETY: caller's buffers.
         let input = unsafe { slice(d, len)? };
-        unsafe { write_out(o, ol, |out| l.digest(&s, input, out)) }
+        unsafe { write_out(o, ol, |out| l.digest(s, input, out)) }
     })
 }
 /// # Safety
 /// Buffers as the spec defines them.
 #[no_mangle]
 pub unsafe extern "C" fn C_DigestUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, len: CK_ULONG) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Digest, |l, s| {
         // SAFETY: caller's buffer.
         let input = unsafe { slice(d, len)? };
-        l.digest_update(&s, input)
+        l.digest_update(s, input)
     })
 }
 #[no_mangle]
@@ -836,10 +845,9 @@ pub extern "C" fn C_DigestKey(h: CK_SESSION_HANDLE, k: CK_OBJECT_HANDLE) -> CK_R
 /// Buffers as the spec defines them.
 #[no_mangle]
 pub unsafe extern "C" fn C_DigestFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Digest, |l, s| {
         // SAFETY: caller's buffers.
-        unsafe { write_out(o, ol, |out| l.digest_final(&s, out)) }
+        unsafe { write_out(o, ol, |out| l.digest_final(s, out)) }
     })
 }
 
@@ -875,32 +883,29 @@ pub unsafe extern "C" fn C_Sign(
     o: *mut CK_BYTE,
     ol: *mut CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Sign(SignDir::Sign), |l, s| {
         // SAFETY: caller's buffers.
         let input = unsafe { slice(d, len)? };
-        unsafe { write_out(o, ol, |out| l.sign(&s, Some(input), out)) }
+        unsafe { write_out(o, ol, |out| l.sign(s, Some(input), out)) }
     })
 }
 /// # Safety
 /// Buffers as the spec defines them.
 #[no_mangle]
 pub unsafe extern "C" fn C_SignUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, len: CK_ULONG) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Sign(SignDir::Sign), |l, s| {
         // SAFETY: caller's buffer.
         let input = unsafe { slice(d, len)? };
-        l.sign_update(&s, SignDir::Sign, input)
+        l.sign_update(s, SignDir::Sign, input)
     })
 }
 /// # Safety
 /// Buffers as the spec defines them.
 #[no_mangle]
 pub unsafe extern "C" fn C_SignFinal(h: CK_SESSION_HANDLE, o: *mut CK_BYTE, ol: *mut CK_ULONG) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Sign(SignDir::Sign), |l, s| {
         // SAFETY: caller's buffers.
-        unsafe { write_out(o, ol, |out| l.sign(&s, None, out)) }
+        unsafe { write_out(o, ol, |out| l.sign(s, None, out)) }
     })
 }
 /// # Safety
@@ -920,33 +925,30 @@ pub unsafe extern "C" fn C_Verify(
     sig: *mut CK_BYTE,
     sl: CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Sign(SignDir::Verify), |l, s| {
         // SAFETY: caller's buffers.
         let (input, sig) = unsafe { (slice(d, len)?, slice(sig, sl)?) };
-        l.verify(&s, Some(input), sig)
+        l.verify(s, Some(input), sig)
     })
 }
 /// # Safety
 /// Buffers as the spec defines them.
 #[no_mangle]
 pub unsafe extern "C" fn C_VerifyUpdate(h: CK_SESSION_HANDLE, d: *mut CK_BYTE, len: CK_ULONG) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Sign(SignDir::Verify), |l, s| {
         // SAFETY: caller's buffer.
         let input = unsafe { slice(d, len)? };
-        l.sign_update(&s, SignDir::Verify, input)
+        l.sign_update(s, SignDir::Verify, input)
     })
 }
 /// # Safety
 /// Buffers as the spec defines them.
 #[no_mangle]
 pub unsafe extern "C" fn C_VerifyFinal(h: CK_SESSION_HANDLE, sig: *mut CK_BYTE, sl: CK_ULONG) -> CK_RV {
-    guard(|| {
-        let (l, s) = session(h)?;
+    op_call(h, OpKind::Sign(SignDir::Verify), |l, s| {
         // SAFETY: caller's buffer.
         let sig = unsafe { slice(sig, sl)? };
-        l.verify(&s, None, sig)
+        l.verify(s, None, sig)
     })
 }
 
@@ -1154,7 +1156,8 @@ pub unsafe extern "C" fn C_GenerateKey(
     guard(|| {
         let (l, s) = session(h)?;
         // SAFETY: caller's mechanism, template and out-parameter.
-        let (m, t, ph) = unsafe { (mechanism(m)?, template(t, n)?, out(ph)?) };
+        // Argument checks come before the mechanism's.
+        let (ph, t, m) = unsafe { (out(ph)?, template(t, n)?, mechanism(m)?) };
         *ph = l.generate_key(&s, &m, &t)?;
         Ok(())
     })
@@ -1178,7 +1181,8 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
     guard(|| {
         let (l, s) = session(h)?;
         // SAFETY: caller's mechanism, templates and out-parameters.
-        let (m, pt, st, ph, sh) = unsafe { (mechanism(m)?, template(pt, pn)?, template(st, sn)?, out(ph)?, out(sh)?) };
+        // Argument checks come before the mechanism's.
+        let (ph, sh, pt, st, m) = unsafe { (out(ph)?, out(sh)?, template(pt, pn)?, template(st, sn)?, mechanism(m)?) };
         let (a, b) = l.generate_key_pair(&s, &m, &pt, &st)?;
         *ph = a;
         *sh = b;
@@ -1221,7 +1225,7 @@ pub unsafe extern "C" fn C_UnwrapKey(
     guard(|| {
         let (l, s) = session(h)?;
         // SAFETY: caller's mechanism, buffers, template and out-parameter.
-        let (m, w, t, ph) = unsafe { (mechanism(m)?, slice(w, wl)?, template(t, n)?, out(ph)?) };
+        let (ph, w, t, m) = unsafe { (out(ph)?, slice(w, wl)?, template(t, n)?, mechanism(m)?) };
         *ph = l.unwrap_key(&s, &m, uk, w, &t)?;
         Ok(())
     })
@@ -1241,7 +1245,8 @@ pub unsafe extern "C" fn C_DeriveKey(
     guard(|| {
         let (l, s) = session(h)?;
         // SAFETY: caller's mechanism, template and out-parameter.
-        let (m, t, ph) = unsafe { (mechanism(m)?, template(t, n)?, out(ph)?) };
+        // Argument checks come before the mechanism's.
+        let (ph, t, m) = unsafe { (out(ph)?, template(t, n)?, mechanism(m)?) };
         *ph = l.derive_key(&s, &m, base, &t)?;
         Ok(())
     })

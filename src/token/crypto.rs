@@ -98,6 +98,14 @@ fn sign_slot(ops: &mut Ops, d: SignDir) -> &mut Option<Active<dyn SignOp>> {
     }
 }
 
+/// Which active operation a call belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Cipher(CipherDir),
+    Digest,
+    Sign(SignDir),
+}
+
 /// Keeps the operation on success-with-more-to-come, ends it on completion or failure
 /// (PKCS#11: any error other than CKR_BUFFER_TOO_SMALL ends the operation).
 fn settle<T: ?Sized>(slot: &mut Option<Active<T>>, r: &Result<Outcome>, finishing: bool) {
@@ -178,6 +186,15 @@ impl Library {
         Ok(())
     }
 
+    /// Ends an operation (an error ended it, or the caller cancelled it).
+    pub fn cancel_op(&self, session: &Session, kind: OpKind) {
+        match kind {
+            OpKind::Cipher(d) => self.cipher_cancel(session, d),
+            OpKind::Digest => self.digest_cancel(session),
+            OpKind::Sign(d) => self.sign_cancel(session, d),
+        }
+    }
+
     pub fn cipher_cancel(&self, session: &Session, d: CipherDir) {
         *cipher_slot(&mut session.ops.lock(), d) = None;
     }
@@ -186,7 +203,9 @@ impl Library {
         let mut ops = session.ops.lock();
         let slot = cipher_slot(&mut ops, d);
         let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        a.single = true;
         let r = if a.updated {
+            // Mixing single- and multi-part calls is an error, and errors end operations.
             err(CKR_OPERATION_ACTIVE)
         } else if a.needs_auth {
             err(CKR_USER_NOT_LOGGED_IN)
@@ -195,10 +214,6 @@ impl Library {
             let op = &mut a.op;
             produce(&mut a.pending, out, bound, |b| op.single(input, b))
         };
-        if matches!(r, Err(e) if e.rv() == CKR_OPERATION_ACTIVE) {
-            // A single-part call after an update: refused, but it does not end the operation.
-            return r;
-        }
         settle(slot, &r, true);
         r
     }
@@ -208,7 +223,9 @@ impl Library {
         let slot = cipher_slot(&mut ops, d);
         let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         a.updated = true;
-        let r = if a.needs_auth {
+        let r = if a.single {
+            err(CKR_OPERATION_ACTIVE)
+        } else if a.needs_auth {
             err(CKR_USER_NOT_LOGGED_IN)
         } else {
             let bound = a.op.update_len(input.len());
@@ -223,9 +240,13 @@ impl Library {
         let mut ops = session.ops.lock();
         let slot = cipher_slot(&mut ops, d);
         let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let bound = a.op.final_len();
-        let op = &mut a.op;
-        let r = produce(&mut a.pending, out, bound, |b| op.finalize(b));
+        let r = if a.single {
+            err(CKR_OPERATION_ACTIVE)
+        } else {
+            let bound = a.op.final_len();
+            let op = &mut a.op;
+            produce(&mut a.pending, out, bound, |b| op.finalize(b))
+        };
         settle(slot, &r, true);
         r
     }
@@ -249,11 +270,10 @@ impl Library {
     pub fn digest(&self, session: &Session, data: &[u8], out: Out<'_>) -> Result<Outcome> {
         let mut ops = session.ops.lock();
         let a = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        if a.updated {
-            return err(CKR_OPERATION_ACTIVE);
-        }
+        a.single = true;
         let len = a.op.len();
         let r = match out {
+            _ if a.updated => err(CKR_OPERATION_ACTIVE),
             Out::Buf(b) if b.len() >= len => {
                 a.op.update(data);
                 Ok(Outcome::Written(a.op.finalize(b)))
@@ -267,6 +287,10 @@ impl Library {
     pub fn digest_update(&self, session: &Session, data: &[u8]) -> Result<()> {
         let mut ops = session.ops.lock();
         let a = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        if a.single {
+            ops.digest = None;
+            return err(CKR_OPERATION_ACTIVE);
+        }
         a.updated = true;
         a.op.update(data);
         Ok(())
@@ -295,6 +319,9 @@ impl Library {
             let v = obj.attrs.bytes(CKA_VALUE).ok_or(CKR_KEY_INDIGESTIBLE)?;
             let mut ops = session.ops.lock();
             let a = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+            if a.single {
+                return err(CKR_OPERATION_ACTIVE);
+            }
             a.updated = true;
             a.op.update(v);
             Ok(())
@@ -312,6 +339,7 @@ impl Library {
         let a = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         let len = a.op.len();
         let r = match out {
+            _ if a.single => err(CKR_OPERATION_ACTIVE),
             Out::Buf(b) if b.len() >= len => Ok(Outcome::Written(a.op.finalize(b))),
             _ => Ok(Outcome::Needed(len)),
         };
@@ -349,7 +377,7 @@ impl Library {
         let slot = sign_slot(&mut ops, d);
         let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         a.updated = true;
-        let r = a.op.update(data);
+        let r = if a.single { err(CKR_OPERATION_ACTIVE) } else { a.op.update(data) };
         if r.is_err() {
             *slot = None;
         }
@@ -360,7 +388,10 @@ impl Library {
     pub fn sign(&self, session: &Session, data: Option<&[u8]>, out: Out<'_>) -> Result<Outcome> {
         let mut ops = session.ops.lock();
         let a = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        if data.is_some() && a.updated {
+        let mixed = if data.is_some() { a.updated } else { a.single };
+        a.single |= data.is_some();
+        if mixed {
+            ops.sign = None;
             return err(CKR_OPERATION_ACTIVE);
         }
         if a.needs_auth {
@@ -385,7 +416,9 @@ impl Library {
     pub fn verify(&self, session: &Session, data: Option<&[u8]>, sig: &[u8]) -> Result<()> {
         let mut ops = session.ops.lock();
         let a = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        if data.is_some() && a.updated {
+        let mixed = if data.is_some() { a.updated } else { a.single };
+        if mixed {
+            ops.verify = None;
             return err(CKR_OPERATION_ACTIVE);
         }
         let r = (|| {

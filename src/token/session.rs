@@ -41,11 +41,14 @@ pub struct Active<T: ?Sized> {
     pub pending: Option<Zeroizing<Vec<u8>>>,
     /// CKA_ALWAYS_AUTHENTICATE key: needs a CKU_CONTEXT_SPECIFIC login first.
     pub needs_auth: bool,
+    /// A single-part call (or its length query) has been made: the operation is committed to
+    /// single-part, and `…Update`/`…Final` get `CKR_OPERATION_ACTIVE`.
+    pub single: bool,
 }
 
 impl<T: ?Sized> Active<T> {
     pub fn new(op: Box<T>, needs_auth: bool) -> Self {
-        Active { op, updated: false, pending: None, needs_auth }
+        Active { op, updated: false, pending: None, needs_auth, single: false }
     }
 }
 
