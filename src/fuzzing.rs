@@ -182,6 +182,17 @@ pub fn abi_mechanism(data: &[u8]) {
         8 => (CKM_AES_KEY_WRAP_KWP, (raw.as_mut_ptr() as *mut c_void, raw.len() as CK_ULONG)),
         _ => (word(&mut b) % 0x2000, (raw.as_mut_ptr() as *mut c_void, raw.len() as CK_ULONG)),
     };
+    // Raw bytes are no valid parameter for a mechanism whose parameter struct holds pointers:
+    // handing them over would break the caller's side of the contract, not test ours.
+    use crate::mech::{registry, ParamKind};
+    let raw_bytes = pick % 10 >= 6;
+    let holds_pointers = matches!(
+        registry::param_kind(ty),
+        Some(ParamKind::Gcm | ParamKind::Oaep | ParamKind::RsaAesKeyWrap | ParamKind::Ecdh)
+    );
+    if raw_bytes && holds_pointers {
+        return;
+    }
     let m = CK_MECHANISM { mechanism: ty, pParameter: ptr, ulParameterLen: len };
     // SAFETY: every pointer above addresses a live buffer of at least the stated length.
     let Ok(mech) = (unsafe { marshal::mechanism(&m) }) else { return };
