@@ -157,3 +157,63 @@ fn a_destroyed_object_never_returns() {
     assert_eq!(rv(e), RvError::ObjectHandleInvalid);
     assert_eq!(key_files(&m), 0);
 }
+
+#[test]
+fn replaying_an_old_softcard_file_does_not_reset_its_pin_counter() {
+    let m = Module::fresh();
+    let slot = m.init_token("rollback");
+    let file = softcard_file(&m);
+    let fresh_copy = std::fs::read(&file).unwrap();
+    let s = m.p11.open_rw_session(slot).unwrap();
+    let wrong = AuthPin::new("0000-wrong".into());
+    for _ in 0..9 {
+        assert_eq!(rv(s.login(UserType::User, Some(&wrong)).unwrap_err()), RvError::PinIncorrect);
+    }
+    // The administrator puts back the file as it was before the guesses.
+    std::fs::write(&file, &fresh_copy).unwrap();
+    let p2 = another_process(&m);
+    assert!(p2.get_token_info(slot).unwrap().user_pin_final_try(), "the count survived the replay");
+    let s2 = p2.open_rw_session(slot).unwrap();
+    assert_eq!(rv(s2.login(UserType::User, Some(&wrong)).unwrap_err()), RvError::PinLocked);
+    let right = AuthPin::new(USER_PIN.into());
+    assert_eq!(rv(s2.login(UserType::User, Some(&right)).unwrap_err()), RvError::PinLocked);
+    // An edited limit can only be lower: raising it in the file changes nothing.
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["max_tries"] = serde_json::json!(1_000_000);
+    v["user_failures"] = serde_json::json!(0);
+    std::fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    let p3 = another_process(&m);
+    assert!(p3.get_token_info(slot).unwrap().user_pin_locked());
+}
+
+#[test]
+fn replaying_a_destroyed_objects_file_does_not_revive_it() {
+    let m = Module::fresh();
+    let slot = m.init_token("replay");
+    let s = m.user_session(slot);
+    let t = vec![
+        Attribute::Class(ObjectClass::DATA),
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Label(b"gone".to_vec()),
+    ];
+    let h = s.create_object(&t).unwrap();
+    let files: Vec<_> = std::fs::read_dir(m.kmdata().join("local"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("key_pkcs11_"))
+        .map(|e| (e.path(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    assert_eq!(files.len(), 1);
+    s.destroy_object(h).unwrap();
+    std::fs::write(&files[0].0, &files[0].1).unwrap();
+    let p2 = another_process(&m);
+    let s2 = p2.open_ro_session(slot).unwrap();
+    assert!(s2.find_objects(&[Attribute::Label(b"gone".to_vec())]).unwrap().is_empty());
+    assert!(s.find_objects(&[Attribute::Label(b"gone".to_vec())]).unwrap().is_empty());
+    // Positive control: objects made since are served as usual.
+    let mut kept = t.clone();
+    kept[3] = Attribute::Label(b"kept".to_vec());
+    s.create_object(&kept).unwrap();
+    assert_eq!(s2.find_objects(&[Attribute::Label(b"kept".to_vec())]).unwrap().len(), 1);
+}

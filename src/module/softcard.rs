@@ -39,6 +39,28 @@ pub struct SoftcardFile {
     pub user_failures: u32,
 }
 
+/// A softcard's PIN failure counters and limit as the module itself keeps them
+/// (`emu/counters/<hash>`): `local/` may be rolled back by whoever administers it, the inside of
+/// the HSM may not.
+#[derive(Serialize, Deserialize, Default)]
+struct Counters {
+    so: u32,
+    user: u32,
+    max_tries: Option<u32>,
+}
+
+impl Counters {
+    fn rel(hash: &str) -> String {
+        format!("counters/{hash}")
+    }
+    fn read(store: &Store, hash: &str) -> Counters {
+        std::fs::read(store.emu().join(Counters::rel(hash)))
+            .ok()
+            .and_then(|raw| serde_json::from_slice(&raw).ok())
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Who {
     So,
@@ -72,7 +94,7 @@ impl SoftcardFile {
     }
 
     pub fn load(store: &Store, name: &str) -> Result<SoftcardFile> {
-        let f: SoftcardFile = serde_json::from_slice(&store.read(name)?).map_err(|_| CKR_DEVICE_ERROR)?;
+        let mut f: SoftcardFile = serde_json::from_slice(&store.read(name)?).map_err(|_| CKR_DEVICE_ERROR)?;
         if f.format != "shieldhsm/softcard/1" {
             return err(CKR_TOKEN_NOT_RECOGNIZED);
         }
@@ -80,10 +102,18 @@ impl SoftcardFile {
         if f.hash.len() != 40 || !f.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return err(CKR_DEVICE_ERROR);
         }
+        // The module's own counters win: an older copy of this file cannot reset them, and an
+        // edited file can only lower the limit.
+        let c = Counters::read(store, &f.hash);
+        f.so_failures = f.so_failures.max(c.so);
+        f.user_failures = f.user_failures.max(c.user);
+        f.max_tries = f.max_tries.min(c.max_tries.unwrap_or_else(max_tries)).max(1);
         Ok(f)
     }
 
     fn save(&self, lock: &StoreLock<'_>) -> Result<()> {
+        let c = Counters { so: self.so_failures, user: self.user_failures, max_tries: Some(self.max_tries) };
+        lock.write_emu(&Counters::rel(&self.hash), &serde_json::to_vec(&c).map_err(|_| CKR_GENERAL_ERROR)?)?;
         lock.write(&self.file_name(), &serde_json::to_vec_pretty(self).map_err(|_| CKR_GENERAL_ERROR)?)
     }
 

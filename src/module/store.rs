@@ -129,10 +129,22 @@ impl Store {
         Ok(FileStamp::of(&fs::symlink_metadata(self.local.join(name))?))
     }
 
+    /// Names of destroyed object files (see [`StoreLock::record_destroyed`]), oldest first.
+    pub fn destroyed_list(&self) -> Vec<String> {
+        read_checked(&self.emu.join(DESTROYED_FILE))
+            .map(|raw| String::from_utf8_lossy(&raw).lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     pub fn exists(&self, name: &str) -> bool {
         self.local.join(name).exists()
     }
 }
+
+const DESTROYED_FILE: &str = "destroyed";
+/// How many destroyed names the module remembers (newest kept when the record is compacted).
+pub const DESTROYED_KEEP: usize = 20_000;
+const DESTROYED_COMPACT_AT: u64 = 1 << 20;
 
 /// The largest file the store reads (the biggest legitimate one, an RSA-8192 key with its
 /// attributes, is a few KiB).
@@ -211,6 +223,28 @@ impl StoreLock<'_> {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         let name = path.file_name().and_then(|n| n.to_str()).ok_or(Error::general())?;
         write_atomic(dir, name, data)
+    }
+
+    /// Records, inside the module (`emu/destroyed`), that the object file `name` was destroyed:
+    /// a copy of it put back into `local/` later is not served again. Names are random and never
+    /// reused. The record keeps the newest [`DESTROYED_KEEP`] names.
+    pub fn record_destroyed(&self, name: &str) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let path = self.store.emu().join(DESTROYED_FILE);
+        if fs::symlink_metadata(&path).map(|m| m.len() > DESTROYED_COMPACT_AT).unwrap_or(false) {
+            let all = self.store.destroyed_list();
+            let keep = all[all.len().saturating_sub(DESTROYED_KEEP)..].join("\n") + "\n";
+            self.write_emu(DESTROYED_FILE, keep.as_bytes())?;
+        }
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)?;
+        f.write_all(format!("{name}\n").as_bytes())?;
+        f.sync_data()?;
+        Ok(())
     }
 
     /// Announces a change of `local/` to every process using the store.

@@ -415,6 +415,9 @@ impl Library {
             .into_iter()
             .filter(|(n, _)| n.starts_with(&own_prefix) || !n.starts_with(object::FILE_PREFIX))
             .collect();
+        // A destroyed object stays destroyed, even if an old copy of its file comes back.
+        let destroyed: std::collections::HashSet<String> = self.store.destroyed_list().into_iter().collect();
+        let files: HashMap<String, _> = files.into_iter().filter(|(n, _)| !destroyed.contains(n)).collect();
         // Vanished or changed files leave the table.
         let stale: Vec<String> =
             t.files.iter().filter(|(n, (_, stamp))| files.get(*n) != Some(stamp)).map(|(n, _)| n.clone()).collect();
@@ -529,6 +532,11 @@ impl Library {
     /// Removes a token object file.
     pub fn unpersist(&self, t: &mut ObjectTable, name: &str) -> Result<()> {
         let lock = self.store.lock()?;
+        // PKCS#11-made names are random and never reused, so the name alone marks the object;
+        // nShield names (`key_<app>_<ident>`) may be made again and are not recorded.
+        if name.starts_with(object::FILE_PREFIX) {
+            lock.record_destroyed(name)?;
+        }
         lock.remove(name)?;
         self.finish_change(&lock, t);
         Ok(())
