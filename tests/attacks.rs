@@ -331,6 +331,15 @@ fn case8_public_key_info_must_match_the_key() {
         ]
     };
     assert_eq!(rv(s.create_object(&private(&spki_b)).unwrap_err()), RvError::AttributeValueInvalid);
+    // CKA_MODULUS of another key with this key's private components: refused too.
+    let mut swapped = private(&spki_a);
+    swapped[3] = Attribute::Modulus(b.n().to_bytes_be());
+    swapped.pop();
+    assert_eq!(rv(s.create_object(&swapped).unwrap_err()), RvError::AttributeValueInvalid);
+    let primes = a.primes();
+    let mut with_crt = swapped.clone();
+    with_crt.extend([Attribute::Prime1(primes[0].to_bytes_be()), Attribute::Prime2(primes[1].to_bytes_be())]);
+    assert_eq!(rv(s.create_object(&with_crt).unwrap_err()), RvError::AttributeValueInvalid);
     let public = |spki: &[u8]| {
         vec![
             Attribute::Class(ObjectClass::PUBLIC_KEY),
