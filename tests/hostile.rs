@@ -186,3 +186,21 @@ fn errors_end_operations_as_the_spec_says() {
     assert_eq!(call!(r, C_GenerateKey, h, &mut bogus, null_mut(), 0, null_mut()), CKR_ARGUMENTS_BAD);
     assert_eq!(call!(r, C_GenerateKey, h, &mut bogus, null_mut(), 0, &mut kh), CKR_MECHANISM_INVALID);
 }
+
+/// A proxy that writes into the `CK_INTERFACE` it receives (Debian 12's pkcs11-spy does) must not
+/// crash the host, and later callers still get our table.
+#[test]
+fn a_caller_may_write_into_the_interface_it_receives() {
+    let _env = env_lock();
+    let r = Raw::load();
+    let get: unsafe extern "C" fn(*mut CK_UTF8CHAR, *mut CK_VERSION, *mut *mut CK_INTERFACE, CK_FLAGS) -> CK_RV =
+        unsafe { std::mem::transmute(r.sym(c"C_GetInterface")) };
+    let mut p: *mut CK_INTERFACE = null_mut();
+    assert_eq!(unsafe { get(null_mut(), null_mut(), &mut p, 0) }, CKR_OK);
+    let ours = unsafe { (*p).pFunctionList };
+    // What the spy does: put its own function list in the struct.
+    unsafe { (*p).pFunctionList = 0x1234 as *mut c_void };
+    let mut q: *mut CK_INTERFACE = null_mut();
+    assert_eq!(unsafe { get(null_mut(), null_mut(), &mut q, 0) }, CKR_OK);
+    assert_eq!(unsafe { (*q).pFunctionList }, ours);
+}

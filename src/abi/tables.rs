@@ -104,6 +104,26 @@ static INTERFACES: [Interface; 3] = [
     }),
 ];
 
+/// The `CK_INTERFACE` given to a `C_GetInterface` caller: a writable copy, set afresh from
+/// [`INTERFACES`] on every call. Proxies such as Debian 12's pkcs11-spy write their own function
+/// list into the struct they receive (fixed upstream in OpenSC 0.26); writing into our read-only
+/// statics would crash the host.
+fn handed_out(i: &Interface) -> *mut CK_INTERFACE {
+    // The address of a leaked, never freed array (a usize, so the cell is Sync).
+    static COPIES: once_cell::sync::OnceCell<usize> = once_cell::sync::OnceCell::new();
+    let base = *COPIES
+        .get_or_init(|| Box::into_raw(Box::new([INTERFACES[0].0, INTERFACES[1].0, INTERFACES[2].0])) as usize)
+        as *mut CK_INTERFACE;
+    let index = INTERFACES.iter().position(|x| std::ptr::eq(x, i)).unwrap_or(0);
+    // SAFETY: `base` is a leaked, live array of three interfaces; `index < 3`. A caller may
+    // have written into its copy: it is reset to the template before being handed out again.
+    unsafe {
+        let p = base.add(index);
+        p.write(i.0);
+        p
+    }
+}
+
 fn interface_version(i: &CK_INTERFACE) -> CK_VERSION {
     // SAFETY: every table starts with its CK_VERSION.
     unsafe { *(i.pFunctionList as *const CK_VERSION) }
@@ -147,7 +167,7 @@ pub unsafe extern "C" fn C_GetInterface(
         });
         match found {
             Some(i) => {
-                *pp = &i.0 as *const CK_INTERFACE as *mut CK_INTERFACE;
+                *pp = handed_out(i);
                 Ok(())
             }
             None => err(CKR_ARGUMENTS_BAD),
