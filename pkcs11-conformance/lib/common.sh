@@ -187,3 +187,21 @@ export_all() {
         export -f "${f?}"
     done
 }
+
+# pkcs11_tool_pubkey ID OUT.der: the public key with CKA_ID ID as SubjectPublicKeyInfo DER, read with
+# the suite's p11t. pkcs11-tool 0.23's EC export frees the OpenSSL parameters it then builds the
+# key from (a use-after-free valgrind shows in pkcs11-tool itself), so depending on the heap it
+# fails with "cannot create EVP_PKEY"; then the SPKI is built from the CKA_EC_PARAMS and
+# CKA_EC_POINT values pkcs11-tool lists.
+pkcs11_tool_pubkey() {
+    if ! p11t --read-object --type pubkey --id "$1" --output-file "$2"; then
+        echo "read-object failed; building the SubjectPublicKeyInfo from --list-objects" >&2
+        p11t --list-objects --type pubkey > pubobj
+        local params point
+        read -r params point < <(awk -v id="$1" '/^Public Key Object/ {p = ""; q = ""}
+            $1 == "EC_POINT:" {q = $2} $1 == "EC_PARAMS:" {p = $2}
+            $1 == "ID:" && $2 == id {print p, q; exit}' pubobj) || true
+        if [ -z "$params" ] || [ -z "$point" ]; then why "no EC_PARAMS/EC_POINT listed for public key $1"; fi
+        "$PYTHON" "$CK" ec-spki "$params" "$point" "$2"
+    fi
+}

@@ -43,18 +43,13 @@ export PINQ="?pin-value=$USER_PIN"
 # eng ARGS: openssl with the engine configuration
 eng() { OPENSSL_CONF="$ENGINE_CONF" openssl "$@"; }
 p11t() { pkcs11-tool --module "$MODULE" --token-label "$TOKEN_LABEL" --login --pin "$USER_PIN" "$@"; }
-p11t_public() { pkcs11-tool --module "$MODULE" --token-label "$TOKEN_LABEL" "$@"; }
 
 # ------------------------------------------------------------------ steps
 make_keys() {
     p11t --keypairgen --key-type rsa:2048 --id 01 --label rsa-key --usage-sign --usage-decrypt
     p11t --keypairgen --key-type EC:prime256v1 --id 02 --label ec-key --usage-sign --usage-derive
-    # Public objects, read without logging in: pkcs11-tool 0.23's EC export frees the parameters
-    # it then builds the key from (a use-after-free valgrind shows in pkcs11-tool itself), and
-    # after a login the freed memory is often reused, so "cannot create EVP_PKEY" comes and goes
-    # with the heap layout. The logged-out path reads the same attributes.
-    p11t_public --read-object --type pubkey --id 01 -o rsa-pub.der
-    p11t_public --read-object --type pubkey --id 02 -o ec-pub.der
+    pkcs11_tool_pubkey 01 rsa-pub.der
+    pkcs11_tool_pubkey 02 ec-pub.der
     ossl pkey -pubin -inform DER -in rsa-pub.der -out rsa-pub.pem
     ossl pkey -pubin -inform DER -in ec-pub.der -out ec-pub.pem
     head -c 5000 /dev/urandom > msg.bin

@@ -117,19 +117,7 @@ gen_keypair() {
 }
 
 export_pub() {
-    if ! p11t --read-object --type pubkey --id "$1" --output-file "pub-$1.der"; then
-        # pkcs11-tool 0.23 + OpenSSL 3 cannot turn a P-384 CKA_EC_POINT into an
-        # EVP_PKEY ("cannot create EVP_PKEY"), a client bug. Fall back to the
-        # CKA_EC_PARAMS / CKA_EC_POINT values pkcs11-tool prints.
-        echo "read-object failed; building the SubjectPublicKeyInfo from --list-objects" >&2
-        p11t --list-objects --type pubkey > pubobj
-        local params point
-        read -r params point < <(awk -v id="$1" '/^Public Key Object/ {p = ""; q = ""}
-            $1 == "EC_POINT:" {q = $2} $1 == "EC_PARAMS:" {p = $2}
-            $1 == "ID:" && $2 == id {print p, q; exit}' pubobj) || true
-        if [ -z "$params" ] || [ -z "$point" ]; then why "no EC_PARAMS/EC_POINT listed for public key $1"; fi
-        "$PYTHON" "$CK" ec-spki "$params" "$point" "pub-$1.der"
-    fi
+    pkcs11_tool_pubkey "$1" "pub-$1.der"
     ossl pkey -pubin -inform DER -in "pub-$1.der" -out "pub-$1.pem"
 }
 
