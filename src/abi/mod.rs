@@ -9,6 +9,9 @@ pub mod marshal;
 pub mod tables;
 pub mod vendor;
 
+#[cfg(test)]
+mod direct_tests;
+
 use crate::error::{Error, Result};
 use crate::token::session::Session;
 use crate::token::Library;
