@@ -217,3 +217,43 @@ fn replaying_a_destroyed_objects_file_does_not_revive_it() {
     s.create_object(&kept).unwrap();
     assert_eq!(s2.find_objects(&[Attribute::Label(b"kept".to_vec())]).unwrap().len(), 1);
 }
+
+#[test]
+fn stored_templates_nest_one_level_and_labels_are_bounded() {
+    use shieldhsm::token::attr::AttrMap;
+    // type u64 | tag u8 | len u32 | value: a template (tag 5) inside a template inside a map.
+    let entry = |t: u64, tag: u8, v: &[u8]| [&t.to_le_bytes()[..], &[tag], &(v.len() as u32).to_le_bytes(), v].concat();
+    let leaf = entry(0x162, 1, &[1]);
+    let one = entry(0x4000_0212, 5, &leaf);
+    assert!(AttrMap::decode(&one).is_ok(), "one level, as the spec uses it");
+    let two = entry(0x4000_0211, 5, &one);
+    assert!(AttrMap::decode(&two).is_err(), "a template in a template is refused");
+    let mut deep = leaf.clone();
+    for _ in 0..10_000 {
+        deep = entry(0x4000_0212, 5, &deep);
+    }
+    assert!(AttrMap::decode(&deep).is_err(), "no recursion a file controls");
+    // A 2 MiB label is refused before it is stored.
+    let m = Module::fresh();
+    let slot = m.init_token("bounds");
+    let s = m.user_session(slot);
+    let t = [Attribute::Class(ObjectClass::DATA), Attribute::Token(true), Attribute::Label(vec![b'x'; 2 << 20])];
+    assert_eq!(rv(s.create_object(&t).unwrap_err()), RvError::AttributeValueInvalid);
+}
+
+#[test]
+fn a_key_file_with_an_invalid_owner_is_one_error_line() {
+    use common::cli::{Env, SEED_GENERATEKEY};
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("generatekey", SEED_GENERATEKEY, &[]);
+    let file = env.local("key_simple_contosokey");
+    let mut raw = std::fs::read(&file).unwrap();
+    raw[10] = 0xFF; // the owner's first byte: no longer UTF-8
+    raw[11] = 0xC3;
+    std::fs::write(&file, &raw).unwrap();
+    let e = env.fails("kmfile-dump", file.to_str().unwrap(), &[]);
+    assert!(e.contains("kmfile-dump: error:"), "{e}");
+    let out = env.ok("nfkminfo", "-k", &[]);
+    assert!(!out.contains("contosokey `"), "a damaged key is not listed as a key: {out}");
+}
