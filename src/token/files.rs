@@ -1,0 +1,196 @@
+//! Token objects on disk: which key seals an object file, loading a slot's files into its table
+//! when any process changed the store, and writing and removing files under the store lock.
+
+use super::attr::AttrMap;
+use super::object::{self, Object, ObjectTable, Owner, Protection};
+use super::{lineage, policy, Library, Slot, SlotKind, Write};
+use crate::error::{err, Result};
+use crate::module::store::SecretKey32;
+use cryptoki_sys::*;
+use std::collections::HashMap;
+
+impl Library {
+    /// The key and owner string that seal a token object of `slot`. On a softcard, private
+    /// objects and every secret or private key are sealed under its logical token, as nShield
+    /// protects every key of a card set: `CKA_PRIVATE=FALSE` never makes key material usable
+    /// without the passphrase.
+    pub fn sealing_key(&self, slot: &Slot, attrs: &AttrMap) -> Result<(Protection, String, SecretKey32)> {
+        let world = self.world().ok_or(CKR_TOKEN_WRITE_PROTECTED)?;
+        let needs_lt = attrs.flag(CKA_PRIVATE) || matches!(attrs.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY));
+        match slot.card_hash() {
+            // Module-slot objects, private or not, are module-protected: the module slot has
+            // no passphrase of its own.
+            None => Ok((Protection::Module, world.file.hkm.clone(), world.km.clone())),
+            Some(h) if needs_lt => {
+                let lt = slot.login.read().lt.clone().ok_or(CKR_USER_NOT_LOGGED_IN)?;
+                Ok((Protection::Token, h.to_string(), lt))
+            }
+            Some(h) => Ok((Protection::Module, h.to_string(), world.km.clone())),
+        }
+    }
+
+    /// Brings a slot's token objects in line with `local/` when any process changed the store
+    /// (one shared-memory load when nothing changed). `force` rescans even so (after login).
+    pub fn sync_objects(&self, slot: &Slot, force: bool) -> Result<()> {
+        if slot.kind == SlotKind::Empty {
+            return Ok(());
+        }
+        let g = self.store.generation();
+        if !force && slot.objects.read().seen_generation == g {
+            return Ok(());
+        }
+        let mut t = slot.objects.write();
+        // Which files are this slot's: PKCS#11-made objects by name (`key_pkcs11_ua…` for the
+        // module, `key_pkcs11_us<card>…` for a softcard), and keys made by the CLI
+        // (`key_<app>_<ident>`) by the owner sealed into their header.
+        let owner_id = match slot.card_hash() {
+            None => self.world().map(|w| w.file.hkm.clone()).unwrap_or_default(),
+            Some(h) => h.to_string(),
+        };
+        let own_prefix = match slot.card_hash() {
+            None => format!("{}ua", object::FILE_PREFIX),
+            Some(h) => format!("{}us{}", object::FILE_PREFIX, h.get(..8).unwrap_or(h)),
+        };
+        let files: HashMap<String, _> = self
+            .store
+            .list(object::KEY_PREFIX)?
+            .into_iter()
+            .filter(|(n, _)| n.starts_with(&own_prefix) || !n.starts_with(object::FILE_PREFIX))
+            .collect();
+        // A destroyed object stays destroyed, even if an old copy of its file comes back.
+        let destroyed: std::collections::HashSet<String> = self.store.destroyed_list().into_iter().collect();
+        let files: HashMap<String, _> = files.into_iter().filter(|(n, _)| !destroyed.contains(n)).collect();
+        // Vanished or changed files leave the table.
+        let stale: Vec<String> =
+            t.files.iter().filter(|(n, (_, stamp))| files.get(*n) != Some(stamp)).map(|(n, _)| n.clone()).collect();
+        for n in stale {
+            if let Some((h, _)) = t.files.get(&n).copied() {
+                t.remove(h);
+            }
+        }
+        t.locked.retain(|n, _| files.contains_key(n));
+        t.foreign.retain(|n, stamp| files.get(n) == Some(stamp));
+        let lt = slot.login.read().lt.clone();
+        let user = slot.user_logged_in();
+        if user {
+            // Public views loaded before login give way to the full objects (same handles).
+            for name in std::mem::take(&mut t.partial) {
+                if let Some((h, _)) = t.files.get(&name).copied() {
+                    t.remove(h);
+                    t.dormant.insert(name, h);
+                }
+            }
+        }
+        for (name, stamp) in files {
+            if t.files.contains_key(&name)
+                || t.foreign.contains_key(&name)
+                || (t.locked.get(&name) == Some(&stamp) && !user)
+            {
+                continue;
+            }
+            let raw = match self.store.read(&name) {
+                Ok(r) => r,
+                Err(_) => continue, // removed meanwhile
+            };
+            let Ok((prot, owner)) = object::peek_file(&raw) else {
+                t.foreign.insert(name, stamp);
+                continue;
+            };
+            if owner != owner_id {
+                t.foreign.insert(name, stamp);
+                continue;
+            }
+            let key = match prot {
+                Protection::Module => self.world().map(|w| w.km.clone()),
+                Protection::Token if user => lt.clone(),
+                Protection::Token => None,
+            };
+            let Some(key) = key else {
+                let km = self.world().map(|w| w.km.clone());
+                match km.and_then(|km| object::open_view(&name, &raw, &km).ok()) {
+                    Some(view) => {
+                        let h = t.dormant.remove(&name).unwrap_or_else(|| self.new_object_handle());
+                        t.insert(h, Owner::File(name.clone()), Object::new(view));
+                        t.files.insert(name.clone(), (h, stamp));
+                        t.partial.insert(name);
+                    }
+                    None => {
+                        t.locked.insert(name, stamp);
+                    }
+                }
+                continue;
+            };
+            // A file that fails to open is damaged or foreign: skip it rather than fail the
+            // whole token (nShield's hardserver logs and carries on likewise).
+            let Ok(mut attrs) = object::open_file(&name, &raw, &key) else {
+                t.foreign.insert(name, stamp);
+                continue;
+            };
+            // A file sealed under the module key on a softcard may not carry key material (an
+            // older copy made with CKA_PRIVATE=FALSE): it is not served.
+            if prot == Protection::Module && slot.card_hash().is_some() && Object::new(attrs.clone()).holds_secret() {
+                t.foreign.insert(name, stamp);
+                continue;
+            }
+            lineage::apply_acl(&mut attrs);
+            t.locked.remove(&name);
+            let h = t.dormant.remove(&name).unwrap_or_else(|| self.new_object_handle());
+            t.insert(h, Owner::File(name.clone()), Object::new(attrs));
+            t.files.insert(name, (h, stamp));
+        }
+        t.seen_generation = g;
+        Ok(())
+    }
+
+    /// Writes a token object file and records it in the table (the caller holds `t`).
+    pub fn persist(&self, slot: &Slot, t: &mut ObjectTable, name: &str, attrs: &AttrMap, how: Write) -> Result<()> {
+        let (prot, owner, key) = self.sealing_key(slot, attrs)?;
+        let blob = if prot == Protection::Token && !attrs.flag(CKA_PRIVATE) {
+            // Visible before login (its public view under the module key), usable only after.
+            let km = self.world().ok_or(CKR_TOKEN_WRITE_PROTECTED)?.km.clone();
+            object::seal_file_with_view(name, &owner, &key, &km, attrs, &policy::public_view(attrs))?
+        } else {
+            object::seal_file(name, prot, &owner, &key, attrs)?
+        };
+        let lock = self.store.lock()?;
+        if how == Write::Update && !self.store.exists(name) {
+            // Another process destroyed it: it stays destroyed.
+            drop(lock);
+            if let Some((h, _)) = t.files.get(name).copied() {
+                t.remove(h);
+            }
+            return err(CKR_OBJECT_HANDLE_INVALID);
+        }
+        lock.write(name, &blob)?;
+        self.finish_change(&lock, t);
+        drop(lock);
+        let stamp = self.store.stamp(name)?;
+        if let Some(h) = t.files.get(name).map(|(h, _)| *h) {
+            t.files.insert(name.to_string(), (h, stamp));
+        }
+        Ok(())
+    }
+
+    /// Removes a token object file.
+    pub fn unpersist(&self, t: &mut ObjectTable, name: &str) -> Result<()> {
+        let lock = self.store.lock()?;
+        // PKCS#11-made names are random and never reused, so the name alone marks the object;
+        // nShield names (`key_<app>_<ident>`) may be made again and are not recorded.
+        if name.starts_with(object::FILE_PREFIX) {
+            lock.record_destroyed(name)?;
+        }
+        lock.remove(name)?;
+        self.finish_change(&lock, t);
+        Ok(())
+    }
+
+    /// Bumps the store generation; if nobody else changed the store since this table last
+    /// looked, the table stays current and needs no rescan.
+    fn finish_change(&self, lock: &crate::module::store::StoreLock<'_>, t: &mut ObjectTable) {
+        let before = self.store.generation();
+        let after = lock.bump();
+        if t.seen_generation == before {
+            t.seen_generation = after;
+        }
+    }
+}
