@@ -204,3 +204,43 @@ fn a_caller_may_write_into_the_interface_it_receives() {
     assert_eq!(unsafe { get(null_mut(), null_mut(), &mut q, 0) }, CKR_OK);
     assert_eq!(unsafe { (*q).pFunctionList }, ours);
 }
+
+#[test]
+fn sign_and_copy_follow_the_same_rules() {
+    let (r, h) = module_session();
+    let k = aes_key(&r, h);
+    // C_CopyObject naming an attribute that cannot change.
+    let (class, local) = (CKO_DATA, CK_TRUE);
+    let mut c: CK_OBJECT_HANDLE = 0;
+    for mut t in [[attr(CKA_CLASS, &class)], [attr(CKA_LOCAL, &local)]] {
+        assert_eq!(call!(r, C_CopyObject, h, k, t.as_mut_ptr(), 1, &mut c), CKR_ATTRIBUTE_READ_ONLY);
+    }
+    // Sign: a NULL length pointer ends the operation; a length query commits it to single-part.
+    let (kt, value, t) = (CKK_GENERIC_SECRET, [5u8; 32], CK_TRUE);
+    let (class, data) = (CKO_SECRET_KEY, [3u8; 10]);
+    let mut tm = [
+        attr(CKA_CLASS, &class),
+        attr(CKA_KEY_TYPE, &kt),
+        attr(CKA_SIGN, &t),
+        CK_ATTRIBUTE { type_: CKA_VALUE, pValue: value.as_ptr() as *mut c_void, ulValueLen: 32 },
+    ];
+    let mut mk: CK_OBJECT_HANDLE = 0;
+    assert_eq!(call!(r, C_CreateObject, h, tm.as_mut_ptr(), 4, &mut mk), CKR_OK);
+    let mut m = CK_MECHANISM { mechanism: CKM_SHA256_HMAC, pParameter: null_mut(), ulParameterLen: 0 };
+    assert_eq!(call!(r, C_SignInit, h, &mut m, mk), CKR_OK);
+    assert_eq!(call!(r, C_Sign, h, data.as_ptr() as *mut u8, 10, null_mut(), null_mut()), CKR_ARGUMENTS_BAD);
+    assert_eq!(call!(r, C_SignUpdate, h, data.as_ptr() as *mut u8, 10), CKR_OPERATION_NOT_INITIALIZED);
+    assert_eq!(call!(r, C_SignInit, h, &mut m, mk), CKR_OK);
+    let mut len: CK_ULONG = 0;
+    assert_eq!(call!(r, C_Sign, h, data.as_ptr() as *mut u8, 10, null_mut(), &mut len), CKR_OK);
+    assert_eq!(len, 32);
+    assert_eq!(call!(r, C_SignUpdate, h, data.as_ptr() as *mut u8, 10), CKR_OPERATION_ACTIVE);
+    assert_eq!(call!(r, C_SignFinal, h, null_mut(), &mut len), CKR_OPERATION_NOT_INITIALIZED);
+    // Verify after an update: a single-part C_Verify is refused and ends it.
+    assert_eq!(call!(r, C_VerifyInit, h, &mut m, mk), CKR_OK);
+    assert_eq!(call!(r, C_VerifyUpdate, h, data.as_ptr() as *mut u8, 10), CKR_OK);
+    let mut sig = [0u8; 32];
+    let rv = call!(r, C_Verify, h, data.as_ptr() as *mut u8, 10, sig.as_mut_ptr(), 32);
+    assert_eq!(rv, CKR_OPERATION_ACTIVE);
+    assert_eq!(call!(r, C_VerifyFinal, h, sig.as_mut_ptr(), 32), CKR_OPERATION_NOT_INITIALIZED);
+}

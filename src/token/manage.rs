@@ -201,13 +201,9 @@ impl Library {
             if kind_of(t).is_none() {
                 return err(CKR_ATTRIBUTE_TYPE_INVALID);
             }
-            policy::check_set(&obj.attrs, t, v, true, so).map_err(|e| {
-                if e.rv() == CKR_ATTRIBUTE_READ_ONLY && matches!(t, CKA_CLASS | CKA_KEY_TYPE) {
-                    CKR_TEMPLATE_INCONSISTENT.into()
-                } else {
-                    e
-                }
-            })?;
+            // An attribute that cannot change (CKA_CLASS, CKA_KEY_TYPE, CKA_LOCAL…) is
+            // CKR_ATTRIBUTE_READ_ONLY, as for C_SetAttributeValue.
+            policy::check_set(&obj.attrs, t, v, true, so)?;
             self.check_lineage_change(&obj.attrs, t, v)?;
             attrs.set(t, v.clone());
         }
