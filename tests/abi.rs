@@ -217,25 +217,9 @@ fn a_forked_child_must_initialize_again() {
 
 #[test]
 fn kwp_by_number_matches_rfc5649() {
-    let _env = env_lock();
-    let r = Raw::load();
-    assert_eq!(call!(r, C_Initialize, null_mut()), CKR_OK);
-    let mut slots = [0 as CK_SLOT_ID; 4];
-    let mut n: CK_ULONG = 4;
-    assert_eq!(call!(r, C_GetSlotList, CK_TRUE, slots.as_mut_ptr(), &mut n), CKR_OK);
-    let mut label = [b' '; 32];
-    let so = SO_PIN.as_bytes();
-    assert_eq!(
-        call!(r, C_InitToken, slots[1], so.as_ptr() as *mut _, so.len() as CK_ULONG, label.as_mut_ptr()),
-        CKR_OK
-    );
     // The module slot (the first C_InitToken made its world): no login, as keys of a softcard
     // are used only while its user is logged in.
-    let mut h: CK_SESSION_HANDLE = 0;
-    assert_eq!(
-        call!(r, C_OpenSession, slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut h),
-        CKR_OK
-    );
+    let (r, h) = module_session();
     let class: CK_OBJECT_CLASS = CKO_SECRET_KEY;
     let make = |kt: CK_KEY_TYPE, value: &[u8]| -> CK_OBJECT_HANDLE {
         let f = CK_FALSE;

@@ -8,11 +8,13 @@
 use crate::error::{Error, Result};
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use cryptoki_sys::*;
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -48,6 +50,9 @@ pub struct Store {
     emu: PathBuf,
     lock_file: File,
     generation: Generation,
+    /// `emu/destroyed` as last read, by file version: a sync after each store change costs a
+    /// `stat`, not a re-read of up to a MiB of names.
+    destroyed: parking_lot::Mutex<Option<(FileStamp, Arc<HashSet<String>>)>>,
 }
 
 impl Store {
@@ -70,7 +75,7 @@ impl Store {
             .open(emu.join("lock"))?;
         let generation = Generation::open(&emu.join("generation"))?;
         remove_orphan_temps(&local);
-        Ok(Store { root: root.to_path_buf(), local, emu, lock_file, generation })
+        Ok(Store { root: root.to_path_buf(), local, emu, lock_file, generation, destroyed: Default::default() })
     }
 
     pub fn root(&self) -> &Path {
@@ -127,6 +132,23 @@ impl Store {
     /// The current version stamp of `local/<name>` (the file itself, not a link's target).
     pub fn stamp(&self, name: &str) -> Result<FileStamp> {
         Ok(FileStamp::of(&fs::symlink_metadata(self.local.join(name))?))
+    }
+
+    /// The names of destroyed object files, as a set (cached while `emu/destroyed` is unchanged).
+    pub fn destroyed_set(&self) -> Arc<HashSet<String>> {
+        let path = self.emu.join(DESTROYED_FILE);
+        let Ok(stamp) = fs::symlink_metadata(&path).map(|m| FileStamp::of(&m)) else {
+            return Arc::default();
+        };
+        let mut cache = self.destroyed.lock();
+        if let Some((seen, set)) = cache.as_ref() {
+            if *seen == stamp {
+                return set.clone();
+            }
+        }
+        let set: Arc<HashSet<String>> = Arc::new(self.destroyed_list().into_iter().collect());
+        *cache = Some((stamp, set.clone()));
+        set
     }
 
     /// Names of destroyed object files (see [`StoreLock::record_destroyed`]), oldest first.

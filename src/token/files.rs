@@ -58,7 +58,7 @@ impl Library {
             .filter(|(n, _)| n.starts_with(&own_prefix) || !n.starts_with(object::FILE_PREFIX))
             .collect();
         // A destroyed object stays destroyed, even if an old copy of its file comes back.
-        let destroyed: std::collections::HashSet<String> = self.store.destroyed_list().into_iter().collect();
+        let destroyed = self.store.destroyed_set();
         let files: HashMap<String, _> = files.into_iter().filter(|(n, _)| !destroyed.contains(n)).collect();
         // Vanished or changed files leave the table.
         let stale: Vec<String> =

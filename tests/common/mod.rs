@@ -169,3 +169,24 @@ impl Raw {
 macro_rules! call {
     ($raw:expr, $f:ident $(, $a:expr)*) => { unsafe { ($raw.f.$f.unwrap())($($a),*) } };
 }
+
+/// A loaded library with a world (made by the first C_InitToken) and an R/W session on the
+/// module slot, which needs no login.
+pub fn module_session() -> (Raw, cryptoki_sys::CK_SESSION_HANDLE) {
+    use cryptoki_sys::*;
+    use std::ptr::null_mut;
+    let _env = env_lock();
+    let r = Raw::load();
+    assert_eq!(call!(r, C_Initialize, null_mut()), CKR_OK);
+    let mut slots = [0 as CK_SLOT_ID; 4];
+    let mut n: CK_ULONG = 4;
+    assert_eq!(call!(r, C_GetSlotList, CK_TRUE, slots.as_mut_ptr(), &mut n), CKR_OK);
+    let mut label = [b' '; 32];
+    let so = SO_PIN.as_bytes();
+    let rv = call!(r, C_InitToken, slots[1], so.as_ptr() as *mut _, so.len() as CK_ULONG, label.as_mut_ptr());
+    assert_eq!(rv, CKR_OK);
+    let mut h: CK_SESSION_HANDLE = 0;
+    let flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
+    assert_eq!(call!(r, C_OpenSession, slots[0], flags, null_mut(), None, &mut h), CKR_OK);
+    (r, h)
+}
