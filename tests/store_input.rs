@@ -105,11 +105,15 @@ fn a_world_writable_data_directory_is_refused() {
     std::fs::copy(built_module(), &so).unwrap();
     std::env::set_var("SHIELDHSM_KMDATA", &kmdata);
     let p11 = cryptoki::context::Pkcs11::new(&so).unwrap();
-    let e = p11.initialize(cryptoki::context::CInitializeArgs::OsThreads).unwrap_err();
+    // Loading never fails (every p11-kit consumer loads an installed module); the first use
+    // of the directory is refused.
+    p11.initialize(cryptoki::context::CInitializeArgs::OsThreads).unwrap();
+    let e = p11.get_all_slots().unwrap_err();
     assert_eq!(rv(e), RvError::DeviceError);
+    assert!(!kmdata.join("local").exists(), "nothing is created in it");
     // Owner-only (or group-shared) works.
     std::fs::set_permissions(&kmdata, std::fs::Permissions::from_mode(0o750)).unwrap();
-    p11.initialize(cryptoki::context::CInitializeArgs::OsThreads).unwrap();
+    assert!(!p11.get_all_slots().unwrap().is_empty());
 }
 
 fn key_files(m: &Module) -> usize {

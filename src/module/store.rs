@@ -1,9 +1,9 @@
 //! The kmdata directory on disk: atomic file writes, the cross-process lock, the generation
 //! counter other processes watch, and the AEAD envelope every secret file uses.
 //!
-//! Layout (nShield's, DOMAIN.md §3.3/§4.1): `local/` holds `world`, `softcard_<HASH>`,
-//! `key_<APP>_<IDENT>` files; `emu/` holds what a real HSM keeps inside itself (module state)
-//! and our bookkeeping (`lock`, `generation`).
+//! Layout (nShield's, docs/nshield-emulation.md §2.4/§3.1): `local/` holds `world`,
+//! `softcard_<HASH>`, `key_<APP>_<IDENT>` files; `emu/` holds what a real HSM keeps inside itself
+//! (module state) and our bookkeeping (`lock`, `generation`).
 
 use crate::error::{Error, Result};
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
@@ -16,22 +16,38 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use once_cell::sync::OnceCell;
 use zeroize::Zeroizing;
 
 /// Where the data directory is: `$SHIELDHSM_KMDATA`, else `$NFAST_KMDATA`, else a per-user
-/// default under `$XDG_DATA_HOME` or `~/.local/share`.
+/// default under `$XDG_DATA_HOME` or `~/.local/share` (the home directory from `$HOME`, else
+/// from the password database), else `./shieldhsm/kmdata`.
 pub fn default_dir() -> PathBuf {
+    data_dir().unwrap_or_else(|| PathBuf::from("shieldhsm/kmdata"))
+}
+
+/// As [`default_dir`], but `None` when no data directory can be determined (no variable set and
+/// no home directory): the library then never falls back to the current directory.
+pub fn data_dir() -> Option<PathBuf> {
     for var in ["SHIELDHSM_KMDATA", "NFAST_KMDATA"] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            return PathBuf::from(v);
+            return Some(PathBuf::from(v));
         }
     }
     let base = std::env::var_os("XDG_DATA_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("shieldhsm/kmdata")
+        .or_else(|| home_dir().map(|h| h.join(".local/share")))?;
+    Some(base.join("shieldhsm/kmdata"))
+}
+
+/// `$HOME`, else this user's home directory in the password database (a service started with
+/// an empty environment still finds its data); only an absolute path counts.
+fn home_dir() -> Option<PathBuf> {
+    // std's lookup does exactly this (getpwuid_r when HOME is unset); it was deprecated for
+    // Windows' sake only, until Rust 1.86.
+    #[allow(deprecated)]
+    std::env::home_dir().filter(|p| p.is_absolute())
 }
 
 /// Where the inside of the emulated HSM lives: `$SHIELDHSM_EMU_DIR` (for example a directory
@@ -48,34 +64,115 @@ pub struct Store {
     root: PathBuf,
     local: PathBuf,
     emu: PathBuf,
-    lock_file: File,
-    generation: Generation,
+    /// False when no data directory could be determined: nothing is read and nothing created.
+    available: bool,
+    /// The lock file and the generation counter, opened when the directory is first used (a
+    /// store opened with [`Store::open_lazy`] creates nothing until then).
+    opened: OnceCell<Opened>,
+    /// Set once [`Store::check_existing`] has passed on a directory that exists.
+    permissions_checked: OnceCell<()>,
     /// `emu/destroyed` as last read, by file version: a sync after each store change costs a
     /// `stat`, not a re-read of up to a MiB of names.
     destroyed: parking_lot::Mutex<Option<(FileStamp, Arc<HashSet<String>>)>>,
 }
 
+struct Opened {
+    lock_file: File,
+    generation: Generation,
+}
+
+/// What [`Store::generation`] reads while the data directory does not exist yet (never a value
+/// [`Generation::bump`] writes).
+const GENERATION_ABSENT: u64 = u64::MAX - 1;
+
 impl Store {
     /// Opens (creating owner-only if needed) a data directory.
     pub fn open(root: &Path) -> Result<Store> {
-        let local = root.join("local");
-        let emu = emu_dir(root);
-        for d in [root, &local, &emu] {
-            if !d.exists() {
-                fs::DirBuilder::new().recursive(true).mode(0o700).create(d)?;
+        let st = Store::new(root, true);
+        st.opened(true)?;
+        Ok(st)
+    }
+
+    /// A store on `root` that creates nothing now: the directory is created (owner-only) at the
+    /// first write ([`Store::lock`]), and read while it does not exist as an empty one. `None`
+    /// (no data directory could be determined) reads as empty and refuses writes with
+    /// `CKR_DEVICE_ERROR`. Nothing is checked now, so loading never fails: an existing
+    /// directory others may write is refused at its first use (`CKR_DEVICE_ERROR`), as
+    /// [`Store::open`] refuses it.
+    pub fn open_lazy(root: Option<&Path>) -> Store {
+        match root {
+            Some(root) => Store::new(root, true),
+            None => Store::new(Path::new("/nonexistent/shieldhsm/kmdata"), false),
+        }
+    }
+
+    fn new(root: &Path, available: bool) -> Store {
+        Store {
+            root: root.to_path_buf(),
+            local: root.join("local"),
+            emu: emu_dir(root),
+            available,
+            opened: OnceCell::new(),
+            permissions_checked: OnceCell::new(),
+            destroyed: Default::default(),
+        }
+    }
+
+    /// Whether there is a data directory at all (see [`Store::open_lazy`]).
+    pub fn available(&self) -> bool {
+        self.available
+    }
+
+    /// The permission check of [`check_permissions`] on the parts that exist, before the first
+    /// read of a store opened lazily (once the directory exists, once per store).
+    fn check_existing(&self) -> Result<()> {
+        if self.permissions_checked.get().is_some() {
+            return Ok(());
+        }
+        use std::os::unix::fs::MetadataExt;
+        for (d, forbidden) in [(&self.root, 0o002), (&self.local, 0o002), (&self.emu, 0o007)] {
+            match fs::symlink_metadata(d) {
+                Ok(md) if !md.file_type().is_dir() || md.mode() & forbidden != 0 => return Err(CKR_DEVICE_ERROR.into()),
+                _ => {}
             }
         }
-        check_permissions(root, &local, &emu)?;
-        let lock_file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(emu.join("lock"))?;
-        let generation = Generation::open(&emu.join("generation"))?;
-        remove_orphan_temps(&local);
-        Ok(Store { root: root.to_path_buf(), local, emu, lock_file, generation, destroyed: Default::default() })
+        if self.root.is_dir() {
+            let _ = self.permissions_checked.set(());
+        }
+        Ok(())
+    }
+
+    /// The lock file and counter. With `create`, makes the directories first; without, only
+    /// opens a data directory that already exists (another process may have made it since).
+    fn opened(&self, create: bool) -> Result<&Opened> {
+        if let Some(o) = self.opened.get() {
+            return Ok(o);
+        }
+        if !self.available {
+            return Err(CKR_DEVICE_ERROR.into());
+        }
+        if !create && ![&self.root, &self.local, &self.emu].iter().all(|d| d.is_dir()) {
+            return Err(CKR_DEVICE_ERROR.into());
+        }
+        self.opened.get_or_try_init(|| {
+            let (root, local, emu) = (&self.root, &self.local, &self.emu);
+            for d in [root, local, emu] {
+                if !d.exists() {
+                    fs::DirBuilder::new().recursive(true).mode(0o700).create(d)?;
+                }
+            }
+            check_permissions(root, local, emu)?;
+            let lock_file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(emu.join("lock"))?;
+            let generation = Generation::open(&emu.join("generation"))?;
+            remove_orphan_temps(local);
+            Ok(Opened { lock_file, generation })
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -90,24 +187,39 @@ impl Store {
 
     /// Takes the store-wide exclusive lock (flock) for a read-modify-write across processes.
     /// Released when the guard drops. Callers hold it only around file work, never crypto.
+    /// The first lock creates the data directory (see [`Store::open_lazy`]).
     pub fn lock(&self) -> Result<StoreLock<'_>> {
+        let opened = self.opened(true)?;
         // SAFETY: flock on a file descriptor we own for the life of `self`.
-        let rc = unsafe { libc::flock(self.lock_file.as_raw_fd(), libc::LOCK_EX) };
+        let rc = unsafe { libc::flock(opened.lock_file.as_raw_fd(), libc::LOCK_EX) };
         if rc != 0 {
             return Err(CKR_CANT_LOCK.into());
         }
-        Ok(StoreLock { store: self })
+        Ok(StoreLock { store: self, opened })
     }
 
-    /// The change counter every process bumps after changing `local/`.
+    /// The change counter every process bumps after changing `local/` (a constant while the
+    /// data directory does not exist).
     pub fn generation(&self) -> u64 {
-        self.generation.get()
+        match self.opened(false) {
+            Ok(o) => o.generation.get(),
+            Err(_) => GENERATION_ABSENT,
+        }
     }
 
     /// Lists `local/` names with a prefix, with what identifies a file version.
     pub fn list(&self, prefix: &str) -> Result<Vec<(String, FileStamp)>> {
         let mut out = Vec::new();
-        for e in fs::read_dir(&self.local)? {
+        if !self.available {
+            return Ok(out);
+        }
+        self.check_existing()?;
+        let rd = match fs::read_dir(&self.local) {
+            // Not created yet: an empty store.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.opened.get().is_none() => return Ok(out),
+            rd => rd?,
+        };
+        for e in rd {
             let e = e?;
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
@@ -126,6 +238,10 @@ impl Store {
     /// or shared through the directory's group, not writable by others, and at most
     /// [`MAX_FILE_LEN`] bytes. Anything else is `CKR_DEVICE_ERROR`, never a hang or a huge read.
     pub fn read(&self, name: &str) -> Result<Vec<u8>> {
+        if !self.available {
+            return Err(CKR_DEVICE_ERROR.into());
+        }
+        self.check_existing()?;
         read_checked(&self.local.join(name))
     }
 
@@ -159,7 +275,7 @@ impl Store {
     }
 
     pub fn exists(&self, name: &str) -> bool {
-        self.local.join(name).exists()
+        self.available && self.local.join(name).exists()
     }
 }
 
@@ -215,6 +331,7 @@ impl FileStamp {
 /// Proof that the store lock is held; all writes go through it.
 pub struct StoreLock<'a> {
     store: &'a Store,
+    opened: &'a Opened,
 }
 
 impl StoreLock<'_> {
@@ -271,14 +388,14 @@ impl StoreLock<'_> {
 
     /// Announces a change of `local/` to every process using the store.
     pub fn bump(&self) -> u64 {
-        self.store.generation.bump()
+        self.opened.generation.bump()
     }
 }
 
 impl Drop for StoreLock<'_> {
     fn drop(&mut self) {
         // SAFETY: unlocking the descriptor locked in `Store::lock`.
-        unsafe { libc::flock(self.store.lock_file.as_raw_fd(), libc::LOCK_UN) };
+        unsafe { libc::flock(self.opened.lock_file.as_raw_fd(), libc::LOCK_UN) };
     }
 }
 
@@ -478,6 +595,23 @@ mod tests {
         // RFC 7914 §11: PBKDF2-HMAC-SHA256, P="passwd", S="salt", c=1, dkLen=64 (first 32 bytes).
         let k = derive_key(b"passwd", b"salt", 1, b"");
         assert_eq!(hex::encode(&k[..]), "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
+    }
+
+    #[test]
+    fn a_lazy_store_creates_nothing_until_the_first_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("kmdata");
+        let st = Store::open_lazy(Some(&root));
+        assert_eq!(st.generation(), GENERATION_ABSENT);
+        assert!(st.list("").unwrap().is_empty());
+        assert!(!st.exists("world") && st.read("world").is_err() && st.destroyed_list().is_empty());
+        assert!(!root.exists(), "reading created the directory");
+        st.lock().unwrap().bump();
+        assert!(root.join("local").is_dir() && st.generation() == 1);
+        // No data directory at all: empty, and writes are a clean error.
+        let none = Store::open_lazy(None);
+        assert!(!none.available() && none.list("").unwrap().is_empty());
+        assert_eq!(none.lock().err().map(|e| e.rv()), Some(CKR_DEVICE_ERROR));
     }
 
     #[test]

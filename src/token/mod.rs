@@ -1,9 +1,9 @@
 //! PKCS#11 semantics over the module core: slots and tokens, login state, sessions, objects and
 //! per-session operations. Safe Rust; the ABI layer calls these typed functions.
 //!
-//! Slots follow nShield's load-sharing model (DOMAIN.md §3.6): slot 0 is the module
-//! ("accelerator") slot for module-protected keys; each softcard is a slot with a persisted id;
-//! one more slot always holds an uninitialized token for `C_InitToken`.
+//! Slots follow nShield's load-sharing model (docs/nshield-emulation.md §2.7, §3.4): slot 0 is
+//! the module ("accelerator") slot for module-protected keys; each softcard is a slot with a
+//! persisted id; one more slot always holds an uninitialized token for `C_InitToken`.
 
 pub mod attr;
 pub mod config;
@@ -97,16 +97,28 @@ pub struct Library {
 }
 
 impl Library {
-    /// Opens the data directory named by the environment (see `store::default_dir`).
+    /// The library over the data directory named by the environment (see `store::data_dir`),
+    /// resolved now (the environment at `C_Initialize` counts) but used lazily: loading the
+    /// module into a process (every p11-kit consumer does) creates no directory, derives no key
+    /// and reads no token file. The store is created by the first write (`C_InitToken`, a
+    /// module-slot key); until then slots read as an empty store. With no data directory at all
+    /// (no variable, no home directory) the library still loads, and writes fail cleanly.
     pub fn open_default() -> Result<Library> {
-        Library::open(&crate::module::store::default_dir())
+        Library::open_lazy(crate::module::store::data_dir().as_deref())
     }
 
     pub fn open(dir: &std::path::Path) -> Result<Library> {
-        let store = Store::open(dir)?;
-        let world = World::load(&store)?.map(Arc::new);
+        Library::open_lazy(Some(dir))
+    }
+
+    fn open_lazy(dir: Option<&std::path::Path>) -> Result<Library> {
+        let store = Store::open_lazy(dir);
         let config = config::Config::load();
-        config.debug_line(&format!("C_Initialize: data directory {}", dir.display()));
+        match dir {
+            Some(d) => config.debug_line(&format!("C_Initialize: data directory {}", d.display())),
+            None => config
+                .debug_line("C_Initialize: no data directory (set SHIELDHSM_KMDATA or HOME); tokens cannot be created"),
+        }
         if !config.ignored.is_empty() {
             config.debug_line(&format!("accepted without emulated effect: {}", config.ignored.join(", ")));
         }
@@ -115,18 +127,17 @@ impl Library {
         if !config.loadsharing {
             config.debug_line("CKNFAST_LOADSHARING=0: only the load-sharing slot model is emulated");
         }
-        let lib = Library {
+        // The world and the slot table are read at first use (`world()`, `refresh_slots`).
+        Ok(Library {
             store,
             config,
-            world: RwLock::new(world),
+            world: RwLock::new(None),
             slots: RwLock::new(BTreeMap::new()),
             slots_generation: Mutex::new(None),
             sessions: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             next_object: AtomicU64::new(1),
-        };
-        lib.refresh_slots()?;
-        Ok(lib)
+        })
     }
 
     pub fn world(&self) -> Option<Arc<World>> {
