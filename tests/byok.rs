@@ -1,7 +1,8 @@
 //! BYOK through the C ABI: the vendor interface (examples/byok.c, compiled and run as a user
 //! would), and the standard PKCS#11 path, C_WrapKey(CKM_RSA_AES_KEY_WRAP), gated by the key's
-//! ACL. Packages are checked by our verifier and by the independent shared/byok/verify_byok.py,
-//! against the known KEK of shared/byok/vectors.json.
+//! ACL. Packages are checked by our verifier and by the independent tests/tools/verify_byok.py,
+//! against the known-answer KEK of tests/data/byok/kat.json; the Python checker itself is first
+//! held to the known answers.
 
 #[macro_use]
 mod common;
@@ -9,48 +10,72 @@ use common::*;
 use cryptoki_sys::*;
 use shieldhsm::byok::package::ByokDocument;
 use shieldhsm::byok::transfer;
+use std::collections::BTreeMap;
 use std::ffi::c_void;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::ptr::null_mut;
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/byok")
+/// The BYOK known answer and its files (see tests/data/README.md).
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/byok");
+/// Our independent Python checker of `.byok` files (pyca/cryptography).
+const VERIFY_BYOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/verify_byok.py");
+
+fn data(name: &str) -> std::path::PathBuf {
+    Path::new(DATA).join(name)
+}
+
+fn kat() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(data("kat.json")).unwrap()).unwrap()
 }
 
 struct KatKek {
     private_der: Vec<u8>,
-    private_pem: String,
+    /// The private key's PEM file, for the Python checker.
+    private_pem: std::path::PathBuf,
     public_pem: String,
     kid: String,
 }
 
 fn kat_kek() -> KatKek {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(shared().join("vectors.json")).unwrap()).unwrap();
-    let k = &v["azure_byok_ckm_rsa_aes_key_wrap_kat"]["kek"];
-    let private_pem = k["private_key_pkcs8_pem"].as_str().unwrap().to_string();
-    let body: String = private_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let k = kat();
+    let private_pem = data(k["kek_private_pem_file"].as_str().unwrap());
+    let pem = std::fs::read_to_string(&private_pem).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine;
     KatKek {
         private_der: base64::engine::general_purpose::STANDARD.decode(body).unwrap(),
         private_pem,
-        public_pem: k["public_key_spki_pem"].as_str().unwrap().to_string(),
+        public_pem: std::fs::read_to_string(data(k["kek_public_pem_file"].as_str().unwrap())).unwrap(),
         kid: k["kid"].as_str().unwrap().to_string(),
     }
 }
 
-/// Runs shared/byok/verify_byok.py (pyca/cryptography), the independent reference checker.
-fn reference_check(byok: &Path, kek_pem: &str, kid: &str, dir: &Path) {
-    let pem = dir.join("kek-private.pem");
-    std::fs::write(&pem, kek_pem).unwrap();
+/// Runs tests/tools/verify_byok.py on a package: Ok(the `key=value` fields of its OK line) or
+/// Err(its FAIL line).
+fn run_verify_byok(byok: &Path, kek_pem: &Path, extra: &[&str]) -> Result<BTreeMap<String, String>, String> {
     let out = Command::new("python3")
-        .arg(shared().join("verify_byok.py"))
-        .args([byok.as_os_str(), pem.as_os_str()])
-        .args(["--kid", kid])
+        .arg(VERIFY_BYOK)
+        .args([byok.as_os_str(), kek_pem.as_os_str()])
+        .args(extra)
         .output()
         .expect("python3 runs (CI installs pyca/cryptography from requirements-test.txt)");
-    assert!(out.status.success(), "verify_byok.py refused the package: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("\"ok\": true"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        assert_eq!(out.status.code(), Some(1), "verify_byok.py crashed or was misused: {stderr}");
+        assert!(stderr.starts_with("FAIL "), "a refusal is one FAIL line: {stderr}");
+        return Err(stderr.into_owned());
+    }
+    let line = stdout.lines().next().unwrap_or_default();
+    assert!(line.starts_with("OK "), "{stdout}");
+    Ok(line.split_whitespace().filter_map(|w| w.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect())
+}
+
+/// The independent reference check of a package made to the known-answer KEK.
+fn reference_check(byok: &Path, kek: &KatKek) -> BTreeMap<String, String> {
+    run_verify_byok(byok, &kek.private_pem, &["--kid", &kek.kid])
+        .unwrap_or_else(|e| panic!("verify_byok.py refused the package: {e}"))
 }
 
 fn attr(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> CK_ATTRIBUTE {
@@ -164,7 +189,10 @@ fn vendor_interface_and_standard_wrap_produce_packages_azure_would_import() {
     let v = transfer::verify(&bytes, &kat.private_der, Some(&kat.kid)).unwrap();
     assert_eq!(v.kind, transfer::TargetKind::Rsa(2048));
     assert_eq!(v.aes_bits, 256);
-    reference_check(&byok, &kat.private_pem, &kat.kid, work.path());
+    let py = reference_check(&byok, &kat);
+    assert_eq!(py["target"], "RSA-2048");
+    assert_eq!(py["transfer_key"], "AES-256");
+    assert_eq!(py["plaintext_sha256"], v.plaintext_sha256, "both checkers see the same plaintext");
     let (doc, _) = ByokDocument::parse(&bytes).unwrap();
     assert!(!doc.ciphertext.contains(['+', '/', '=']), "unpadded base64url");
 
@@ -209,4 +237,61 @@ fn vendor_interface_and_standard_wrap_produce_packages_azure_would_import() {
     assert_eq!(call!(r, C_SignInit, s, &mut sign, xfer[0]), CKR_KEY_FUNCTION_NOT_PERMITTED);
     assert_eq!(call!(r, C_SignInit, s, &mut sign, original[0]), CKR_OK, "the original still signs");
     assert_eq!(call!(r, C_Finalize, null_mut()), CKR_OK);
+}
+
+/// The Python checker agrees with the known answers: every KAT package opens to its target, and
+/// a tampered package, a wrong kid, a wrong KEK and a malformed document are each refused.
+#[test]
+fn the_reference_checker_meets_the_known_answers() {
+    let k = kat();
+    let kek = kat_kek();
+    for c in k["cases"].as_array().unwrap() {
+        let file = data(c["byok_file"].as_str().unwrap());
+        let f = reference_check(&file, &kek);
+        assert_eq!(f["target"], c["target"].as_str().unwrap(), "{}", file.display());
+        assert_eq!(f["transfer_key"], "AES-256");
+        assert_eq!(f["kid"], kek.kid);
+        let plain = hex::decode(c["plaintext_hex"].as_str().unwrap()).unwrap();
+        use sha2::Digest;
+        assert_eq!(f["plaintext_sha256"], hex::encode(sha2::Sha256::digest(&plain)));
+        // --expect-plaintext: the exact bytes, and a refusal for others.
+        let work = tempfile::tempdir().unwrap();
+        let want = work.path().join("plain.bin");
+        std::fs::write(&want, &plain).unwrap();
+        run_verify_byok(&file, &kek.private_pem, &["--expect-plaintext", want.to_str().unwrap()]).unwrap();
+        std::fs::write(&want, &plain[1..]).unwrap();
+        let e = run_verify_byok(&file, &kek.private_pem, &["--expect-plaintext", want.to_str().unwrap()]);
+        assert!(e.unwrap_err().contains("differs"));
+    }
+    let work = tempfile::tempdir().unwrap();
+    let good = data("kat-AES-256.byok");
+    // The known tampered ciphertext.
+    let ct = hex::decode(k["must_fail"][0]["ciphertext_hex"].as_str().unwrap()).unwrap();
+    let tampered = work.path().join("tampered.byok");
+    std::fs::write(&tampered, ByokDocument::new(&kek.kid, &ct, "tests/byok.rs").to_bytes()).unwrap();
+    let e = run_verify_byok(&tampered, &kek.private_pem, &[]).unwrap_err();
+    assert!(e.contains("RFC 5649 integrity"), "{e}");
+    // Another kid.
+    let other = "https://other.vault.azure.net/keys/K/0123456789abcdef0123456789abcdef";
+    let e = run_verify_byok(&good, &kek.private_pem, &["--kid", other]).unwrap_err();
+    assert!(e.contains("kid is"), "{e}");
+    // Another KEK (made by openssl).
+    let other_kek = work.path().join("other-kek.pem");
+    let o = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&other_kek)
+        .output()
+        .expect("openssl runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e = run_verify_byok(&good, &other_kek, &[]).unwrap_err();
+    assert!(e.contains("RSA-OAEP"), "{e}");
+    // A document with a member Azure does not define, and one without `generator`.
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&good).unwrap()).unwrap();
+    doc["note"] = "extra".into();
+    let bad = work.path().join("extra.byok");
+    std::fs::write(&bad, serde_json::to_vec(&doc).unwrap()).unwrap();
+    assert!(run_verify_byok(&bad, &kek.private_pem, &[]).unwrap_err().contains("note"));
+    doc.as_object_mut().unwrap().retain(|k, _| k != "note" && k != "generator");
+    std::fs::write(&bad, serde_json::to_vec(&doc).unwrap()).unwrap();
+    assert!(run_verify_byok(&bad, &kek.private_pem, &[]).unwrap_err().contains("generator"));
 }

@@ -163,10 +163,10 @@ pub fn check_kid(kid: &str) -> Result<(), KekError> {
 mod tests {
     use super::*;
 
-    /// The sample KEK of shared/byok (the KEK of its known-answer test).
+    /// The sample KEK of tests/data/byok (the KEK of the BYOK known-answer test).
     static EXAMPLE_KEK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/byok/example-KEK.publickey.pem"))
-            .expect("shared/byok beside the repository")
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/byok/example-KEK.publickey.pem"))
+            .expect("tests/data/byok/example-KEK.publickey.pem")
     });
 
     #[test]

@@ -1,5 +1,5 @@
 //! Azure Key Vault "bring your own key": KEK packages, the `.byok` transfer document, and the
-//! checks both ends of a transfer rely on (DOMAIN.md §1, §4.2–§4.6).
+//! checks both ends of a transfer rely on (docs/nshield-emulation.md §1, §3.5, §3.6).
 
 pub mod kek;
 pub mod kekpkg;

@@ -1,5 +1,5 @@
-//! The `.byok` transfer document Azure Key Vault imports (DOMAIN.md §1.5): exactly four fields,
-//! `ciphertext` as unpadded base64url of `RSA-OAEP-SHA1(aes) || KWP(aes, target)`.
+//! The `.byok` transfer document Azure Key Vault imports (docs/nshield-emulation.md §1.5): exactly
+//! four fields, `ciphertext` as unpadded base64url of `RSA-OAEP-SHA1(aes) || KWP(aes, target)`.
 
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -69,8 +69,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_shared_example_and_round_trips() {
-        let raw = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/byok/example-EC-P256.byok")).unwrap();
+    fn parses_the_example_and_round_trips() {
+        let raw = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/byok/example-EC-P256.byok")).unwrap();
         let (doc, ct) = ByokDocument::parse(&raw).unwrap();
         assert_eq!(
             doc.header.kid,

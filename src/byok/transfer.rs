@@ -476,41 +476,66 @@ pub fn verify(byok: &[u8], kek_private_pkcs8: &[u8], expect_kid: Option<&str>) -
 mod tests {
     use super::*;
 
-    fn kat() -> serde_json::Value {
-        let raw = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/byok/vectors.json")).unwrap();
-        serde_json::from_slice::<serde_json::Value>(&raw).unwrap()["azure_byok_ckm_rsa_aes_key_wrap_kat"].clone()
+    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/byok/");
+
+    fn data(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{DATA}{name}")).unwrap_or_else(|e| panic!("tests/data/byok/{name}: {e}"))
     }
 
-    fn pem_der(pem: &str) -> Vec<u8> {
-        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    /// tests/data/byok/kat.json: the Azure BYOK known answer.
+    fn kat() -> serde_json::Value {
+        serde_json::from_slice(&data("kat.json")).unwrap()
+    }
+
+    fn pem_der(pem: &[u8]) -> Vec<u8> {
+        let body: String = std::str::from_utf8(pem).unwrap().lines().filter(|l| !l.starts_with("-----")).collect();
         B64.decode(body).unwrap()
     }
 
+    fn kek_private(k: &serde_json::Value) -> Vec<u8> {
+        pem_der(&data(k["kek_private_pem_file"].as_str().unwrap()))
+    }
+
     fn target_hex(c: &serde_json::Value) -> String {
-        let t = &c["target_plaintext"];
-        t.as_str().map(str::to_string).or_else(|| t["hex"].as_str().map(str::to_string)).unwrap()
+        c["plaintext_hex"].as_str().unwrap().to_string()
     }
 
     #[test]
     fn every_kat_package_verifies_to_its_target() {
         let k = kat();
-        let kek_priv = pem_der(k["kek"]["private_key_pkcs8_pem"].as_str().unwrap());
-        let kid = k["kek"]["kid"].as_str().unwrap();
+        let kek_priv = kek_private(&k);
+        let kid = k["kid"].as_str().unwrap();
         for c in k["cases"].as_array().unwrap() {
-            let doc = serde_json::to_vec(&c["byok_file_json"]).unwrap();
+            let doc = data(c["byok_file"].as_str().unwrap());
             let v = verify(&doc, &kek_priv, Some(kid)).unwrap();
             let want = hex::decode(target_hex(c)).unwrap();
             assert_eq!(v.plaintext_sha256, hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &want)));
             assert_eq!(v.aes_bits, 256);
+            let kind = match c["target"].as_str().unwrap() {
+                "RSA-2048" => TargetKind::Rsa(2048),
+                "EC-P-256" => TargetKind::Ec("P-256"),
+                "AES-256" => TargetKind::Oct(256),
+                "AES-128" => TargetKind::Oct(128),
+                other => panic!("unexpected target {other}"),
+            };
+            assert_eq!(v.kind, kind);
+            // The file holds exactly the known ciphertext.
+            let (_, ct) = ByokDocument::parse(&doc).unwrap();
+            assert_eq!(hex::encode(ct), c["ciphertext_hex"].as_str().unwrap());
+        }
+        for f in k["must_fail"].as_array().unwrap() {
+            let ct = hex::decode(f["ciphertext_hex"].as_str().unwrap()).unwrap();
+            let doc = ByokDocument::new(kid, &ct, GENERATOR).to_bytes();
+            assert!(verify(&doc, &kek_priv, Some(kid)).unwrap_err().contains("integrity"), "{}", f["what"]);
         }
     }
 
     #[test]
     fn our_wrap_verifies_and_tampering_is_caught() {
         let k = kat();
-        let kek_priv = pem_der(k["kek"]["private_key_pkcs8_pem"].as_str().unwrap());
-        let kek = Kek::parse(k["kek"]["public_key_spki_pem"].as_str().unwrap().as_bytes()).unwrap();
-        let kid = k["kek"]["kid"].as_str().unwrap();
+        let kek_priv = kek_private(&k);
+        let kek = Kek::parse(&data(k["kek_public_pem_file"].as_str().unwrap())).unwrap();
+        let kid = k["kid"].as_str().unwrap();
         // The KAT's EC P-256 target, wrapped by us.
         let case = &k["cases"][1];
         let attrs = mech::pkcs8_to_attrs(&hex::decode(target_hex(case)).unwrap()).unwrap();

@@ -329,7 +329,7 @@ mod tests {
 
     const EMPTY: Params = Params::None;
 
-    /// RFC 3394 §4.1-4.6, as in /work/shared/byok/vectors.json: (KEK, key data, ciphertext).
+    /// RFC 3394 §4.1-4.6 test vectors: (KEK, key data, ciphertext).
     const RFC3394: [(&str, &str, &str); 6] = [
         (
             "000102030405060708090a0b0c0d0e0f",

@@ -2,11 +2,11 @@
 //! BYOK targets) both ways, SubjectPublicKeyInfo (CKA_PUBLIC_KEY_INFO, KEK import), and the
 //! public half of a private key.
 //!
-//! PKCS#8 is emitted exactly as OpenSSL/pyca do and docs/DOMAIN.md §1.3 fixes: version 0;
-//! RSA `rsaEncryption` with NULL parameters and a full two-prime RSAPrivateKey; EC
+//! PKCS#8 is emitted exactly as OpenSSL/pyca do and docs/nshield-emulation.md §1.3 fixes:
+//! version 0; RSA `rsaEncryption` with NULL parameters and a full two-prime RSAPrivateKey; EC
 //! `id-ecPublicKey` with the namedCurve OID and an RFC 5915 ECPrivateKey (version 1, d at the
-//! order's length, no [0] parameters, the [1] publicKey); Ed25519 per RFC 8410 (no parameters,
-//! the seed in an inner OCTET STRING, no public key).
+//! order's length, no [0] parameters, the [1] publicKey); Ed25519 per RFC 8410 (no parameters, the
+//! seed in an inner OCTET STRING, no public key).
 //!
 //! Every function goes through the engine keys (`KeyMaterial::from_attrs`), so what it encodes
 //! or returns has been checked, and RSA keys given as n, e, d come out with their CRT values.

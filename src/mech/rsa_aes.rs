@@ -1,7 +1,7 @@
 //! CKM_RSA_AES_KEY_WRAP (PKCS#11 v2.40 §2.1.21), as Azure Key Vault BYOK uses it
-//! (docs/DOMAIN.md §1.4): a fresh AES key of `ulAESKeyBits`, RSA-OAEP-encrypted to the wrapping
-//! key with `pOAEPParams`, followed by the RFC 5649 (KWP) wrap of the plaintext under that AES
-//! key; the AES key is wiped. Unwrap splits at the modulus length.
+//! (docs/nshield-emulation.md §1.4): a fresh AES key of `ulAESKeyBits`, RSA-OAEP-encrypted to the
+//! wrapping key with `pOAEPParams`, followed by the RFC 5649 (KWP) wrap of the plaintext under that
+//! AES key; the AES key is wiped. Unwrap splits at the modulus length.
 //!
 //! [`rsa_aes_wrap_with`] is the deterministic core (caller-chosen AES key and, for known-answer
 //! tests only, an injected OAEP seed, which needs our own EME-OAEP encoding followed by a raw
@@ -75,7 +75,7 @@ fn eme_oaep_encode(k: usize, md: Md, mgf: Md, label: &[u8], m: &[u8], seed: &[u8
 /// `plaintext` under `aes_key`.
 ///
 /// `oaep_seed` injects the OAEP seed (hash-length bytes) for known-answer tests — the Azure BYOK
-/// KAT in shared/byok/vectors.json is reproducible this way. Production passes `None` (aws-lc's
+/// KAT in tests/data/byok/kat.json is reproducible this way. Production passes `None` (aws-lc's
 /// randomized OAEP); never reuse a seed.
 pub fn rsa_aes_wrap_with(
     kek: &KeyMaterial,

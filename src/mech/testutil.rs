@@ -155,7 +155,7 @@ pub fn digest(mech: CK_MECHANISM_TYPE, data: &[u8]) -> Vec<u8> {
 }
 
 /// The Azure BYOK CKM_RSA_AES_KEY_WRAP known-answer test (`testdata/azure_byok_kat.json`, a
-/// verbatim subset of shared/byok/vectors.json).
+/// copy of the values in tests/data/byok/kat.json).
 pub fn kat() -> &'static serde_json::Value {
     static KAT: OnceLock<serde_json::Value> = OnceLock::new();
     KAT.get_or_init(|| serde_json::from_str(include_str!("testdata/azure_byok_kat.json")).unwrap())

@@ -1,6 +1,6 @@
-//! Key ACLs: a simplified nCore model (DOMAIN.md §3.5, §4.1). An ACL is a list of permission
-//! groups; a group grants its actions when its certifier (if any) is present and its limits
-//! hold. Stored as JSON in a key's `CKA_SHSM_ACL` attribute.
+//! Key ACLs: a simplified nCore model (docs/nshield-emulation.md §2.6, §3.3). An ACL is a list of
+//! permission groups; a group grants its actions when its certifier (if any) is present and its
+//! limits hold. Stored as JSON in a key's `CKA_SHSM_ACL` attribute.
 //!
 //! The token layer asks [`permits`] (uncertified groups only) before an operation, e.g.
 //! `permits_json(obj.attrs.bytes(CKA_SHSM_ACL), &Permission::Op(Op::Sign))`; administrative
@@ -340,9 +340,9 @@ impl Acl {
         serde_json::from_slice::<Acl>(b).ok().filter(|a| a.format == FORMAT)
     }
 
-    /// `generatekey`'s default ACL for a private or secret key (DOMAIN.md §4.1): the usual
-    /// operations plus `MakeBlob` under its protector; a KNSO-certified "trump operations" group;
-    /// `MakeArchiveBlob{kre}` when the key is recoverable. No plaintext export.
+    /// `generatekey`'s default ACL for a private or secret key (docs/nshield-emulation.md §3.3):
+    /// the usual operations plus `MakeBlob` under its protector; a KNSO-certified "trump
+    /// operations" group; `MakeArchiveBlob{kre}` when the key is recoverable. No plaintext export.
     pub fn default_private(family: KeyFamily, protector: BlobProtector, recovery_hkre: Option<&str>) -> Acl {
         let usual: &[Op] = match family {
             KeyFamily::Rsa => &[Op::Sign, Op::Verify, Op::Encrypt, Op::Decrypt, Op::Wrap, Op::Unwrap],

@@ -5,10 +5,10 @@
 //! names with `--card-dir`: "inserting" a card is having its file there). Its share is sealed
 //! (AES-256-GCM) under a key derived from the card's passphrase with PBKDF2-HMAC-SHA256, the
 //! context binding the world, the card set and the card number; an OCS card's key is also
-//! mixed with the world module key KM, so an OCS card is useless outside its world (DOMAIN.md
-//! §4.1). Each card file carries a check value over its fields, which tells a damaged card from
-//! a wrong passphrase. OCS metadata goes to nShield's `local/card_<HASH>` and
-//! `local/cards_<HASH>_<N>`; the ACS is described by the world file.
+//! mixed with the world module key KM, so an OCS card is useless outside its world
+//! (docs/nshield-emulation.md §3.2). Each card file carries a check value over its fields, which
+//! tells a damaged card from a wrong passphrase. OCS metadata goes to nShield's
+//! `local/card_<HASH>` and `local/cards_<HASH>_<N>`; the ACS is described by the world file.
 
 use super::admin::{fail, AdminError, AdminResult, Interaction, Txn};
 use super::shamir::{self, Share};

@@ -11,9 +11,9 @@
 //!   token, as nShield keeps public keys under the well-known module key.
 //!
 //! Both carry `CKA_NFKM_APPNAME/ID/HASH`, `CKA_SHSM_PROTECTION` and the nCore-style ACL as JSON
-//! in `CKA_SHSM_ACL`. A recoverable key also gets a recovery blob (DOMAIN.md §3.1) in
-//! `emu/recovery/key_<app>_<ident>.json`: the private object encrypted under a fresh AES key that
-//! is itself RSA-OAEP(SHA-256)-encrypted to the world's KRE.
+//! in `CKA_SHSM_ACL`. A recoverable key also gets a recovery blob (docs/nshield-emulation.md §2.1)
+//! in `emu/recovery/key_<app>_<ident>.json`: the private object encrypted under a fresh AES key
+//! that is itself RSA-OAEP(SHA-256)-encrypted to the world's KRE.
 
 use super::acl::{Acl, BlobProtector, KeyFamily};
 use super::admin::{fail, AdminError, AdminResult, Interaction, Txn};

@@ -1,5 +1,5 @@
 //! Shamir secret sharing over GF(2^8), byte by byte: how a card set's logical token is split
-//! across its K-of-N cards (DOMAIN.md §4.1).
+//! across its K-of-N cards (docs/nshield-emulation.md §3.2).
 //!
 //! Every byte of the secret is the constant term of its own random polynomial of degree K−1;
 //! card `x` (1..=N) holds the polynomial values at `x`. Any K shares rebuild the secret by

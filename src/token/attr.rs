@@ -120,7 +120,8 @@ pub const CKA_NFKM_ID: CK_ATTRIBUTE_TYPE = 0xDE43_6A74;
 pub const CKA_NFKM_APPNAME: CK_ATTRIBUTE_TYPE = 0xDE43_6975;
 pub const CKA_NFKM_HASH: CK_ATTRIBUTE_TYPE = 0xDE43_698A;
 
-/// Our own vendor range (DOMAIN.md §4.3: emulator-only numbers never collide with nShield's).
+/// Our own vendor range (docs/nshield-emulation.md §3.4: emulator-only numbers never collide
+/// with nShield's).
 pub const SHSM_VENDOR: CK_ATTRIBUTE_TYPE = 0x8E4D_0000;
 /// A key's nShield-style ACL, as JSON (see `module::acl`). Read-only through PKCS#11.
 pub const CKA_SHSM_ACL: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x01;
