@@ -1,8 +1,9 @@
 //! The BYOK tools end to end: the built binary (`target/release/shieldhsm`) run as a user would,
 //! against a temporary data directory, with passphrases from SHIELDHSM_PASSPHRASE_FILE. Every
-//! `.byok` made here is checked by three independent means: the reference verifier
-//! `shared/byok/verify_byok.py` (pyca/cryptography), plain `openssl` (DOMAIN.md §4.6), and the
-//! JSON schema `shared/byok/byok.schema.json` (python jsonschema) — plus our own `byok-verify`.
+//! `.byok` made here is checked by three independent means: our Python checker
+//! `tests/tools/verify_byok.py` (pyca/cryptography), plain `openssl` (docs/nshield-emulation.md
+//! §3.6), and the JSON schema `tests/data/byok/byok.schema.json` (python jsonschema) — plus our
+//! own `byok-verify`.
 //!
 //! Needs `python3` with `cryptography` and `jsonschema` (requirements-test.txt) and `openssl`.
 
@@ -13,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 const SEED_MODIFY_ACLS: &str = "-ModifyAcls -KeyAppName simple -KeyIdentifier contosokey \
@@ -23,9 +24,10 @@ const SEED_PACKAGE: &str = "-Package -KeyIdentifier contosokey -ExchangeKeyPacka
      -KeyFriendlyName ContosoFirstHSMkey";
 const ACS3: [&str; 3] = ["acs-one", "acs-two", "acs-three"];
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/byok")
-}
+/// Our independent Python checker of `.byok` files (pyca/cryptography).
+const VERIFY_BYOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/verify_byok.py");
+/// Our JSON Schema of the `.byok` file.
+const BYOK_SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/byok/byok.schema.json");
 
 /// Runs an external program; it must succeed.
 fn sh(program: &str, args: &[&str]) -> Output {
@@ -61,15 +63,12 @@ enum Target {
 }
 
 impl Target {
-    /// verify_byok.py's name for it.
+    /// verify_byok.py's name for it (`target=` on its OK line).
     fn py_name(self) -> String {
         match self {
             Target::Rsa(b) => format!("RSA-{b}"),
-            Target::Ec("P-256") => "EC-secp256r1".into(),
-            Target::Ec("P-384") => "EC-secp384r1".into(),
-            Target::Ec("P-521") => "EC-secp521r1".into(),
             Target::Ec(c) => format!("EC-{c}"),
-            Target::Aes(b) => format!("oct({b} bits)"),
+            Target::Aes(b) => format!("AES-{b}"),
         }
     }
     fn generatekey(self) -> String {
@@ -118,15 +117,21 @@ fn check_package(env: &Env, byok: &Path, kek: KekPriv<'_>, app: &str, ident: &st
     assert!(v.contains("Result: SUCCESS"), "{v}");
     let plain_sha = field(&v, "plaintext  SHA-256");
 
-    // (a) the reference verifier (pyca/cryptography).
-    let verify_py = shared().join("verify_byok.py");
-    let o = sh("python3", &[p(&verify_py), p(byok), p(kek_priv), "--kid", kid]);
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r["ok"], true);
-    assert_eq!(r["aes_key_bits"], 256);
-    assert_eq!(r["target"], t.py_name(), "{r}");
+    // (a) our Python checker (pyca/cryptography); for RSA/EC also against byok-verify's public key.
+    let mut py_args = vec![VERIFY_BYOK, p(byok), p(kek_priv), "--kid", kid];
+    if !matches!(t, Target::Aes(_)) {
+        py_args.extend(["--expect-public", p(&pub_out)]);
+    }
+    let o = sh("python3", &py_args);
+    let line = text(&o.stdout);
+    assert!(line.starts_with("OK "), "{line}");
+    let r: BTreeMap<&str, &str> = line.split_whitespace().filter_map(|w| w.split_once('=')).collect();
+    assert_eq!(r["target"], t.py_name(), "{line}");
+    assert_eq!(r["transfer_key"], "AES-256", "{line}");
+    assert_eq!(r["kid"], kid, "{line}");
+    assert_eq!(r["plaintext_sha256"], plain_sha, "verify_byok.py and byok-verify see the same plaintext");
 
-    // (b) plain openssl, DOMAIN.md §4.6: split at k bytes, OAEP-SHA1 then RFC 5649.
+    // (b) plain openssl, docs/nshield-emulation.md §3.6: split at k bytes, OAEP-SHA1 then RFC 5649.
     let part1 = env.w(&format!("part1-{tag}.bin"));
     let part2 = env.w(&format!("part2-{tag}.bin"));
     let aes = env.w(&format!("aes-{tag}.bin"));
@@ -175,25 +180,24 @@ fn check_package(env: &Env, byok: &Path, kek: KekPriv<'_>, app: &str, ident: &st
     match t {
         Target::Aes(bits) => {
             assert_eq!(plain.len() * 8, bits);
-            sh("python3", &[p(&verify_py), p(byok), p(kek_priv), "--expect-raw", p(&target)]);
+            sh("python3", &[VERIFY_BYOK, p(byok), p(kek_priv), "--expect-plaintext", p(&target)]);
         }
         _ => {
             // openssl parses the PKCS#8 and derives the same public key as the key file's.
             let o = sh("openssl", &["pkey", "-inform", "DER", "-in", p(&target), "-pubout"]);
             assert_eq!(text(&o.stdout), std::fs::read_to_string(&pub_out).unwrap(), "public keys differ");
-            sh("python3", &[p(&verify_py), p(byok), p(kek_priv), "--expect-pkcs8-der", p(&target)]);
+            sh("python3", &[VERIFY_BYOK, p(byok), p(kek_priv), "--expect-plaintext", p(&target)]);
         }
     }
 
     // (c) the JSON schema.
-    let schema = shared().join("byok.schema.json");
     sh(
         "python3",
         &[
             "-c",
             "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))",
             p(byok),
-            p(&schema),
+            BYOK_SCHEMA,
         ],
     );
     for f in [part1, part2, aes, target] {
@@ -247,14 +251,15 @@ fn the_seed_workflow_end_to_end() {
     let pk = tool("KeyTransferRemote", SEED_PACKAGE, &[]);
     assert!(pk.lines().any(|l| l == "Result: SUCCESS"), "{pk}");
     assert!(pk.contains("KeyTransferPackage-ContosoFirstHSMkey.byok"), "{pk}");
+    // The toolset's KEK is the emulated vault's: the next step is the emulated import (step 5).
     assert!(
         pk.contains(
-            "az keyvault key import --vault-name byok-emulated-eu --name ContosoFirstHSMkey \
-             --byok-file KeyTransferPackage-ContosoFirstHSMkey.byok --kty RSA"
+            "Add-AzureKeyVaultKey -VaultName <your vault> -Name ContosoFirstHSMkey \
+             -KeyFilePath KeyTransferPackage-ContosoFirstHSMkey.byok -Destination HSM"
         ),
         "{pk}"
     );
-    assert!(pk.contains("Add-AzKeyVaultKey -VaultName byok-emulated-eu -Name ContosoFirstHSMkey"), "{pk}");
+    assert!(!pk.contains("az keyvault key import"), "a real vault cannot import it: {pk}");
     assert!(pk.contains("6b5b3c52-1f4e-4c5d-9d7e-0123456789ab") && pk.contains("no slot"), "{pk}");
     let byok = env.w("KeyTransferPackage-ContosoFirstHSMkey.byok");
     let kek = KekPriv { pem: &env.region_kek("EU"), kid: &kid, bits: 2048 };
@@ -521,10 +526,16 @@ fn aes_package_and_byok_verify_refusals() {
     std::fs::create_dir(env.w("out")).unwrap();
     let pk = env.ok("KeyTransferRemote", pkg_args, &[]);
     assert!(pk.contains("Result: SUCCESS") && pk.contains("oct AES-256"), "{pk}");
-    assert!(
-        pk.contains("--hsm-name byok-emulated-eu") && pk.contains("--kty oct") && pk.contains("Managed HSM"),
-        "{pk}"
+    assert!(pk.contains("AES (oct) keys import only into a Managed HSM"), "{pk}");
+    // The emulated vault refuses it, as Key Vault does, and stores nothing.
+    let before = env.snapshot();
+    let e = env.fails(
+        "Add-AzureKeyVaultKey",
+        "-VaultName ContosoKeyVaultHSM -Name aes-key -KeyFilePath out/KeyTransferPackage-aes-key.byok -Destination HSM",
+        &[],
     );
+    assert!(e.contains("AES keys go to a Managed HSM"), "{e}");
+    assert_eq!(before, env.snapshot());
     let byok = env.w("out/KeyTransferPackage-aes-key.byok");
     let kid: serde_json::Value = serde_json::from_slice(&std::fs::read(&byok).unwrap()).unwrap();
     let kid = kid["header"]["kid"].as_str().unwrap().to_string();
@@ -560,12 +571,13 @@ fn aes_package_and_byok_verify_refusals() {
     assert!(e.contains("integrity"), "{e}");
     let (e, _) = env.fails_with_stdout("byok-verify", "tampered.byok", &[]);
     assert!(e.contains("--kek-private"), "{e}");
-    // The reference verifier agrees the tampered file is bad.
+    // The Python checker agrees the tampered file is bad, and says why.
     let o = Command::new("python3")
-        .args([p(&shared().join("verify_byok.py")), p(&env.w("tampered.byok")), p(&env.region_kek("EU"))])
+        .args([VERIFY_BYOK, p(&env.w("tampered.byok")), p(&env.region_kek("EU"))])
         .output()
         .unwrap();
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("RFC 5649 integrity check failed"), "{}", text(&o.stderr));
 }
 
 /// Issue #9 case 7: a registered KEK package edited in `local/` (the attacker's KEK in place of

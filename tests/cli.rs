@@ -24,10 +24,8 @@ fn seed_steps_run_as_written() {
         assert!(o.status.success(), "{name} {args}:\n{}{}", text(&o.stdout), text(&o.stderr));
         text(&o.stdout)
     };
-    tool("hsm-mode", "-m 1 I", &[]);
     tool("new-world", SEED_NEW_WORLD, &["acs-one", "acs-two", "acs-three"]);
     assert!(env.local("world").exists());
-    tool("hsm-mode", "-m 1 O", &[]);
     let out = tool("generatekey", SEED_GENERATEKEY, &[]);
     assert!(out.contains("key_simple_contosokey"), "{out}");
     assert!(env.local("key_simple_contosokey").exists());
@@ -235,7 +233,7 @@ fn bad_input_is_one_line_and_changes_nothing() {
         ("new-world", "--initialize --cipher-suite=DLf9999 --acs-quorum=2/3", &["a", "b", "c"], "unknown cipher suite"),
         ("new-world", "--initialize --acs-quorum=4/3", &["a", "b", "c"], "K > N"),
         ("new-world", "--initialize --acs-quorum=0/3", &[], "at least one card"),
-        ("new-world", "--initialize --acs-quorum=1/1", &["a"], "already exists"),
+        ("new-world", "--initialize --acs-quorum=1/1", &["a"], "hsm-mode -m 1 I"),
         ("generatekey", "--generate simple type=RSA ident=has space", &[], "unexpected argument"),
         ("generatekey", "--generate simple type=RSA ident=has_underscore", &[], "may contain only"),
         ("generatekey", SEED_GENERATEKEY, &[], "already exists"),
@@ -268,11 +266,15 @@ fn bad_input_is_one_line_and_changes_nothing() {
     assert!(e.contains("hsm-mode -m 1 O"), "{e}");
     assert_eq!(before, env.snapshot());
 
+    // A module holding a world refuses new-world until put into initialisation mode.
+    env.ok("hsm-mode", "-m 1 O", &[]);
+    let before = env.snapshot();
+    let e = env.fails("new-world", SEED_NEW_WORLD, &["a", "b", "c"]);
+    assert!(e.contains("hsm-mode -m 1 I"), "{e}");
+    assert_eq!(before, env.snapshot());
+
     let fresh = Env::new();
     fresh.ok("enquiry", "", &[]);
-    let e = fresh.fails("new-world", SEED_NEW_WORLD, &["a", "b", "c"]);
-    assert!(e.contains("hsm-mode -m 1 I"), "{e}");
-    fresh.ok("hsm-mode", "-m 1 I", &[]);
     let before = fresh.snapshot();
     // Missing cards: the passphrase file has two of the three passphrases.
     let e = fresh.fails("new-world", SEED_NEW_WORLD, &["a", "b"]);

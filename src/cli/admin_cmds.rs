@@ -3,7 +3,7 @@
 
 use super::args::{self, alias, flag, valued, Opt};
 use super::ui::Ui;
-use super::{help_if_asked, no_extra, open_store, LINK_NAMES};
+use super::{help_if_asked, no_extra, open_store};
 use shieldhsm::module::admin::{AdminError, AdminResult, Interaction};
 
 use shieldhsm::module::cardset;
@@ -11,7 +11,7 @@ use shieldhsm::module::hsm::{self, Mode};
 use shieldhsm::module::keygen::{self, Protect};
 use shieldhsm::module::tokens::{self, NewOcsParams};
 use shieldhsm::module::world::{self, NewWorldParams, WorldFile, DEFAULT_CIPHERSUITE};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn card_dir(p: &args::Parsed) -> Option<PathBuf> {
     p.value("card-dir").map(PathBuf::from)
@@ -111,7 +111,8 @@ const NEW_WORLD_USAGE: &str = "usage: new-world --initialize [--cipher-suite=CS]
                  [--mode=unrestricted|fips-140-level-3|cc-cmts] [--nso-timeout=T] [--no-recovery]\n\
                  [--card-dir=DIR] [--passphrase-file=FILE]\n\
        new-world -l --module=N [--card-dir=DIR]      (load the existing world onto a module; ACS cards)\n  \
-The module must be in pre-initialisation mode (hsm-mode -m N I). Cipher suites:\n  \
+A module with no world is readied by new-world itself; one that holds a world must first be put\n  \
+into initialisation mode (hsm-mode -m N I). The module is operational afterwards. Cipher suites:\n  \
 DLf1024s160mDES3, DLf1024s160mRijndael, DLf3072s256mRijndael, DLf3072s256mAEScSP800131Ar1 (default), ECp521mAES.\n  \
 Each of the N ACS cards asks for a passphrase (terminal, or one line each of $SHIELDHSM_PASSPHRASE_FILE).";
 
@@ -177,6 +178,10 @@ pub fn new_world(tool: &str, a: &[String]) -> AdminResult<()> {
     };
     let out = world::new_world(&store, &params, &mut ui)?;
     let w = &out.world;
+    let (n, esn) = (out.module.number, &out.module.esn);
+    if out.mode_changed {
+        out!("Module #{n} ({esn}) holds no Security World: new-world put it into pre-initialisation mode itself.");
+    }
     out!("Security World created.");
     out!(" world file   {}", store.local().join(world::WORLD_FILE).display());
     out!(" ciphersuite  {}", w.ciphersuite);
@@ -191,9 +196,8 @@ pub fn new_world(tool: &str, a: &[String]) -> AdminResult<()> {
         out!(" recovery     disabled (--no-recovery)");
     }
     out!(" ACS cards    {}", out.card_dir.display());
-    out!(" module #{}    {} now in initialisation mode", out.module.number, out.module.esn);
+    out!(" module #{n}    {esn} back in operational mode, ready for keys");
     out!("Back up the world file and keep the ACS cards and passphrases apart.");
-    out!("Next: hsm-mode -m {} O", out.module.number);
     Ok(())
 }
 
@@ -386,48 +390,4 @@ pub fn add_module(tool: &str, a: &[String]) -> AdminResult<()> {
         m.number
     );
     Ok(())
-}
-
-pub fn install_links(tool: &str, a: &[String]) -> AdminResult<()> {
-    let p = args::parse(a, &[flag("force", Some('f'))], tool)?;
-    if help_if_asked(
-        &p,
-        "usage: shieldhsm install-links DIR\n  Makes symlinks named after the nShield tools, pointing at this binary.",
-    ) {
-        return Ok(());
-    }
-    no_extra(&p, 1, tool)?;
-    let dir = PathBuf::from(
-        p.pos.first().ok_or_else(|| AdminError::new("no directory given", format!("run `shieldhsm {tool} DIR`")))?,
-    );
-    let exe = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| AdminError::new(format!("cannot find this program's path ({e})"), "run it by its full path"))?;
-    // Check every name first: a non-link file in the way stops everything before any change.
-    for name in LINK_NAMES {
-        let l = dir.join(name);
-        if let Ok(md) = std::fs::symlink_metadata(&l) {
-            if !md.file_type().is_symlink() {
-                return Err(AdminError::new(
-                    format!("{} exists and is not a symlink", l.display()),
-                    "move it away or choose another directory",
-                ));
-            }
-        }
-    }
-    std::fs::create_dir_all(&dir)?;
-    for name in LINK_NAMES {
-        let l = dir.join(name);
-        if std::fs::symlink_metadata(&l).is_ok() {
-            std::fs::remove_file(&l)?;
-        }
-        std::os::unix::fs::symlink(&exe, &l)?;
-    }
-    out!("{} links to {} made in {}", LINK_NAMES.len(), exe.display(), dir.display());
-    out!("Add it to PATH: export PATH=\"{}:$PATH\"", abs(&dir).display());
-    Ok(())
-}
-
-fn abs(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }

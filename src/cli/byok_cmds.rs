@@ -5,12 +5,13 @@
 //! everything before the first write, and prints what a person needs next.
 
 use super::args::{self, valued};
+use super::keyvault::{load_vault, vault_rel, EmulatedVault};
+use super::ps_args::{self, PsArgs};
 use super::ui::Ui;
 use super::{help_if_asked, no_extra, open_store};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cryptoki_sys::*;
-use serde::{Deserialize, Serialize};
 use shieldhsm::byok::kek::{check_kid, Kek};
 use shieldhsm::byok::kekpkg;
 use shieldhsm::byok::package::ByokDocument;
@@ -36,8 +37,8 @@ const WORLD_PKG_FORMAT: &str = "shieldhsm/byok-world-pkg/1";
 const WORLD_CLAIMS: [&str; 1] = ["genuine-hsm-world"];
 /// The Azure world's cipher suite the emulated Security World package names.
 const AZURE_WORLD_CIPHERSUITE: &str = "DLf3072s256mAEScSP800131Ar1";
-/// The real nCipher/Thales root hash the 2016 script checked (DOMAIN.md §1.8): printed only to
-/// say that our packages do **not** chain to it.
+/// The real nCipher/Thales root hash the 2016 script checked (docs/nshield-emulation.md §1.7):
+/// printed only to say that our packages do **not** chain to it.
 const NCIPHER_ROOT_HASH: &str = "59178a47 de508c3f 291277ee 184f46c4 f1d9c639";
 
 fn err(what: impl Into<String>, todo: impl Into<String>) -> AdminError {
@@ -95,7 +96,7 @@ fn pkcs8_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
 
 /// A KEK private key file as PKCS#8 DER: `BEGIN PRIVATE KEY` (what byok-test-kek and openssl
 /// write), `BEGIN RSA PRIVATE KEY`, or DER.
-fn read_private_key(path: &str) -> AdminResult<Vec<u8>> {
+pub(super) fn read_private_key(path: &str) -> AdminResult<Vec<u8>> {
     let raw = std::fs::read(path)
         .map_err(|e| err(format!("cannot read the KEK private key {path} ({e})"), "check the --kek-private path"))?;
     let text = std::str::from_utf8(&raw).ok().filter(|t| t.contains("-----BEGIN"));
@@ -111,11 +112,11 @@ fn read_private_key(path: &str) -> AdminResult<Vec<u8>> {
     }
 }
 
-fn sha256_hex(b: &[u8]) -> String {
+pub(super) fn sha256_hex(b: &[u8]) -> String {
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b))
 }
 
-fn random_hex(bytes: usize) -> AdminResult<String> {
+pub(super) fn random_hex(bytes: usize) -> AdminResult<String> {
     let mut b = vec![0u8; bytes];
     aws_lc_rs::rand::fill(&mut b).map_err(|_| err("no randomness available", "retry"))?;
     Ok(hex::encode(b))
@@ -138,7 +139,7 @@ fn rsa_kek(bits: usize) -> AdminResult<(zeroize::Zeroizing<Vec<u8>>, Vec<u8>)> {
     Ok((zeroize::Zeroizing::new(der.as_ref().to_vec()), spki.as_ref().to_vec()))
 }
 
-fn describe_kind(k: &TargetKind) -> String {
+pub(super) fn describe_kind(k: &TargetKind) -> String {
     match k {
         TargetKind::Rsa(bits) => format!("RSA-{bits}"),
         TargetKind::Ec(c) => format!("EC {c}"),
@@ -150,39 +151,6 @@ fn canonical_region(r: &str) -> AdminResult<&'static str> {
     let up = r.trim().to_ascii_uppercase();
     REGIONS.iter().copied().find(|x| *x == up).ok_or_else(|| {
         err(format!("unknown region {r:?}"), format!("use one of the toolset regions: {}", REGIONS.join(", ")))
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// The emulated Key Vault of a region (what byok-toolset made)
-
-#[derive(Serialize, Deserialize)]
-struct EmulatedVault {
-    format: String,
-    region: String,
-    kid: String,
-    /// The KEK's SPKI DER, base64.
-    kek_spki: String,
-    /// The emulated Azure Security World the world package names.
-    world_hknso: String,
-    world_ciphersuite: String,
-}
-
-fn vault_rel(region: &str, file: &str) -> String {
-    format!("keyvault/{region}/{file}")
-}
-
-fn load_vault(store: &Store, region: &str) -> AdminResult<Option<EmulatedVault>> {
-    let path = store.emu().join(vault_rel(region, "vault.json"));
-    if !path.exists() {
-        return Ok(None);
-    }
-    let raw = std::fs::read(&path)?;
-    serde_json::from_slice(&raw).map(Some).map_err(|_| {
-        err(
-            format!("{} is damaged", path.display()),
-            "remove emu/keyvault/<REGION> and run byok-toolset again (packages made for the old KEK stop verifying)",
-        )
     })
 }
 
@@ -266,7 +234,7 @@ fn check_world_package(store: &Store, path: &str, kek: &KekPackage) -> AdminResu
 
 const TOOLSET_USAGE: &str = "usage: byok-toolset --region REGION [--out DIR]\n  \
 Stands in for the Microsoft BYOK toolset download of the 2016 workflow (emulator only): writes\n  \
-BYOK-KEK-pkg-<REGION>-1 and BYOK-SecurityWorld-pkg-<REGION>-1 into DIR (default: here), signed by\n  \
+BYOK-KEK-pkg-<REGION>-1, BYOK-SecurityWorld-pkg-<REGION>-1 and verifykeypackage.py into DIR (default: here), signed by\n  \
 this installation's emulated vendor root (NOT Entrust/nCipher). The emulated Key Vault keeps the\n  \
 KEK's private half in <data dir>/emu/keyvault/<REGION>/kek_priv.pem so byok-verify can open packages.\n  \
 Regions: NA EU AP LATAM JPN KOREA SA UAE AUS USGOV USDOD CANADA GERMANY INDIA FRANCE UK SUI.";
@@ -344,12 +312,18 @@ pub fn byok_toolset(tool: &str, a: &[String]) -> AdminResult<()> {
     }
     txn.commit();
     drop(lock);
+    // The download's script, as the seed runs it: `python verifykeypackage.py -k ... -w ...`.
+    let exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| err(format!("cannot find this program's path ({e})"), "run it by its full path"))?;
+    let script = super::nfast_home::write_script(&exe, &out_dir, "verifykeypackage.py")?;
     let kek_der = B64.decode(&vault.kek_spki).map_err(|_| err("the emulated vault is damaged", "see emu/keyvault"))?;
     let kek = Kek::parse(&kek_der).map_err(|e| err(e.0, "see emu/keyvault"))?;
     let (s1, s256) = vendor::fingerprints(&root.public_key());
     out!("Emulated BYOK toolset for region {region} (stands in for the Microsoft download; emulator only)");
     out!(" KEK package             {}", out_dir.join(&kek_name).display());
     out!(" Security World package  {}", out_dir.join(&world_name).display());
+    out!(" script                  {}", script.display());
     out!("Signed by: {ROOT_LABEL}");
     out!(" root SHA-1    {s1}");
     out!(" root SHA-256  {s256}");
@@ -613,69 +587,8 @@ const KTR_VALUED: [&str; 11] = [
     "card-dir",
 ];
 
-/// PowerShell-style parameters: `-Name value`, `-Name:value`, any case; `--long=value` too.
-#[derive(Default)]
-struct PsArgs {
-    switches: Vec<&'static str>,
-    values: Vec<(&'static str, String)>,
-}
-
-impl PsArgs {
-    fn has(&self, n: &str) -> bool {
-        self.switches.contains(&n)
-    }
-    fn get(&self, n: &str) -> Option<&str> {
-        self.values.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str())
-    }
-}
-
-fn ps_parse(tool: &str, a: &[String]) -> AdminResult<PsArgs> {
-    let usage = || format!("see `{tool} -help`");
-    let mut out = PsArgs::default();
-    let mut i = 0;
-    while i < a.len() {
-        let arg = &a[i];
-        i += 1;
-        let Some(body) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')).filter(|b| !b.is_empty()) else {
-            return Err(err(format!("unexpected argument {arg:?}"), usage()));
-        };
-        let (name, inline) = match body.find([':', '=']) {
-            Some(pos) => (&body[..pos], Some(body[pos + 1..].to_string())),
-            None => (body, None),
-        };
-        let lower = name.to_ascii_lowercase();
-        let lower = match lower.as_str() {
-            "h" | "?" => "help".to_string(),
-            _ => lower,
-        };
-        if let Some(s) = KTR_SWITCHES.iter().find(|s| **s == lower) {
-            if inline.is_some() {
-                return Err(err(format!("-{name} takes no value"), usage()));
-            }
-            out.switches.push(s);
-            continue;
-        }
-        let Some(v) = KTR_VALUED.iter().find(|s| **s == lower) else {
-            return Err(err(format!("unknown parameter -{name}"), usage()));
-        };
-        let value = match inline {
-            Some(v) => v,
-            None if i < a.len() => {
-                i += 1;
-                a[i - 1].clone()
-            }
-            None => return Err(err(format!("-{name} needs a value"), usage())),
-        };
-        if out.get(v).is_some() {
-            return Err(err(format!("-{name} is given twice"), "give each parameter once"));
-        }
-        out.values.push((v, value));
-    }
-    Ok(out)
-}
-
 pub fn key_transfer_remote(tool: &str, a: &[String]) -> AdminResult<()> {
-    let p = ps_parse(tool, a)?;
+    let p = ps_args::parse(tool, a, &KTR_SWITCHES, &KTR_VALUED)?;
     if p.has("help") {
         out!("{KTR_USAGE}");
         return Ok(());
@@ -830,16 +743,24 @@ fn package(p: &PsArgs) -> AdminResult<()> {
             " subscription {sub}: noted only; the modern .byok format has no slot for it (the vault you import into decides)"
         );
     }
-    for l in import_commands(&kek.kid, friendly, &shown, &packaged.kind) {
-        out!("{l}");
-    }
     if kek.source == "emulated-vendor" {
+        // The toolset's KEK is the emulated vault's: only the emulated vault can import this file.
+        let name: String = friendly.chars().map(|c| if c == '_' { '-' } else { c }).collect();
+        if matches!(packaged.kind, TargetKind::Oct(_)) {
+            out!("Note: AES (oct) keys import only into a Managed HSM (az keyvault key import --hsm-name ...); a vault refuses them.");
+        }
+        out!("Import it into the emulated Key Vault (the seed's step 5):");
+        out!("  Add-AzureKeyVaultKey -VaultName <your vault> -Name {name} -KeyFilePath {shown} -Destination HSM");
         out!(
-            "Note: this KEK belongs to the emulated Key Vault (byok-toolset), so Azure cannot import this file; \
-             check it offline with byok-verify {shown} --region {}. For a real vault, download its KEK \
-             (az keyvault key download) and use -ExchangeKeyPackage KEKforBYOK.publickey.pem -KekId <kid>.",
+            "Check it offline: byok-verify {shown} --region {}. Azure itself cannot import it (the KEK is the \
+             emulator's); for a real vault, download its KEK (az keyvault key download) and use \
+             -ExchangeKeyPackage KEKforBYOK.publickey.pem -KekId <kid>.",
             kek.region.as_deref().unwrap_or("<REGION>")
         );
+    } else {
+        for l in import_commands(&kek.kid, friendly, &shown, &packaged.kind) {
+            out!("{l}");
+        }
     }
     Ok(())
 }

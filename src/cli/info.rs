@@ -1,7 +1,8 @@
 //! Read-only commands: nfkminfo, kmfile-dump, aclprint. Output follows nShield's layout as a
-//! guide (DOMAIN.md §3.4), from what is on disk.
+//! guide (docs/nshield-emulation.md §2.5), from what is on disk.
 
 use super::args::{self, alias, flag, valued};
+use super::preload;
 use super::ui::Ui;
 use super::{help_if_asked, no_extra, open_store};
 use cryptoki_sys::*;
@@ -18,7 +19,7 @@ use shieldhsm::token::attr::{
 };
 use shieldhsm::token::object::{self, Protection};
 use shieldhsm::token::policy;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const NFKMINFO_USAGE: &str = "usage: nfkminfo [-w] [-k [APP [IDENT]]] [-l [APP...]] [-c] [-s] [-m N]\n  \
 -w world and modules (default), -k keys, -l key names by protection, -c card sets, -s softcards";
@@ -82,7 +83,7 @@ fn print_world(store: &Store, w: Option<&WorldFile>, only: Option<u32>) -> Admin
     match w {
         None => {
             out!(" state       !Initialised !Usable");
-            out!(" (no Security World: hsm-mode -m 1 I; new-world --initialize --acs-quorum=K/N; hsm-mode -m 1 O)");
+            out!(" (no Security World: new-world --initialize --acs-quorum=K/N)");
         }
         Some(w) => {
             let usable = modules.iter().any(|m| m.has_world(&w.hkm) && m.mode() == Mode::Operational);
@@ -477,22 +478,28 @@ pub fn kmfile_dump(tool: &str, a: &[String]) -> AdminResult<()> {
 pub fn aclprint(tool: &str, a: &[String]) -> AdminResult<()> {
     let opts = [valued("module", Some('m')), valued("app", Some('A')), valued("ident", Some('K'))];
     let p = args::parse(a, &opts, tool)?;
-    if help_if_asked(&p, "usage: aclprint APP IDENT   (or -A APP -K IDENT)\n  Token-protected keys ask for their cards or softcard passphrase.") {
+    if help_if_asked(
+        &p,
+        "usage: aclprint APP IDENT   (or -A APP -K IDENT)\n       \
+         preload -m 1 -A APP -K IDENT aclprint   (the keys preload loaded, as nShield's aclprint.py)\n  \
+         Token-protected keys ask for their cards or softcard passphrase.",
+    ) {
         return Ok(());
     }
-    let (app, ident) = match (p.value("app"), p.value("ident")) {
+    let keys = match (p.value("app"), p.value("ident")) {
         (Some(a), Some(i)) => {
             no_extra(&p, 0, tool)?;
-            (a.to_string(), i.to_string())
+            vec![(a.to_string(), i.to_string())]
         }
         _ => {
             no_extra(&p, 2, tool)?;
             match p.pos.as_slice() {
-                [a, i] => (a.clone(), i.clone()),
+                [a, i] => vec![(a.clone(), i.clone())],
+                [] if preload::active() => preload::loaded_keys()?,
                 _ => {
                     return Err(AdminError::new(
                         "give the key's application and ident",
-                        format!("e.g. `{tool} simple contosokey`"),
+                        format!("e.g. `{tool} simple contosokey`, or run it under `preload -A APP -K IDENT`"),
                     ))
                 }
             }
@@ -503,7 +510,21 @@ pub fn aclprint(tool: &str, a: &[String]) -> AdminResult<()> {
     let store = open_store()?;
     let op = world::operational(&store, module, "aclprint")?;
     let card_dir = p.value("card-dir").map(PathBuf::from);
-    let (entry, attrs) = keygen::open_key(&store, &op, &app, &ident, card_dir.as_deref(), &mut ui)?;
+    for (app, ident) in keys {
+        print_acl(&store, &op, &app, &ident, card_dir.as_deref(), &mut ui)?;
+    }
+    Ok(())
+}
+
+fn print_acl(
+    store: &Store,
+    op: &world::Operational,
+    app: &str,
+    ident: &str,
+    card_dir: Option<&Path>,
+    ui: &mut Ui,
+) -> AdminResult<()> {
+    let (entry, attrs) = keygen::open_key(store, op, app, ident, card_dir, ui)?;
     let prot =
         attrs.bytes(CKA_SHSM_PROTECTION).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_else(
             || match entry.protection {

@@ -18,13 +18,17 @@ mod admin_cmds;
 mod args;
 mod byok_cmds;
 mod info;
+mod keyvault;
+mod nfast_home;
+mod preload;
+mod ps_args;
 mod ui;
 
 use shieldhsm::module::admin::{AdminError, AdminResult};
 use shieldhsm::module::store::{default_dir, Store};
 
 /// The tools, with a one-line description each.
-pub const TOOLS: [(&str, &str); 18] = [
+pub const TOOLS: [(&str, &str); 20] = [
     ("enquiry", "list the emulated modules: ESN, mode, firmware"),
     ("hsm-mode", "set a module's mode switch: hsm-mode -m 1 I|O"),
     ("new-world", "create a Security World (--initialize) or load it onto a module (-l)"),
@@ -34,19 +38,21 @@ pub const TOOLS: [(&str, &str); 18] = [
     ("nfkminfo", "show the world, modules, keys, card sets and softcards"),
     ("kmfile-dump", "dump a kmdata file (secrets redacted)"),
     ("aclprint", "print a key's ACL: aclprint <app> <ident>"),
+    ("preload", "load a module key, then run a command: preload -m 1 -A APP -K IDENT COMMAND..."),
     ("byok-toolset", "emulated BYOK toolset download: byok-toolset --region EU (emulator only)"),
     ("verifykeypackage", "check the toolset's packages: verifykeypackage -k KEKPKG -w WORLDPKG"),
     ("KeyTransferRemote", "BYOK transfer: -ModifyAcls (ACS quorum), then -Package → .byok"),
     ("byok-kek-import", "register an Azure KEK: byok-kek-import --pem KEK.pem --kid KID"),
     ("byok-test-kek", "make a local test KEK (testing only): byok-test-kek --out PRIV --pub PUB"),
     ("byok-verify", "check a .byok offline: byok-verify FILE.byok --kek-private PEM | --region R"),
+    ("Add-AzureKeyVaultKey", "emulated Key Vault import: -VaultName V -Name N -KeyFilePath F.byok -Destination HSM"),
     ("add-module", "plug in another emulated module (emulator only)"),
-    ("install-links", "make tool-named symlinks to this binary: install-links DIR"),
+    ("install-links", "tool-named symlinks: install-links DIR, or an NFAST_HOME: install-links --nfast-home DIR"),
     ("help", "this list"),
 ];
 
 /// Names `install-links` creates (the tools above, plus names later issues will serve).
-pub const LINK_NAMES: [&str; 15] = [
+pub const LINK_NAMES: [&str; 17] = [
     "new-world",
     "generatekey",
     "nfkminfo",
@@ -56,12 +62,14 @@ pub const LINK_NAMES: [&str; 15] = [
     "ppmk",
     "kmfile-dump",
     "aclprint",
+    "preload",
     "KeyTransferRemote",
     "verifykeypackage",
     "byok-kek-import",
     "byok-test-kek",
     "byok-toolset",
     "byok-verify",
+    "Add-AzureKeyVaultKey",
 ];
 
 pub fn main() -> i32 {
@@ -73,6 +81,9 @@ pub fn main() -> i32 {
         .map(|a| std::path::Path::new(a).file_name().and_then(|n| n.to_str()).unwrap_or("shieldhsm").to_string())
         .unwrap_or_else(|| "shieldhsm".into());
     let prog = prog.strip_suffix(".exe").unwrap_or(&prog).to_string();
+    if prog == "python" {
+        return nfast_home::python(&argv[1..]);
+    }
     let (tool, rest) = if TOOLS.iter().any(|(t, _)| *t == prog) || LINK_NAMES.contains(&prog.as_str()) {
         (prog, argv[1..].to_vec())
     } else {
@@ -92,7 +103,12 @@ pub fn main() -> i32 {
             Some(t) => (t.clone(), argv[2..].to_vec()),
         }
     };
-    match run(&tool, &rest) {
+    run_tool(&tool, &rest)
+}
+
+/// Runs one tool; prints its error line and returns the exit status.
+pub fn run_tool(tool: &str, args: &[String]) -> i32 {
+    match run(tool, args) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("{tool}: error: {e}");
@@ -120,7 +136,9 @@ fn run(tool: &str, args: &[String]) -> AdminResult<()> {
         "ppmk" => admin_cmds::ppmk(tool, args),
         "generatekey" => admin_cmds::generatekey(tool, args),
         "add-module" => admin_cmds::add_module(tool, args),
-        "install-links" => admin_cmds::install_links(tool, args),
+        "install-links" => nfast_home::install_links(tool, args),
+        "preload" => preload::preload(tool, args),
+        "Add-AzureKeyVaultKey" => keyvault::add_azure_key_vault_key(tool, args),
         "nfkminfo" => info::nfkminfo(tool, args),
         "kmfile-dump" => info::kmfile_dump(tool, args),
         "aclprint" => info::aclprint(tool, args),

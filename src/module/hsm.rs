@@ -111,6 +111,11 @@ impl ModuleState {
         self.world_hkm = hkm.to_string();
     }
 
+    /// Whether any Security World is programmed into this module.
+    pub fn holds_any_world(&self) -> bool {
+        !self.world_hkm.is_empty()
+    }
+
     /// Whether this module holds the world with this hkm.
     pub fn has_world(&self, hkm: &str) -> bool {
         !self.world_hkm.is_empty() && self.world_hkm == hkm && self.km().is_some()
@@ -219,6 +224,19 @@ pub fn set_mode(store: &Store, number: u32, mode: Mode) -> AdminResult<ModuleSta
     m.save(&mut txn)?;
     txn.commit();
     Ok(m)
+}
+
+/// `new-world --initialize`'s mode rule. A module that holds no world (fresh from the factory,
+/// or erased) is ready whatever its switch says: `new-world` makes the mode change itself, as
+/// the seed expects, and the caller says so. A module that holds a world must be put into
+/// initialisation mode first, so an operational world is never replaced by accident.
+/// Returns whether the mode was changed on the caller's behalf.
+pub fn ready_for_new_world(m: &ModuleState) -> AdminResult<bool> {
+    if !m.holds_any_world() && m.mode() == Mode::Operational {
+        return Ok(true);
+    }
+    require_mode(m, &[Mode::PreInit, Mode::Init], "new-world")?;
+    Ok(false)
 }
 
 /// Requires a module mode for an operation, with the command that fixes it.

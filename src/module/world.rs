@@ -27,8 +27,8 @@ use zeroize::Zeroizing;
 pub const WORLD_FILE: &str = "world";
 pub const WORLD_FORMAT: &str = "shieldhsm/world/1";
 pub const DEFAULT_CIPHERSUITE: &str = "DLf3072s256mAEScSP800131Ar1";
-/// The cipher suites `new-world` accepts (DOMAIN.md §3.2). The emulator seals blobs with
-/// AES-256-GCM whatever the suite; the name is recorded and reported.
+/// The cipher suites `new-world` accepts (docs/nshield-emulation.md §2.3). The emulator seals blobs
+/// with AES-256-GCM whatever the suite; the name is recorded and reported.
 pub const CIPHER_SUITES: [&str; 5] =
     ["DLf1024s160mDES3", "DLf1024s160mRijndael", "DLf3072s256mRijndael", DEFAULT_CIPHERSUITE, "ECp521mAES"];
 pub const WORLD_MODES: [&str; 3] = ["unrestricted", "fips-140-level-3", "cc-cmts"];
@@ -272,10 +272,12 @@ pub struct NewWorldOutcome {
     pub world: WorldFile,
     pub module: ModuleState,
     pub card_dir: PathBuf,
+    /// The module was operational with no world, and `new-world` changed its mode itself.
+    pub mode_changed: bool,
 }
 
 fn no_world_hint() -> String {
-    "create one: `hsm-mode -m 1 I`, `new-world --initialize --acs-quorum=K/N`, `hsm-mode -m 1 O`".into()
+    "create one: `new-world --initialize --acs-quorum=K/N`".into()
 }
 
 fn existing_world_error(store: &Store, w: &WorldFile) -> AdminError {
@@ -305,17 +307,17 @@ pub fn rsa_pair(bits: aws_lc_rs::rsa::KeySize) -> AdminResult<(Zeroizing<Vec<u8>
 }
 
 /// `new-world --initialize`: a world with a fresh KM, KNSO, optional KRE/KRA and a K-of-N ACS,
-/// programmed into one module in initialisation mode. Everything is checked and every
+/// programmed into one module, which is then operational at once. Everything is checked and every
 /// passphrase collected before the first write; on any failure nothing on disk changes.
 pub fn new_world(store: &Store, p: &NewWorldParams, ui: &mut dyn Interaction) -> AdminResult<NewWorldOutcome> {
     let suite = canonical_ciphersuite(&p.ciphersuite)?;
     let mode = canonical_world_mode(&p.mode)?;
     cardset::check_quorum(p.k, p.n, "the Administrator Card Set")?;
+    let module = hsm::get(store, p.module)?;
+    hsm::ready_for_new_world(&module)?;
     if let Some(w) = WorldFile::read(store)? {
         return Err(existing_world_error(store, &w));
     }
-    let module = hsm::get(store, p.module)?;
-    hsm::require_mode(&module, &[Mode::PreInit, Mode::Init], "new-world")?;
     if let Some(d) = &p.card_dir {
         cardset::check_new_card_dir(d, p.n)?;
     }
@@ -395,12 +397,12 @@ pub fn new_world(store: &Store, p: &NewWorldParams, ui: &mut dyn Interaction) ->
         return Err(existing_world_error(store, &w));
     }
     let mut module = hsm::get(store, p.module)?;
-    hsm::require_mode(&module, &[Mode::PreInit, Mode::Init], "new-world")?;
+    let mode_changed = hsm::ready_for_new_world(&module)?;
     let mut txn = Txn::new(&lock);
     let card_dir = cardset::write_cards(&mut txn, store, &acs, p.card_dir.as_deref())?;
     module.km0 = B64.encode(&random_key()?[..]);
     module.program_world(&km, &hkm);
-    module.set_mode(Mode::Init);
+    module.set_mode(Mode::Operational);
     module.save(&mut txn)?;
     txn.write_local(&format!("{MODULE_PREFIX}{}", module.esn), &enrolment(&module, &hkm))?;
     txn.write_local(WORLD_FILE, &w.to_json())?;
@@ -409,7 +411,7 @@ pub fn new_world(store: &Store, p: &NewWorldParams, ui: &mut dyn Interaction) ->
     for c in &acs.cards {
         ui.info(&format!("Card {} of {} of the Administrator Card Set written", c.index, p.n));
     }
-    Ok(NewWorldOutcome { world: w, module, card_dir })
+    Ok(NewWorldOutcome { world: w, module, card_dir, mode_changed })
 }
 
 /// The ACS's authority, proven by K cards: the ACS logical token and what it unseals.
@@ -558,29 +560,30 @@ mod tests {
     }
 
     #[test]
-    fn new_world_needs_init_mode_then_loads_and_refuses_a_second() {
+    fn new_world_readies_a_fresh_module_and_refuses_a_second() {
         let dir = tempfile::tempdir().unwrap();
         let st = Store::open(dir.path()).unwrap();
         let mut ui = Scripted::new(&["a1", "a2", "a3"]);
-        let e = new_world(&st, &params(2, 3), &mut ui).err().unwrap();
-        assert!(e.todo.contains("hsm-mode -m 1 I"), "{e}");
-        hsm::set_mode(&st, 1, Mode::PreInit).unwrap();
+        // A factory module (operational, no world) needs no hsm-mode first: the seed's order.
         let out = new_world(&st, &params(2, 3), &mut ui).unwrap();
-        assert_eq!(out.module.mode(), Mode::Init);
+        assert!(out.mode_changed);
+        assert_eq!(out.module.mode(), Mode::Operational);
         assert_eq!(out.world.ciphersuite, "DLf1024s160mRijndael");
         // The library's view.
         let w = World::load(&st).unwrap().unwrap();
         assert_eq!(w.file.hkm, out.world.hkm);
         assert_eq!(w.esn, out.module.esn);
-        // Key management needs operational mode.
-        assert!(operational(&st, 1, "generatekey").err().unwrap().todo.contains("hsm-mode -m 1 O"));
-        hsm::set_mode(&st, 1, Mode::Operational).unwrap();
+        // Operational at once: key management works without a mode change.
         let op = operational(&st, 1, "generatekey").unwrap();
         assert_eq!(&op.km[..], &w.km[..]);
-        // A second world is refused.
+        // A module holding a world refuses new-world until put into initialisation mode…
+        let e = new_world(&st, &params(1, 1), &mut Scripted::new(&["x"])).err().unwrap();
+        assert!(e.todo.contains("hsm-mode -m 1 I"), "{e}");
+        // …and even then the existing world is never replaced.
         hsm::set_mode(&st, 1, Mode::PreInit).unwrap();
         let e = new_world(&st, &params(1, 1), &mut Scripted::new(&["x"])).err().unwrap();
         assert!(e.what.contains("already exists"), "{e}");
+        assert!(operational(&st, 1, "generatekey").err().unwrap().todo.contains("hsm-mode -m 1 O"));
         // The ACS opens the world's secrets with any 2 cards.
         let auth = load_acs(&st, &out.world, None, &mut Scripted::new(&["a1", "a2"])).unwrap();
         assert_eq!(&auth.km[..], &w.km[..]);
@@ -592,7 +595,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let st = Store::open(dir.path()).unwrap();
         hsm::set_mode(&st, 1, Mode::PreInit).unwrap();
-        new_world(&st, &params(1, 2), &mut Scripted::new(&["p1", "p2"])).unwrap();
+        let out = new_world(&st, &params(1, 2), &mut Scripted::new(&["p1", "p2"])).unwrap();
+        assert!(!out.mode_changed, "the module was already in pre-initialisation mode");
+        assert_eq!(out.module.mode(), Mode::Operational);
         let m2 = hsm::add(&st).unwrap();
         assert!(load_world(&st, 2, None, &mut Scripted::new(&["p2"])).err().unwrap().todo.contains("hsm-mode -m 2 I"));
         hsm::set_mode(&st, 2, Mode::PreInit).unwrap();

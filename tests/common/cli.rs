@@ -78,10 +78,8 @@ impl Env {
 
     /// A world made as in the seed (with fewer RSA keys when `recovery` is false).
     pub fn world(&self, quorum: &str, recovery: bool, pass: &[&str]) {
-        self.ok("hsm-mode", "-m 1 I", &[]);
         let extra = if recovery { "" } else { " --no-recovery" };
         self.ok("new-world", &format!("--initialize --module=1 --acs-quorum={quorum}{extra}"), pass);
-        self.ok("hsm-mode", "-m 1 O", &[]);
     }
 
     /// Every file and directory under the test's directory (data directory, work directory)
