@@ -166,11 +166,19 @@ pub fn abi_mechanism(data: &[u8]) {
         pPublicData: p,
     };
     let mut rsa_aes = CK_RSA_AES_KEY_WRAP_PARAMS { ulAESKeyBits: word(&mut b), pOAEPParams: &mut oaep };
+    // The EdDSA context has its own buffer, longer than the 255 bytes the ABI layer accepts, so
+    // over-long contexts that address live memory are tried too.
+    let ctx_buf = [0x63u8; 300];
+    let mut eddsa = CK_EDDSA_PARAMS {
+        phFlag: b.byte() % 3,
+        ulContextDataLen: (((b.byte() as usize) << 8 | b.byte() as usize) % (ctx_buf.len() + 1)) as CK_ULONG,
+        pContextData: ctx_buf.as_ptr() as *mut u8,
+    };
     let mut raw = b.take(40);
     fn param<T>(t: &mut T) -> (*mut c_void, CK_ULONG) {
         (t as *mut T as *mut c_void, std::mem::size_of::<T>() as CK_ULONG)
     }
-    let (ty, (ptr, len)) = match pick % 10 {
+    let (ty, (ptr, len)) = match pick % 11 {
         0 => (CKM_AES_GCM, param(&mut gcm)),
         1 => (CKM_RSA_PKCS_OAEP, param(&mut oaep)),
         2 => (CKM_AES_CTR, param(&mut ctr)),
@@ -180,15 +188,16 @@ pub fn abi_mechanism(data: &[u8]) {
         6 => (CKM_AES_CBC_PAD, (raw.as_mut_ptr() as *mut c_void, raw.len() as CK_ULONG)),
         7 => (CKM_SHA256_HMAC_GENERAL, (raw.as_mut_ptr() as *mut c_void, raw.len() as CK_ULONG)),
         8 => (CKM_AES_KEY_WRAP_KWP, (raw.as_mut_ptr() as *mut c_void, raw.len() as CK_ULONG)),
+        9 => (CKM_EDDSA, param(&mut eddsa)),
         _ => (word(&mut b) % 0x2000, (raw.as_mut_ptr() as *mut c_void, raw.len() as CK_ULONG)),
     };
     // Raw bytes are no valid parameter for a mechanism whose parameter struct holds pointers:
     // handing them over would break the caller's side of the contract, not test ours.
     use crate::mech::{registry, ParamKind};
-    let raw_bytes = pick % 10 >= 6;
+    let raw_bytes = matches!(pick % 11, 6..=8 | 10);
     let holds_pointers = matches!(
         registry::param_kind(ty),
-        Some(ParamKind::Gcm | ParamKind::Oaep | ParamKind::RsaAesKeyWrap | ParamKind::Ecdh)
+        Some(ParamKind::Gcm | ParamKind::Oaep | ParamKind::RsaAesKeyWrap | ParamKind::Ecdh | ParamKind::Eddsa)
     );
     if raw_bytes && holds_pointers {
         return;
@@ -210,6 +219,56 @@ pub fn abi_mechanism(data: &[u8]) {
         let _ = entry.imp.decrypt(&mech.params, rsa);
         let _ = entry.imp.unwrap(&mech.params, rsa, &buf);
     }
+    // EdDSA parameters against both Edwards curves (sign, then verify what was signed), and
+    // ECDH public data against the Montgomery curves and P-256.
+    if mech.ty == CKM_EDDSA {
+        for key in fuzz_curve_keys().iter().take(2) {
+            if let Ok(mut op) = entry.imp.sign(&mech.params, key) {
+                let mut sig = vec![0u8; op.sig_len()];
+                if op.update(&buf).is_ok() && op.sign_final(&mut sig).is_ok() {
+                    let mut v = entry.imp.verify(&mech.params, key).expect("verify starts where sign did");
+                    v.update(&buf).expect("update");
+                    v.verify_final(&sig).expect("our own signature verifies");
+                }
+            }
+        }
+    }
+    if mech.ty == CKM_ECDH1_DERIVE {
+        for key in fuzz_curve_keys() {
+            for len in [None, Some(16), Some(buf.len())] {
+                let _ = entry.imp.derive(&mech.params, key, len);
+            }
+        }
+    }
+}
+
+/// Fixed private keys for the targets: Ed25519, Ed448, X25519, X448, P-256 (made once).
+fn fuzz_curve_keys() -> &'static [crate::mech::KeyMaterial] {
+    use crate::token::attr::Attr;
+    static KEYS: once_cell::sync::OnceCell<Vec<crate::mech::KeyMaterial>> = once_cell::sync::OnceCell::new();
+    KEYS.get_or_init(|| {
+        use crate::mech::{ec, eddsa, montgomery};
+        [
+            (CKK_EC_EDWARDS, eddsa::ED25519_PARAMS_OID, 32),
+            (CKK_EC_EDWARDS, eddsa::ED448_PARAMS_OID, 57),
+            (CKK_EC_MONTGOMERY, montgomery::X25519_PARAMS_OID, 32),
+            (CKK_EC_MONTGOMERY, montgomery::X448_PARAMS_OID, 56),
+            (CKK_EC, ec::P256.params, 32),
+        ]
+        .into_iter()
+        .map(|(kt, params, n)| {
+            let a: AttrMap = [
+                (CKA_CLASS, Attr::Ulong(CKO_PRIVATE_KEY)),
+                (CKA_KEY_TYPE, Attr::Ulong(kt)),
+                (CKA_EC_PARAMS, Attr::bytes(params)),
+                (CKA_VALUE, Attr::bytes(vec![0x42u8; n])),
+            ]
+            .into_iter()
+            .collect();
+            crate::mech::KeyMaterial::from_attrs(&a).expect("a fixed curve key")
+        })
+        .collect()
+    })
 }
 
 fn fixed_key(class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE) -> crate::mech::KeyMaterial {
@@ -244,7 +303,8 @@ pub fn pkcs8_spki(data: &[u8]) {
     }
 }
 
-/// EC parameters and points as attributes (raw and DER forms), and Ed25519's.
+/// EC parameters and points as attributes (raw and DER forms), and those of the Edwards and
+/// Montgomery curves.
 pub fn ec_params_point(data: &[u8]) {
     let split = data.first().copied().unwrap_or(0) as usize % (data.len().max(1));
     let (params, point) = data.split_at(split.min(data.len()));
@@ -253,7 +313,10 @@ pub fn ec_params_point(data: &[u8]) {
         let _ = crate::mech::ec::point_from_attr(point, field);
     }
     let _ = crate::mech::eddsa::check_params(params);
-    let _ = crate::mech::eddsa::point_from_attr(point);
+    let _ = crate::mech::montgomery::check_params(params);
+    for len in [32, 56, 57] {
+        let _ = crate::mech::eddsa::point_from_attr(point, len);
+    }
     let mut a = AttrMap::new();
     use crate::token::attr::Attr;
     a.set(CKA_CLASS, Attr::Ulong(CKO_PUBLIC_KEY));
@@ -261,8 +324,18 @@ pub fn ec_params_point(data: &[u8]) {
     a.set(CKA_EC_PARAMS, Attr::bytes(params.to_vec()));
     a.set(CKA_EC_POINT, Attr::bytes(point.to_vec()));
     let _ = crate::mech::KeyMaterial::from_attrs(&a);
-    a.set(CKA_KEY_TYPE, Attr::Ulong(CKK_EC_EDWARDS));
-    let _ = crate::mech::KeyMaterial::from_attrs(&a);
+    for kt in [CKK_EC_EDWARDS, CKK_EC_MONTGOMERY] {
+        a.set(CKA_KEY_TYPE, Attr::Ulong(kt));
+        let _ = crate::mech::KeyMaterial::from_attrs(&a);
+    }
+    // The point as a private key's value, too.
+    a.set(CKA_CLASS, Attr::Ulong(CKO_PRIVATE_KEY));
+    a.remove(CKA_EC_POINT);
+    a.set(CKA_VALUE, Attr::bytes(point.to_vec()));
+    for kt in [CKK_EC, CKK_EC_EDWARDS, CKK_EC_MONTGOMERY] {
+        a.set(CKA_KEY_TYPE, Attr::Ulong(kt));
+        let _ = crate::mech::KeyMaterial::from_attrs(&a);
+    }
 }
 
 /// An Azure KEK as `az keyvault key download` writes it (PEM or DER, SPKI or PKCS#1).

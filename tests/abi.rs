@@ -21,12 +21,12 @@ fn initialize_finalize_rules() {
     assert_eq!(call!(r, C_GetInfo, &mut info), CKR_OK);
     assert_eq!((info.cryptokiVersion.major, info.cryptokiVersion.minor), (2, 40));
     assert_eq!(call!(r, C_GetInfo, null_mut()), CKR_ARGUMENTS_BAD);
-    assert_eq!(call!(r, C_Finalize, 1 as *mut c_void), CKR_ARGUMENTS_BAD);
+    assert_eq!(call!(r, C_Finalize, std::ptr::dangling_mut::<c_void>()), CKR_ARGUMENTS_BAD);
     assert_eq!(call!(r, C_Finalize, null_mut()), CKR_OK);
     assert_eq!(call!(r, C_Finalize, null_mut()), CKR_CRYPTOKI_NOT_INITIALIZED);
     // Reserved must be NULL; mutex callbacks all or none.
     let mut args: CK_C_INITIALIZE_ARGS = unsafe { std::mem::zeroed() };
-    args.pReserved = 1 as *mut c_void;
+    args.pReserved = std::ptr::dangling_mut::<c_void>();
     assert_eq!(call!(r, C_Initialize, &mut args as *mut _ as *mut c_void), CKR_ARGUMENTS_BAD);
     args.pReserved = null_mut();
     unsafe extern "C" fn create(m: *mut *mut c_void) -> CK_RV {
@@ -97,7 +97,10 @@ fn null_pointers_and_two_call_lengths() {
     assert_eq!(call!(r, C_GetSlotList, CK_TRUE, slots.as_mut_ptr(), &mut one), CKR_BUFFER_TOO_SMALL);
     assert_eq!(one, 2);
     assert_eq!(call!(r, C_GetSlotList, CK_TRUE, slots.as_mut_ptr(), &mut n), CKR_OK);
-    let free = slots[1];
+    // Login tokens first, the module slot (id 0) last: the free slot leads on a fresh store.
+    assert_eq!(slots[1], MODULE_SLOT_ID);
+    let free = slots[0];
+    assert_eq!(free, raw_free_slot(&r));
     // Init token with a NULL PIN of nonzero length.
     let mut label = [b' '; 32];
     label[..3].copy_from_slice(b"raw");

@@ -5,20 +5,13 @@
 
 mod common;
 use common::*;
-use cryptoki::error::{Error, RvError};
+use cryptoki::error::RvError;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-
-fn rv(e: Error) -> RvError {
-    match e {
-        Error::Pkcs11(rv, _) => rv,
-        other => panic!("expected a PKCS#11 error, got {other:?}"),
-    }
-}
 
 /// A generated AES-256 session key: protected (its value never known to the caller).
 fn generated(s: &Session, extra: &[Attribute]) -> ObjectHandle {
@@ -423,7 +416,7 @@ fn case6_module_keys_change_only_as_their_acl_allows() {
     let so = env.dir.path().join("lib-acl.so");
     std::fs::copy(built_module(), &so).unwrap();
     let p11 = init_at(&so, &env.kmdata());
-    let s = p11.open_rw_session(p11.get_all_slots().unwrap()[0]).unwrap();
+    let s = p11.open_rw_session(module_slot()).unwrap();
     let sk = s
         .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Label(b"contosokey".to_vec())])
         .unwrap()[0];
@@ -440,4 +433,43 @@ fn case6_module_keys_change_only_as_their_acl_allows() {
     s.update_attributes(k, &[Attribute::Label(b"renamed".to_vec())]).unwrap();
     s.destroy_object(k).unwrap();
     assert_eq!(s.sign(&Mechanism::Sha256RsaPkcs, sk, b"still signs").unwrap().len(), 256);
+}
+
+/// A search is no oracle: C_FindObjects never confirms a guessed value of an attribute the caller
+/// may not read (a sensitive secret's CKA_VALUE, an RSA private exponent). Positive control: the
+/// same search finds a key whose value is readable.
+#[test]
+fn case9_find_objects_does_not_confirm_a_guessed_secret() {
+    let (_m, s) = logged_in();
+    let guess = [0x42u8; 16];
+    let secret = created(&s, &guess, &[Attribute::Sensitive(true), Attribute::Label(b"secret".to_vec())]);
+    let open = created(
+        &s,
+        &[0x17u8; 16],
+        &[Attribute::Sensitive(false), Attribute::Extractable(true), Attribute::Label(b"open".to_vec())],
+    );
+    let by_value = |v: &[u8]| s.find_objects(&[Attribute::Value(v.to_vec())]).unwrap();
+    assert!(by_value(&guess).is_empty(), "the sensitive key's value must not be confirmed by a search");
+    assert!(!by_value(&guess).contains(&secret));
+    assert_eq!(by_value(&[0x17u8; 16]), vec![open], "a readable value is searchable");
+    // Its other, public attributes still match.
+    assert_eq!(s.find_objects(&[Attribute::Label(b"secret".to_vec())]).unwrap(), vec![secret]);
+    // An imported RSA private key: its modulus is searchable, its private exponent is not.
+    let (sk, _) = offline_rsa();
+    let be = |b: &rsa::BigUint| b.to_bytes_be();
+    let privk = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Modulus(be(sk.n())),
+            Attribute::PublicExponent(be(sk.e())),
+            Attribute::PrivateExponent(be(sk.d())),
+            Attribute::Prime1(be(&sk.primes()[0])),
+            Attribute::Prime2(be(&sk.primes()[1])),
+            Attribute::Sensitive(true),
+            Attribute::Token(false),
+        ])
+        .unwrap();
+    assert_eq!(s.find_objects(&[Attribute::Modulus(be(sk.n()))]).unwrap(), vec![privk]);
+    assert!(s.find_objects(&[Attribute::PrivateExponent(be(sk.d()))]).unwrap().is_empty());
 }

@@ -628,7 +628,7 @@ fn a_swapped_kek_package_is_refused() {
     let so = env.dir.path().join("lib-xfer.so");
     std::fs::copy(common::built_module(), &so).unwrap();
     let p11 = common::init_at(&so, &env.kmdata());
-    let s = p11.open_rw_session(p11.get_all_slots().unwrap()[0]).unwrap();
+    let s = p11.open_rw_session(common::module_slot()).unwrap();
     let copy =
         s.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(b"contosokey".to_vec())]).unwrap();
     let want = [

@@ -67,7 +67,7 @@ fn pkcs11_library_sees_the_keys() {
     let m = common::Module::load_at(env.dir);
     let label = |l: &str| vec![Attribute::Label(l.as_bytes().to_vec())];
     // Module slot: the seed's key pair and the pkcs11 AES key, without login.
-    let s0 = m.p11.get_all_slots().unwrap()[0];
+    let s0 = common::module_slot();
     let s = m.p11.open_ro_session(s0).unwrap();
     let objs = s.find_objects(&label("contosokey")).unwrap();
     assert_eq!(objs.len(), 2, "private and public halves");
@@ -100,7 +100,7 @@ fn pkcs11_library_sees_the_keys() {
     );
     let sig = s.sign(&Mechanism::EcdsaSha256, sk, b"softcard message").unwrap();
     s.verify(&Mechanism::EcdsaSha256, pk, b"softcard message", &sig).unwrap();
-    let s0 = m.p11.open_ro_session(m.p11.get_all_slots().unwrap()[0]).unwrap();
+    let s0 = m.p11.open_ro_session(common::module_slot()).unwrap();
     let (msk, mpk) = (
         s0.find_objects(&class(ObjectClass::PRIVATE_KEY, "contosokey")).unwrap()[0],
         s0.find_objects(&class(ObjectClass::PUBLIC_KEY, "contosokey")).unwrap()[0],
@@ -282,4 +282,45 @@ fn bad_input_is_one_line_and_changes_nothing() {
     let e = fresh.fails("generatekey", "--generate simple type=AES ident=z", &[]);
     assert!(e.contains("no Security World"), "{e}");
     assert_eq!(before, fresh.snapshot());
+}
+
+#[test]
+fn generatekey_rsa_sizes_are_exact() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    // 3092 is no multiple of 8, let alone of 128 (what the engine's own generator keeps).
+    env.ok("generatekey", "--generate simple type=RSA size=3092 protect=module ident=odd3092 pubexp=17", &[]);
+    // The public key file as kmfile-dump shows it: 387 bytes of modulus, CKA_MODULUS_BITS 3092.
+    let dump = env.ok("kmfile-dump", "key_simple_odd3092_pub", &[]);
+    let field = |name: &str| {
+        let line = dump.lines().find(|l| l.split_whitespace().next() == Some(name));
+        line.unwrap_or_else(|| panic!("no {name} in:\n{dump}")).split_whitespace().nth(1).unwrap().to_string()
+    };
+    assert!(dump.contains("(387 bytes)"), "{dump}");
+    assert_eq!(field("CKA_MODULUS_BITS"), "0xC14", "{dump}");
+    // The first modulus byte is 0x08..=0x0f: bit 3091 is the top one.
+    assert!(matches!(&field("CKA_MODULUS")[..2], "08" | "09" | "0a" | "0b" | "0c" | "0d" | "0e" | "0f"), "{dump}");
+    assert_eq!(field("CKA_PUBLIC_EXPONENT"), "11");
+    // Out of range: one line, nothing written.
+    let before = env.snapshot();
+    for (size, expect) in [("8193", "not supported"), ("1500", "weak key size"), ("2047", "weak key size")] {
+        let e = env.fails("generatekey", &format!("--generate simple type=RSA size={size} ident=r{size}"), &[]);
+        assert!(e.contains(expect), "{size}: {e}");
+        assert_eq!(before, env.snapshot());
+    }
+
+    // Through the library: the module slot (id 0) holds the pair, exactly 3092 bits, and it signs.
+    let m = common::Module::load_at(env.dir);
+    let s = m.p11.open_ro_session(cryptoki::slot::Slot::try_from(0u64).unwrap()).unwrap();
+    let find =
+        |c: ObjectClass| s.find_objects(&[Attribute::Class(c), Attribute::Label(b"odd3092".to_vec())]).unwrap()[0];
+    let (sk, pk) = (find(ObjectClass::PRIVATE_KEY), find(ObjectClass::PUBLIC_KEY));
+    let n = match s.get_attributes(pk, &[AttributeType::Modulus]).unwrap().remove(0) {
+        Attribute::Modulus(n) => n,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((n.len(), n[0] >> 3), (387, 1));
+    let sig = s.sign(&Mechanism::Sha256RsaPkcs, sk, b"generatekey 3092").unwrap();
+    assert_eq!(sig.len(), 387);
+    s.verify(&Mechanism::Sha256RsaPkcs, pk, b"generatekey 3092", &sig).unwrap();
 }

@@ -64,7 +64,9 @@ fn look_around(f: &CK_FUNCTION_LIST) -> Vec<CK_SLOT_ID> {
         assert_eq!(ck!(f, C_GetMechanismList, id, null_mut(), &mut n), CKR_OK);
     }
     let mut h: CK_SESSION_HANDLE = 0;
-    assert_eq!(ck!(f, C_OpenSession, ids[0], CKF_SERIAL_SESSION, null_mut(), None, &mut h), CKR_OK);
+    // The module slot, by its id (it is listed last).
+    assert!(ids.contains(&common::MODULE_SLOT_ID), "the module slot is listed: {ids:?}");
+    assert_eq!(ck!(f, C_OpenSession, common::MODULE_SLOT_ID, CKF_SERIAL_SESSION, null_mut(), None, &mut h), CKR_OK);
     assert_eq!(ck!(f, C_FindObjectsInit, h, null_mut(), 0), CKR_OK);
     let mut objs = [0 as CK_OBJECT_HANDLE; 8];
     let mut n: CK_ULONG = 0;

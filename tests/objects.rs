@@ -3,16 +3,9 @@
 
 mod common;
 use common::*;
-use cryptoki::error::{Error, RvError};
+use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
-
-fn rv(e: Error) -> RvError {
-    match e {
-        Error::Pkcs11(rv, _) => rv,
-        other => panic!("expected a PKCS#11 error, got {other:?}"),
-    }
-}
 
 fn data(label: &str, token: bool, private: bool) -> Vec<Attribute> {
     vec![
@@ -210,7 +203,8 @@ fn child_writer() {
     let Ok(dir) = std::env::var("SHIELDHSM_CHILD_KMDATA") else { return };
     let so = std::path::PathBuf::from(std::env::var("SHIELDHSM_CHILD_SO").unwrap());
     let p11 = init_at(&so, std::path::Path::new(&dir));
-    let slot = p11.get_slots_with_initialized_token().unwrap()[1];
+    // The one softcard (the module slot, id 0, is the other initialized token).
+    let slot = p11.get_slots_with_initialized_token().unwrap().into_iter().find(|s| s.id() != MODULE_SLOT_ID).unwrap();
     let s = p11.open_rw_session(slot).unwrap();
     s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new(USER_PIN.into()))).unwrap();
     let limit: usize = std::env::var("SHIELDHSM_CHILD_COUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);

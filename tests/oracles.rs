@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use cryptoki::error::{Error, RvError};
+use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
@@ -17,18 +17,8 @@ use sha2::{Digest, Sha256};
 /// DER OID of prime256v1 (secp256r1), as CKA_EC_PARAMS.
 const P256_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
-fn rv(e: Error) -> RvError {
-    match e {
-        Error::Pkcs11(rv, _) => rv,
-        other => panic!("expected a PKCS#11 error, got {other:?}"),
-    }
-}
-
 fn session() -> (Module, Session) {
-    let m = Module::fresh();
-    let slot = m.init_token("oracles");
-    let s = m.user_session(slot);
-    (m, s)
+    logged_in_session("oracles")
 }
 
 /// Deterministic, non-trivial test bytes.

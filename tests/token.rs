@@ -2,27 +2,22 @@
 
 mod common;
 use common::*;
-use cryptoki::error::{Error, RvError};
+use cryptoki::error::RvError;
 use cryptoki::session::{SessionState, UserType};
 use cryptoki::types::AuthPin;
-
-fn rv(e: Error) -> RvError {
-    match e {
-        Error::Pkcs11(rv, _) => rv,
-        other => panic!("expected a PKCS#11 error, got {other:?}"),
-    }
-}
 
 #[test]
 fn fresh_store_has_module_slot_and_one_free_slot() {
     let m = Module::fresh();
     let slots = m.p11.get_all_slots().unwrap();
     assert_eq!(slots.len(), 2, "module slot + free slot");
-    let module = m.p11.get_token_info(slots[0]).unwrap();
+    // The module slot keeps id 0 and is listed last (login tokens first).
+    assert_eq!(slots[1], module_slot());
+    let module = m.p11.get_token_info(module_slot()).unwrap();
     assert!(module.token_initialized());
     assert_eq!(module.label(), "loadshared accelerator");
     assert!(!module.login_required());
-    assert!(!m.p11.get_token_info(slots[1]).unwrap().token_initialized());
+    assert!(!m.p11.get_token_info(slots[0]).unwrap().token_initialized());
     // Honest identity: never claims to be nCipher/Entrust.
     let info = m.p11.get_library_info().unwrap();
     assert!(!info.manufacturer_id().to_lowercase().contains("ncipher"));
@@ -135,7 +130,7 @@ fn module_slot_refuses_login_and_private_objects() {
     use cryptoki::object::{Attribute, ObjectClass};
     let m = Module::fresh();
     m.init_token("needworld"); // creates the world, so the module slot is writable
-    let module = m.p11.get_all_slots().unwrap()[0];
+    let module = module_slot();
     let s = m.p11.open_rw_session(module).unwrap();
     assert!(s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).is_err());
     let e = s
@@ -159,7 +154,7 @@ fn cknfast_fake_accelerator_login_and_no_accelerator_slots() {
     use cryptoki::object::{Attribute, ObjectClass};
     let m = Module::fresh_with_env(&[("CKNFAST_FAKE_ACCELERATOR_LOGIN", "1")]);
     m.init_token("w"); // a world, so the module slot is writable
-    let module = m.p11.get_all_slots().unwrap()[0];
+    let module = module_slot();
     assert!(m.p11.get_token_info(module).unwrap().login_required());
     let s = m.p11.open_rw_session(module).unwrap();
     s.login(UserType::User, Some(&AuthPin::new("any-pin".into()))).unwrap();

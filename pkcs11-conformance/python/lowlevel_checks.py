@@ -521,8 +521,71 @@ def main():
     check("C_GenerateRandom", random_bytes)
     check("4 threads x 20 sign/verify in their own sessions", threads)
     check("C_CloseAllSessions invalidates sessions", close_all_sessions)
+    check("first initialized token offering CKM_EC_KEY_PAIR_GEN is a login token, makes a private token key",
+          first_keygen_slot_is_login_token)
+    check("CKA_ALLOWED_MECHANISMS unset reads as an empty list (length 0), key unrestricted",
+          allowed_mechanisms_unset_reads_empty)
     check("C_Finalize, CKR_CRYPTOKI_NOT_INITIALIZED, re-initialize finds token keys", finalize_reinit)
     R.done()
+
+
+# ------------------------------------------------------------ generic clients
+CKA_ALLOWED_MECHANISMS = 0x40000600
+P256_PARAMS = bytes.fromhex("06082a8648ce3d030107")
+
+
+def first_keygen_slot_is_login_token():
+    """OpenSSL 3's pkcs11-provider, given a URI without a token, generates keys on the first
+    initialized token in C_GetSlotList order that offers the mechanism, and logs in only if the
+    token says CKF_LOGIN_REQUIRED. That token must take a CKA_TOKEN/CKA_PRIVATE key."""
+    m = S["m"]
+    chosen = None
+    for slot in m.slots(present=True):
+        if not m.token_info(slot).flags & ck.CKF_TOKEN_INITIALIZED:
+            continue
+        if ck.CKM_EC_KEY_PAIR_GEN in m.mechanisms(slot):
+            chosen = slot
+            break
+    require(chosen is not None, "no initialized token offers CKM_EC_KEY_PAIR_GEN")
+    info = m.token_info(chosen)
+    require(info.flags & ck.CKF_LOGIN_REQUIRED,
+            "the first token offering CKM_EC_KEY_PAIR_GEN (slot %d, %r) has no CKF_LOGIN_REQUIRED: a generic "
+            "client does not log in there and cannot make private keys" % (chosen, ck.fixed(info.label)))
+    s = m.open(chosen, rw=True)
+    try:
+        expect_rv(m.login(s, PIN), (ck.CKR_OK, ck.CKR_USER_ALREADY_LOGGED_IN), "C_Login(USER) on slot %d" % chosen)
+        pub, priv = m.generate_key_pair(
+            s, ck.CKM_EC_KEY_PAIR_GEN,
+            [(ck.CKA_EC_PARAMS, P256_PARAMS), (ck.CKA_TOKEN, True), (ck.CKA_VERIFY, True)],
+            [(ck.CKA_TOKEN, True), (ck.CKA_PRIVATE, True), (ck.CKA_SIGN, True)])
+        require(m.get_attr(s, priv, ck.CKA_PRIVATE) == b"\x01", "CKA_PRIVATE of the generated key is not true")
+        m.ok("C_DestroyObject", s, priv)
+        m.ok("C_DestroyObject", s, pub)
+    finally:
+        m.call("C_CloseSession", s)
+
+
+def allowed_mechanisms_unset_reads_empty():
+    """SoftHSMv2's convention: an unset CKA_ALLOWED_MECHANISMS is an empty array, which means no
+    restriction (CKR_ATTRIBUTE_TYPE_INVALID would tell the client the token lacks the attribute)."""
+    m, s = S["m"], S["s"]
+    pub, priv = m.generate_key_pair(
+        s, ck.CKM_EC_KEY_PAIR_GEN,
+        [(ck.CKA_EC_PARAMS, P256_PARAMS), (ck.CKA_VERIFY, True)],
+        [(ck.CKA_SIGN, True)])
+    for name, obj in (("private", priv), ("public", pub)):
+        t = Template([(CKA_ALLOWED_MECHANISMS, None)])
+        expect_rv(m.call("C_GetAttributeValue", s, obj, t.ptr(), 1), ck.CKR_OK,
+                  "C_GetAttributeValue(CKA_ALLOWED_MECHANISMS, NULL) on the %s key" % name)
+        require(t.array[0].ulValueLen == 0, "CKA_ALLOWED_MECHANISMS of the %s key has length %d, expected 0"
+                % (name, t.array[0].ulValueLen))
+        t = Template([(CKA_ALLOWED_MECHANISMS, Alloc(64))])
+        expect_rv(m.call("C_GetAttributeValue", s, obj, t.ptr(), 1), ck.CKR_OK,
+                  "C_GetAttributeValue(CKA_ALLOWED_MECHANISMS, 64-byte buffer) on the %s key" % name)
+        require(t.array[0].ulValueLen == 0, "read gave length %d" % t.array[0].ulValueLen)
+    sig = m.sign(s, Mech(ck.CKM_ECDSA), priv, hashlib.sha256(MSG).digest())
+    expect_rv(m.verify(s, Mech(ck.CKM_ECDSA), pub, hashlib.sha256(MSG).digest(), sig), ck.CKR_OK,
+              "C_Verify with the unrestricted key")
 
 
 if __name__ == "__main__":

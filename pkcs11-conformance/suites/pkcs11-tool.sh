@@ -423,4 +423,55 @@ check "delete a key pair" delete_keypair
 
 check "pkcs11-tool --test" run_test
 check "pkcs11-tool --test-ec" run_test_ec
+
+# RSA key sizes to the bit: 3092 is no multiple of 128 (what an engine's generator may round down
+# to, 3072 here). The public key read back must be 3092 bits as OpenSSL counts them: gen_keypair
+# checks "(3092 bit)", and the modulus is 773 hex digits (BN_print drops leading zero nibbles)
+# starting 8..F, i.e. 387 bytes with bit 3091 the top one set.
+rsa_keypairgen_to_the_bit() {
+    gen_keypair 41 rsa3092 RSA:3092 3092 --usage-sign
+    ossl rsa -pubin -inform DER -in pub-41.der -noout -modulus > modulus
+    cat modulus
+    local hexn
+    hexn=$(sed -n 's/^Modulus=//p' modulus)
+    [ "${#hexn}" -eq 773 ] || why "modulus of RSA:3092 has ${#hexn} hex digits, expected 773"
+    case $hexn in [89A-Fa-f]*) ;; *) why "modulus of RSA:3092 starts ${hexn:0:2}: not 3092 bits" ;; esac
+}
+export -f rsa_keypairgen_to_the_bit
+check "keypairgen RSA:3092 makes a 3092-bit modulus" rsa_keypairgen_to_the_bit
+check "sign SHA256-RSA-PKCS 3092, verify + openssl" sign_hash_rsa 41 SHA256-RSA-PKCS sha256
+check "sign SHA256-RSA-PKCS-PSS 3092, verify + openssl" sign_hash_rsa 41 SHA256-RSA-PKCS-PSS sha256 --mgf MGF1-SHA256
+
+# Edwards and Montgomery curves. OpenSC 0.23 names edwards25519 and curve25519 only (Ed448 and
+# X448 are the python suite's), and cannot read a Montgomery public key back or derive with one
+# (the python suite derives); it sends curve25519 with a length byte one too large, which the
+# module takes as the curve name.
+eddsa_ed25519() {
+    p11t --keypairgen --key-type EC:edwards25519 --id 51 --label ed25519 --usage-sign
+    # 0.23 writes an EdDSA public key as PEM.
+    p11t --read-object --type pubkey --id 51 --output-file pub-51.pem
+    ossl pkey -pubin -in pub-51.pem -noout -text > pubtext
+    cat pubtext
+    contains pubtext 'ED25519 Public-Key' "the exported public key is no Ed25519 key"
+    head -c 3000 /dev/urandom > ed-data
+    p11t --sign -m EDDSA --id 51 -i ed-data -o sig-51
+    [ "$(stat -c %s sig-51)" -eq 64 ] || why "Ed25519 signature is $(stat -c %s sig-51) bytes, expected 64"
+    ossl pkeyutl -verify -pubin -inkey pub-51.pem -rawin -in ed-data -sigfile sig-51
+    p11verify -m EDDSA --id 51 -i ed-data --signature-file sig-51
+}
+x25519_keypairgen() {
+    p11t --keypairgen --key-type EC:curve25519 --id 52 --label x25519 --usage-derive > out
+    cat out
+    contains out 'EC_MONTGOMERY' "the generated public key is not CKK_EC_MONTGOMERY"
+    # CKA_EC_POINT: DER OCTET STRING of the 32-byte u-coordinate; CKA_EC_PARAMS: "curve25519".
+    contains out 'EC_POINT: +0420[0-9a-f]{64}$' "CKA_EC_POINT is not an OCTET STRING of 32 bytes"
+    contains out 'EC_PARAMS: +130a63757276653235353139' "CKA_EC_PARAMS is not the curve name curve25519"
+    p11t --list-objects --type privkey --id 52 > obj
+    cat obj
+    contains obj 'label: +x25519' "no X25519 private key"
+    contains obj 'sensitive' "the X25519 private key is not sensitive"
+}
+export -f eddsa_ed25519 x25519_keypairgen
+check "keypairgen EC:edwards25519, sign EDDSA, verify + openssl" eddsa_ed25519
+check "keypairgen EC:curve25519 (X25519): CKK_EC_MONTGOMERY, EC_POINT, EC_PARAMS" x25519_keypairgen
 exit 0

@@ -26,12 +26,15 @@ fn a_session_through_the_entry_points() {
         let mut slots = [0 as CK_SLOT_ID; 4];
         let mut n: CK_ULONG = 4;
         assert_eq!(C_GetSlotList(CK_TRUE, slots.as_mut_ptr(), &mut n), CKR_OK);
+        // A fresh store: the free slot and the module slot (id 0), which is listed last.
+        assert_eq!(&slots[..n as usize], &[1, crate::token::MODULE_SLOT]);
+        let free = slots[0];
         let (so, user) = (b"5678-so", b"1234-user");
         let mut label = [b' '; 32];
-        assert_eq!(C_InitToken(slots[1], so.as_ptr() as *mut _, 7, label.as_mut_ptr()), CKR_OK);
+        assert_eq!(C_InitToken(free, so.as_ptr() as *mut _, 7, label.as_mut_ptr()), CKR_OK);
         let mut h: CK_SESSION_HANDLE = 0;
         let rw = CKF_SERIAL_SESSION | CKF_RW_SESSION;
-        assert_eq!(C_OpenSession(slots[1], rw, null_mut(), None, &mut h), CKR_OK);
+        assert_eq!(C_OpenSession(free, rw, null_mut(), None, &mut h), CKR_OK);
         assert_eq!(C_Login(h, CKU_SO, so.as_ptr() as *mut _, 7), CKR_OK);
         assert_eq!(C_InitPIN(h, user.as_ptr() as *mut _, 9), CKR_OK);
         assert_eq!(C_Logout(h), CKR_OK);

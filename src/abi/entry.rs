@@ -543,7 +543,7 @@ pub unsafe extern "C" fn C_GetAttributeValue(
             let r = match read_attr(&obj, a.type_) {
                 AttrRead::Value(v) => {
                     // SAFETY: the caller's value buffer for this attribute.
-                    unsafe { fill_attr(a, v) }
+                    unsafe { fill_attr(a, &v) }
                 }
                 AttrRead::Sensitive => {
                     a.ulValueLen = CK_UNAVAILABLE_INFORMATION;

@@ -224,6 +224,8 @@ unsafe fn read_struct<T: Copy>(raw: &[u8]) -> Result<T> {
 /// before anything is copied, so a length the caller got wrong is an error, not an allocation.
 const MAX_IV_LEN: CK_ULONG = 256;
 const MAX_PARAM_DATA: CK_ULONG = 1 << 24;
+/// Longest EdDSA context (`CK_EDDSA_PARAMS.ulContextDataLen`; RFC 8032 gives it one octet).
+const MAX_EDDSA_CONTEXT: CK_ULONG = crate::mech::eddsa::MAX_CONTEXT as CK_ULONG;
 
 /// A parameter's data buffer, length-checked before it is read.
 ///
@@ -284,6 +286,15 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
             let shared = unsafe { param_data(e.pSharedData, e.ulSharedDataLen, MAX_PARAM_DATA) }?.to_vec();
             let public = unsafe { param_data(e.pPublicData, e.ulPublicDataLen, MAX_PARAM_DATA) }?.to_vec();
             Params::Ecdh { kdf: e.kdf, shared, public }
+        }
+        // CKM_EDDSA: no parameter is pure EdDSA; a context is at most 255 bytes (RFC 8032), which
+        // is checked before the caller's buffer is read.
+        ParamKind::Eddsa if raw.is_empty() => Params::None,
+        ParamKind::Eddsa => {
+            // SAFETY: size-checked read; the context pointer is the caller's buffer.
+            let e: CK_EDDSA_PARAMS = unsafe { read_struct(raw)? };
+            let ctx = unsafe { param_data(e.pContextData, e.ulContextDataLen, MAX_EDDSA_CONTEXT) }?.to_vec();
+            Params::Eddsa { ph: e.phFlag != CK_FALSE, ctx }
         }
     })
 }

@@ -167,6 +167,8 @@ fn key_type_name(kt: Option<CK_KEY_TYPE>) -> &'static str {
     match kt {
         Some(CKK_RSA) => "RSA",
         Some(CKK_EC) => "EC",
+        Some(CKK_EC_EDWARDS) => "EC Edwards",
+        Some(CKK_EC_MONTGOMERY) => "EC Montgomery",
         Some(CKK_AES) => "AES",
         Some(CKK_DES3) => "DES3",
         Some(CKK_GENERIC_SECRET) => "generic secret",
@@ -185,8 +187,8 @@ fn print_keys(store: &Store, km: Option<&SecretKey32>, filter: &[String]) -> Adm
     let keys: Vec<&KeyEntry> = all
         .iter()
         .filter(|e| !e.public_half)
-        .filter(|e| filter.first().map_or(true, |a| *a == e.app))
-        .filter(|e| filter.get(1).map_or(true, |i| *i == e.ident))
+        .filter(|e| filter.first().is_none_or(|a| *a == e.app))
+        .filter(|e| filter.get(1).is_none_or(|i| *i == e.ident))
         .collect();
     if filter.len() == 2 {
         let Some(e) = keys.first() else {

@@ -333,10 +333,11 @@ pub fn x963_kdf(md: Md, z: &[u8], shared: &[u8], len: usize) -> Zeroizing<Vec<u8
 }
 
 /// CKM_ECDH1_DERIVE with `Params::Ecdh`. The peer's public data is a bare point or a DER
-/// OCTET STRING (uncompressed or compressed). CKD_NULL (no shared data allowed) gives Z, the
-/// x-coordinate — when a length is asked for, its last `len` bytes (as SoftHSMv2 and Kryoptic
-/// truncate); CKD_SHAxxx_KDF give the X9.63 KDF of Z and the shared data, and need a length
-/// (`CKR_TEMPLATE_INCOMPLETE` without one).
+/// OCTET STRING (uncompressed or compressed; for an X25519/X448 base key, the u-coordinate, see
+/// [`super::montgomery`]). CKD_NULL (no shared data allowed) gives Z, the x-coordinate (the
+/// X25519/X448 output) — when a length is asked for, its last `len` bytes (as SoftHSMv2 and
+/// Kryoptic truncate); CKD_SHAxxx_KDF give the X9.63 KDF of Z and the shared data, and need a
+/// length (`CKR_TEMPLATE_INCOMPLETE` without one).
 pub struct Ecdh;
 pub static ECDH1_DERIVE: Ecdh = Ecdh;
 
@@ -355,9 +356,14 @@ impl Mechanism for Ecdh {
         if md.is_none() && !shared.is_empty() {
             return err(CKR_MECHANISM_PARAM_INVALID);
         }
-        let key = key.ec_private()?;
-        let peer = point_from_attr(public, key.curve.len()).ok_or(CKR_MECHANISM_PARAM_INVALID)?;
-        let z = key.engine.ecdh(peer).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
+        let z = match key {
+            KeyMaterial::MontPrivate(key) => key.agree(public)?,
+            _ => {
+                let key = key.ec_private()?;
+                let peer = point_from_attr(public, key.curve.len()).ok_or(CKR_MECHANISM_PARAM_INVALID)?;
+                key.engine.ecdh(peer).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?
+            }
+        };
         match (md, len) {
             (_, Some(0)) => err(CKR_KEY_SIZE_RANGE),
             (None, None) => Ok(z),
@@ -717,6 +723,13 @@ mod tests {
         assert_eq!(rv(curve_from_params(&brainpool)), CKR_CURVE_NOT_SUPPORTED);
         assert_eq!(rv(curve_from_params(crate::mech::eddsa::ED25519_PARAMS_NAME)), CKR_CURVE_NOT_SUPPORTED);
         assert_eq!(rv(curve_from_params(crate::mech::eddsa::ED25519_PARAMS_OID)), CKR_CURVE_NOT_SUPPORTED);
+        for other in [
+            crate::mech::eddsa::ED448_PARAMS_OID,
+            crate::mech::montgomery::X25519_PARAMS_OID,
+            crate::mech::montgomery::X448_PARAMS_NAME,
+        ] {
+            assert_eq!(rv(curve_from_params(other)), CKR_CURVE_NOT_SUPPORTED);
+        }
         // Explicit parameters, implicitlyCA (NULL), garbage, trailing bytes.
         for bad in [&[0x30, 0x03, 0x02, 0x01, 0x01][..], &[0x05, 0x00], &[], &[0x06], &[P256.params, &[0]].concat()] {
             assert_eq!(rv(curve_from_params(bad)), CKR_DOMAIN_PARAMS_INVALID, "{bad:02x?}");

@@ -7,7 +7,8 @@
 //!   no padding (CKM_RSA_X_509), PSS with any salt length and MGF1 digest, OAEP with SHA-224 and
 //!   labels on every key size;
 //! * ECDSA over a digest of any length (truncated to the group order as FIPS 186 / SEC 1 say),
-//!   ECDH on every supported curve including secp256k1.
+//!   ECDH on every supported curve including secp256k1;
+//! * Ed25519ctx and Ed25519ph (RFC 8032 §5.1: a context, and a SHA-512 prehash).
 //!
 //! This is the only `unsafe` in `mech` (rsa, ec, eddsa, rsa_aes and pkcs8 `forbid` it). Every
 //! block carries its `SAFETY:` argument; the types below own their engine objects and free them
@@ -157,6 +158,46 @@ impl Drop for Bn {
     }
 }
 
+impl Bn {
+    /// A new BIGNUM holding zero.
+    fn new() -> R<Bn> {
+        // SAFETY: no preconditions; a new BIGNUM we then own, or null.
+        NonNull::new(unsafe { sys::BN_new() }).map(Bn).ok_or(Failed)
+    }
+
+    /// For a function that writes the value (`&mut self`: nothing else reads it meanwhile).
+    fn as_mut_ptr(&mut self) -> *mut sys::BIGNUM {
+        self.0.as_ptr()
+    }
+
+    /// Bit length of the magnitude.
+    fn bits(&self) -> u32 {
+        // SAFETY: a valid BIGNUM; non-mutating getter.
+        unsafe { sys::BN_num_bits(self.as_ptr()) }
+    }
+}
+
+/// An owned BN_CTX (scratch space for the arithmetic; aws-lc wipes what it frees).
+struct BnCtx(NonNull<sys::BN_CTX>);
+
+impl BnCtx {
+    fn new() -> R<BnCtx> {
+        // SAFETY: no preconditions; a new context we then own, or null.
+        NonNull::new(unsafe { sys::BN_CTX_new() }).map(BnCtx).ok_or(Failed)
+    }
+
+    fn as_ptr(&self) -> *mut sys::BN_CTX {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for BnCtx {
+    fn drop(&mut self) {
+        // SAFETY: we own the context and free it once.
+        unsafe { sys::BN_CTX_free(self.0.as_ptr()) }
+    }
+}
+
 /// Minimal big-endian bytes of a BIGNUM owned by an engine object that outlives the call.
 fn bn_bytes(bn: *const sys::BIGNUM) -> R<Zeroizing<Vec<u8>>> {
     if bn.is_null() {
@@ -286,7 +327,9 @@ impl Rsa {
         Self::adopt(rsa, true)
     }
 
-    /// A new key of `bits` bits (a multiple of 128) with public exponent `e`.
+    /// A new key with public exponent `e` (odd, at most 32 bits) from aws-lc's own generator
+    /// (FIPS 186-5 A.1.3 primes, constant-time arithmetic). It rounds `bits` *down* to a multiple
+    /// of 128 without saying so: callers pass only multiples of 128 (see [`Rsa::generate_exact`]).
     pub fn generate(bits: u32, e: &[u8]) -> R<Rsa> {
         let e = Bn::from_be(e)?;
         // SAFETY: no preconditions.
@@ -300,6 +343,108 @@ impl Rsa {
             return Err(Failed);
         }
         Self::adopt(rsa.as_ptr(), true)
+    }
+
+    /// A new key whose modulus has exactly `bits` bits (1024..=16384, any value; for the sizes
+    /// [`Rsa::generate`] would round) with public exponent `e` (odd, from 3, at most 32 bits),
+    /// built from aws-lc's primitives the way its own generator works (FIPS 186-5 A.1.3):
+    ///
+    /// * p of ceil(bits/2) and q of floor(bits/2) bits, each drawn with its top two bits set (so
+    ///   p >= 1.5 * 2^(len-1) > sqrt(2) * 2^(len-1), and n = pq has exactly `bits` bits), tested
+    ///   with trial division and Miller-Rabin (`BN_prime_checks_for_generation`), with
+    ///   gcd(p-1, e) = gcd(q-1, e) = 1 and |p-q| > 2^(bits/2 - 100);
+    /// * additionally gcd(p-1, q-1) = 2, so that lambda = lcm(p-1, q-1) = (p-1)(q-1)/2 needs no
+    ///   division of secret values (BN_div is not constant-time): d = e^-1 mod lambda,
+    ///   d mod (p-1) = e^-1 mod (p-1) and d mod (q-1) come from aws-lc's constant-time inverse
+    ///   (even moduli), q^-1 mod p = q^(p-2) mod p from its constant-time exponentiation. About
+    ///   half of all prime pairs qualify (3/4 for the factor 2, times the twin prime constant
+    ///   0.66 for odd ones), so q is drawn twice on average: this path takes about 1.5 times as
+    ///   long as RSA_generate_key_ex for a similar size. Testing the gcd before Miller-Rabin
+    ///   instead would cost more: the constant-time gcd is run on every candidate then;
+    /// * d > 2^(bits/2), else new primes.
+    ///
+    /// Rejected candidates are discarded, so what their tests reveal is of no use. Every
+    /// intermediate is a [`Bn`], wiped when freed; `RSA_new_private_key` runs RSA_check_key on
+    /// the result.
+    pub fn generate_exact(bits: u32, e: &[u8]) -> R<Rsa> {
+        if !(1024..=16384).contains(&bits) {
+            return Err(Failed);
+        }
+        let e = Bn::from_be(e)?;
+        // SAFETY: a valid BIGNUM; non-mutating getters.
+        if unsafe { sys::BN_is_odd(e.as_ptr()) } != 1 || e.bits() < 2 || e.bits() > 32 {
+            return Err(Failed);
+        }
+        let ctx = BnCtx::new()?;
+        let (p_bits, q_bits) = (bits - bits / 2, bits / 2);
+        // |p - q| > 2^(bits/2 - 100) holds when |p - q| has at least floor(bits/2) - 98 bits.
+        let min_diff_bits = q_bits - 98;
+        let (mut n, mut pm1, mut qm1, mut lambda) = (Bn::new()?, Bn::new()?, Bn::new()?, Bn::new()?);
+        let (mut d, mut dp, mut dq, mut pm2, mut qinv) = (Bn::new()?, Bn::new()?, Bn::new()?, Bn::new()?, Bn::new()?);
+        // A retry needs d <= 2^(bits/2), which random primes essentially never give.
+        for _ in 0..8 {
+            let (mut p, mut q) = (Bn::new()?, Bn::new()?);
+            rsa_prime(&mut p, p_bits, &e, None, &ctx)?;
+            copy_minus(&mut pm1, &p, 1)?;
+            rsa_prime(&mut q, q_bits, &e, Some(&Other { p: &p, pm1: &pm1, min_diff_bits }), &ctx)?;
+            // p > q (for q^-1 mod p below); which one is larger reveals nothing of either.
+            // SAFETY: valid BIGNUMs; non-mutating.
+            if unsafe { sys::BN_cmp(p.as_ptr(), q.as_ptr()) } < 0 {
+                std::mem::swap(&mut p, &mut q);
+            }
+            copy_minus(&mut pm1, &p, 1)?;
+            copy_minus(&mut qm1, &q, 1)?;
+            // SAFETY: valid BIGNUMs and context; each output is exclusively ours and distinct
+            // from the inputs except for BN_rshift1, which works in place.
+            unsafe {
+                check(sys::BN_mul(n.as_mut_ptr(), p.as_ptr(), q.as_ptr(), ctx.as_ptr()))?;
+                check(sys::BN_mul(lambda.as_mut_ptr(), pm1.as_ptr(), qm1.as_ptr(), ctx.as_ptr()))?;
+                let l = lambda.as_mut_ptr();
+                check(sys::BN_rshift1(l, l))?;
+            }
+            if n.bits() != bits {
+                // Impossible with top-two-bit primes; never return a key of another size.
+                continue;
+            }
+            inverse(&mut d, &e, &lambda, &ctx)?;
+            if d.bits() <= p_bits {
+                continue;
+            }
+            inverse(&mut dp, &e, &pm1, &ctx)?;
+            inverse(&mut dq, &e, &qm1, &ctx)?;
+            copy_minus(&mut pm2, &p, 2)?;
+            // SAFETY: valid BIGNUMs and context, 0 <= q < p as required; `qinv` exclusively
+            // ours; a null Montgomery context makes the function build its own.
+            check(unsafe {
+                sys::BN_mod_exp_mont_consttime(
+                    qinv.as_mut_ptr(),
+                    q.as_ptr(),
+                    pm2.as_ptr(),
+                    p.as_ptr(),
+                    ctx.as_ptr(),
+                    ptr::null(),
+                )
+            })?;
+            // SAFETY: eight valid BIGNUMs, copied by the function, which returns a key that passed
+            // RSA_check_key, or null.
+            let rsa = unsafe {
+                sys::RSA_new_private_key(
+                    n.as_ptr(),
+                    e.as_ptr(),
+                    d.as_ptr(),
+                    p.as_ptr(),
+                    q.as_ptr(),
+                    dp.as_ptr(),
+                    dq.as_ptr(),
+                    qinv.as_ptr(),
+                )
+            };
+            if rsa.is_null() {
+                check(0)?;
+            }
+            return Self::adopt(rsa, true);
+        }
+        Err(Failed)
     }
 
     pub fn is_private(&self) -> bool {
@@ -454,6 +599,90 @@ impl Rsa {
         })?;
         Ok(n)
     }
+}
+
+/// r = a - w.
+fn copy_minus(r: &mut Bn, a: &Bn, w: sys::BN_ULONG) -> R<()> {
+    // SAFETY: valid BIGNUMs, `r` exclusively ours and not `a`; BN_copy returns `r`, or null.
+    if unsafe { sys::BN_copy(r.as_mut_ptr(), a.as_ptr()) }.is_null() {
+        return check(0);
+    }
+    // SAFETY: as above.
+    check(unsafe { sys::BN_sub_word(r.as_mut_ptr(), w) })
+}
+
+/// out = a^-1 mod m. For the even moduli used here aws-lc takes its constant-time path.
+fn inverse(out: &mut Bn, a: &Bn, m: &Bn, ctx: &BnCtx) -> R<()> {
+    // SAFETY: valid BIGNUMs and context, `out` exclusively ours and distinct from the inputs;
+    // returns `out`, or null (also when there is no inverse).
+    if unsafe { sys::BN_mod_inverse(out.as_mut_ptr(), a.as_ptr(), m.as_ptr(), ctx.as_ptr()) }.is_null() {
+        return check(0);
+    }
+    Ok(())
+}
+
+/// Whether gcd(a, b) = w (`g` is scratch). aws-lc's BN_gcd is constant-time.
+fn gcd_is(g: &mut Bn, a: &Bn, b: &Bn, w: sys::BN_ULONG, ctx: &BnCtx) -> R<bool> {
+    // SAFETY: valid BIGNUMs and context; `g` exclusively ours and distinct from the inputs.
+    check(unsafe { sys::BN_gcd(g.as_mut_ptr(), a.as_ptr(), b.as_ptr(), ctx.as_ptr()) })?;
+    // SAFETY: a valid BIGNUM; non-mutating.
+    Ok(unsafe { sys::BN_is_word(g.as_ptr(), w) } == 1)
+}
+
+/// The first prime, as the second must relate to it.
+struct Other<'a> {
+    p: &'a Bn,
+    pm1: &'a Bn,
+    /// |q - p| must have at least this many bits.
+    min_diff_bits: u32,
+}
+
+/// A random prime of exactly `bits` bits with its top two bits set and gcd(out - 1, e) = 1; for
+/// the second prime also far enough from the first and gcd(out - 1, p - 1) = 2. Rejection
+/// sampling: every candidate is independent, and a rejected one is discarded.
+fn rsa_prime(out: &mut Bn, bits: u32, e: &Bn, other: Option<&Other<'_>>, ctx: &BnCtx) -> R<()> {
+    let (mut t, mut g) = (Bn::new()?, Bn::new()?);
+    // An odd `bits`-bit number is prime with probability about 2 / (bits ln 2); the gcd conditions
+    // keep at least a quarter of the primes (e = 3: one half, then about one half), so about one
+    // candidate in 1.4 * bits qualifies, and 64 * bits of them all fail with probability e^-45.
+    for _ in 0..64 * bits {
+        // SAFETY: `out` is exclusively ours; valid flags.
+        check(unsafe { sys::BN_rand(out.as_mut_ptr(), bits as c_int, sys::BN_RAND_TOP_TWO, sys::BN_RAND_BOTTOM_ODD) })?;
+        if let Some(o) = other {
+            // SAFETY: valid BIGNUMs; `t` exclusively ours and distinct from the inputs.
+            check(unsafe { sys::BN_sub(t.as_mut_ptr(), out.as_ptr(), o.p.as_ptr()) })?;
+            if t.bits() < o.min_diff_bits {
+                continue;
+            }
+        }
+        let mut prime: c_int = 0;
+        // SAFETY: a valid candidate and context; a null callback is allowed. Trial division
+        // first, then Miller-Rabin with the rounds aws-lc's own generator uses.
+        check(unsafe {
+            sys::BN_primality_test(
+                &mut prime,
+                out.as_ptr(),
+                sys::BN_prime_checks_for_generation,
+                ctx.as_ptr(),
+                1,
+                ptr::null_mut(),
+            )
+        })?;
+        if prime != 1 {
+            continue;
+        }
+        copy_minus(&mut t, out, 1)?;
+        if !gcd_is(&mut g, &t, e, 1, ctx)? {
+            continue;
+        }
+        if let Some(o) = other {
+            if !gcd_is(&mut g, &t, o.pm1, 2, ctx)? {
+                continue;
+            }
+        }
+        return Ok(());
+    }
+    Err(Failed)
 }
 
 struct PkeyCtx(NonNull<sys::EVP_PKEY_CTX>);
@@ -679,4 +908,71 @@ impl Ec {
         }
         Ok(out)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ed25519ctx and Ed25519ph (RFC 8032 §5.1), which aws-lc-rs does not expose
+// ---------------------------------------------------------------------------------------------
+
+/// aws-lc's Ed25519 private key: the RFC 8032 seed followed by the public key.
+fn ed25519_private(seed: &[u8; 32], public: &[u8; 32]) -> Zeroizing<[u8; 64]> {
+    let mut k = Zeroizing::new([0u8; 64]);
+    k[..32].copy_from_slice(seed);
+    k[32..].copy_from_slice(public);
+    k
+}
+
+/// Ed25519ctx signature of `msg` with a context of 1 to 255 bytes.
+pub fn ed25519ctx_sign(seed: &[u8; 32], public: &[u8; 32], msg: &[u8], ctx: &[u8]) -> R<[u8; 64]> {
+    if ctx.is_empty() || ctx.len() > 255 {
+        return Err(Failed);
+    }
+    let key = ed25519_private(seed, public);
+    let mut sig = [0u8; 64];
+    // SAFETY: `sig` has room for the 64-byte signature, `key` is the 64-byte private key, and
+    // the message and context slices are live for the call with their lengths.
+    check(unsafe {
+        sys::ED25519ctx_sign(sig.as_mut_ptr(), msg.as_ptr(), msg.len(), key.as_ptr(), ctx.as_ptr(), ctx.len())
+    })?;
+    Ok(sig)
+}
+
+/// Ed25519ctx verification (context of 1 to 255 bytes).
+pub fn ed25519ctx_verify(public: &[u8; 32], msg: &[u8], sig: &[u8; 64], ctx: &[u8]) -> bool {
+    if ctx.is_empty() || ctx.len() > 255 {
+        return false;
+    }
+    // SAFETY: fixed-size signature and key arrays, live message and context slices; read only.
+    let ok = unsafe {
+        sys::ED25519ctx_verify(msg.as_ptr(), msg.len(), sig.as_ptr(), public.as_ptr(), ctx.as_ptr(), ctx.len())
+    };
+    check(ok).is_ok()
+}
+
+/// Ed25519ph signature of a message given by its SHA-512 digest, with a context of 0 to 255
+/// bytes.
+pub fn ed25519ph_sign_digest(seed: &[u8; 32], public: &[u8; 32], digest: &[u8; 64], ctx: &[u8]) -> R<[u8; 64]> {
+    if ctx.len() > 255 {
+        return Err(Failed);
+    }
+    let key = ed25519_private(seed, public);
+    let mut sig = [0u8; 64];
+    // SAFETY: `sig` has room for 64 bytes, the digest and key are fixed-size arrays, and the
+    // context slice is live for the call with its length.
+    check(unsafe {
+        sys::ED25519ph_sign_digest(sig.as_mut_ptr(), digest.as_ptr(), key.as_ptr(), ctx.as_ptr(), ctx.len())
+    })?;
+    Ok(sig)
+}
+
+/// Ed25519ph verification of a SHA-512 digest (context of 0 to 255 bytes).
+pub fn ed25519ph_verify_digest(public: &[u8; 32], digest: &[u8; 64], sig: &[u8; 64], ctx: &[u8]) -> bool {
+    if ctx.len() > 255 {
+        return false;
+    }
+    // SAFETY: fixed-size digest, signature and key arrays, a live context slice; read only.
+    let ok = unsafe {
+        sys::ED25519ph_verify_digest(digest.as_ptr(), sig.as_ptr(), public.as_ptr(), ctx.as_ptr(), ctx.len())
+    };
+    check(ok).is_ok()
 }

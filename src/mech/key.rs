@@ -3,8 +3,9 @@
 
 use super::ec::EcKey;
 use super::eddsa::EdKey;
+use super::montgomery::MontKey;
 use super::rsa::RsaKey;
-use super::{ec, eddsa, rsa};
+use super::{ec, eddsa, montgomery, rsa};
 use crate::error::{err, Result};
 use crate::token::attr::AttrMap;
 use aws_lc_rs::cipher::{DecryptingKey, EncryptingKey};
@@ -21,9 +22,12 @@ pub enum KeyMaterial {
     /// EC private key on a named curve (with its public point); see [`super::ec`].
     EcPrivate(Arc<EcKey>),
     EcPublic(Arc<EcKey>),
-    /// Ed25519 private key (seed and public key); see [`super::eddsa`].
+    /// Ed25519 or Ed448 private key (seed and public key); see [`super::eddsa`].
     EdPrivate(Arc<EdKey>),
     EdPublic(Arc<EdKey>),
+    /// X25519 or X448 private key (scalar and public u-coordinate); see [`super::montgomery`].
+    MontPrivate(Arc<MontKey>),
+    MontPublic(Arc<MontKey>),
     /// Other asymmetric key types (stored and listed, usable with no mechanism: every
     /// mechanism answers `CKR_KEY_TYPE_INCONSISTENT`).
     Unparsed,
@@ -72,7 +76,8 @@ impl KeyMaterial {
     /// Builds the material of a key object from its attributes (called once per object, and
     /// at import to validate). Asymmetric keys are parsed and checked by the engine: RSA from
     /// CKA_MODULUS/CKA_PUBLIC_EXPONENT (+ CKA_PRIVATE_EXPONENT and CRT values, which are
-    /// computed when absent), EC and Ed25519 from CKA_EC_PARAMS and CKA_EC_POINT or CKA_VALUE.
+    /// computed when absent), EC, Edwards (Ed25519, Ed448) and Montgomery (X25519, X448) keys from
+    /// CKA_EC_PARAMS and CKA_EC_POINT or CKA_VALUE.
     /// Missing components are `CKR_TEMPLATE_INCOMPLETE`, invalid ones
     /// `CKR_ATTRIBUTE_VALUE_INVALID`, unsupported curves `CKR_CURVE_NOT_SUPPORTED` and
     /// malformed or explicit EC parameters `CKR_DOMAIN_PARAMS_INVALID`.
@@ -94,13 +99,25 @@ impl KeyMaterial {
             (Some(CKK_EC), false) => KeyMaterial::EcPublic(Arc::new(ec::key_from_attrs(attrs, false)?)),
             (Some(CKK_EC_EDWARDS), true) => KeyMaterial::EdPrivate(Arc::new(eddsa::key_from_attrs(attrs, true)?)),
             (Some(CKK_EC_EDWARDS), false) => KeyMaterial::EdPublic(Arc::new(eddsa::key_from_attrs(attrs, false)?)),
+            (Some(CKK_EC_MONTGOMERY), true) => {
+                KeyMaterial::MontPrivate(Arc::new(montgomery::key_from_attrs(attrs, true)?))
+            }
+            (Some(CKK_EC_MONTGOMERY), false) => {
+                KeyMaterial::MontPublic(Arc::new(montgomery::key_from_attrs(attrs, false)?))
+            }
             _ => KeyMaterial::Unparsed,
         })
     }
 
     /// True for material that holds a private key.
     pub fn is_private(&self) -> bool {
-        matches!(self, KeyMaterial::RsaPrivate(_) | KeyMaterial::EcPrivate(_) | KeyMaterial::EdPrivate(_))
+        matches!(
+            self,
+            KeyMaterial::RsaPrivate(_)
+                | KeyMaterial::EcPrivate(_)
+                | KeyMaterial::EdPrivate(_)
+                | KeyMaterial::MontPrivate(_)
+        )
     }
 
     /// The secret key, or `CKR_KEY_TYPE_INCONSISTENT` for the given expected key types.

@@ -16,6 +16,7 @@ pub(crate) mod ffi;
 pub mod hmac;
 pub mod key;
 pub mod kw;
+pub mod montgomery;
 pub mod pkcs8;
 pub mod registry;
 pub mod rng;
@@ -56,6 +57,8 @@ pub enum Params {
     RsaAesKeyWrap { aes_bits: usize, oaep: Box<Params> },
     /// `CK_ECDH1_DERIVE_PARAMS`.
     Ecdh { kdf: CK_ULONG, shared: Vec<u8>, public: Vec<u8> },
+    /// `CK_EDDSA_PARAMS` (phFlag, context data; the ABI layer caps the context at 255 bytes).
+    Eddsa { ph: bool, ctx: Vec<u8> },
     /// Anything else: the raw parameter bytes (e.g. an explicit AES-KW IV).
     Raw(Vec<u8>),
 }
@@ -76,6 +79,8 @@ pub enum ParamKind {
     Pss,
     RsaAesKeyWrap,
     Ecdh,
+    /// `CK_EDDSA_PARAMS`, or none.
+    Eddsa,
 }
 
 /// A multi-part encryption or decryption. Output buffers are sized by the caller from the

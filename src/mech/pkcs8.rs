@@ -5,8 +5,9 @@
 //! PKCS#8 is emitted exactly as OpenSSL/pyca do and docs/nshield-emulation.md §1.3 fixes:
 //! version 0; RSA `rsaEncryption` with NULL parameters and a full two-prime RSAPrivateKey; EC
 //! `id-ecPublicKey` with the namedCurve OID and an RFC 5915 ECPrivateKey (version 1, d at the
-//! order's length, no [0] parameters, the [1] publicKey); Ed25519 per RFC 8410 (no parameters, the
-//! seed in an inner OCTET STRING, no public key).
+//! order's length, no [0] parameters, the [1] publicKey); Ed25519, Ed448, X25519 and X448 per
+//! RFC 8410 (the curve's OID, no parameters, the seed or scalar in an inner OCTET STRING, no
+//! public key).
 //!
 //! Every function goes through the engine keys (`KeyMaterial::from_attrs`), so what it encodes
 //! or returns has been checked, and RSA keys given as n, e, d come out with their CRT values.
@@ -14,7 +15,9 @@
 #![forbid(unsafe_code)]
 
 use super::asn1::{self, Reader};
-use super::{ec, eddsa, rsa};
+use super::eddsa::EdCurve;
+use super::montgomery::XCurve;
+use super::{ec, eddsa, montgomery, rsa};
 use crate::error::{err, Error, Result};
 use crate::token::attr::{Attr, AttrMap};
 use cryptoki_sys::*;
@@ -56,12 +59,12 @@ fn ints(values: &[&[u8]]) -> Zeroizing<Vec<u8>> {
 /// What kind of asymmetric key `attrs` describe.
 fn key_kind(attrs: &AttrMap) -> Result<CK_KEY_TYPE> {
     match attrs.key_type() {
-        Some(kt @ (CKK_RSA | CKK_EC | CKK_EC_EDWARDS)) => Ok(kt),
+        Some(kt @ (CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => Ok(kt),
         _ => err(CKR_KEY_TYPE_INCONSISTENT),
     }
 }
 
-/// PKCS#8 PrivateKeyInfo DER of a private key object (RSA, EC, Ed25519). A key type we cannot
+/// PKCS#8 PrivateKeyInfo DER of a private key object (RSA, EC, Edwards, Montgomery). A key type we cannot
 /// encode is `CKR_KEY_NOT_WRAPPABLE`; invalid material is what
 /// [`super::KeyMaterial::from_attrs`] says.
 pub fn private_to_pkcs8(attrs: &AttrMap) -> Result<Zeroizing<Vec<u8>>> {
@@ -88,11 +91,17 @@ pub fn private_to_pkcs8(attrs: &AttrMap) -> Result<Zeroizing<Vec<u8>>> {
             let alg = alg_id(ec::ID_EC_PUBLIC_KEY, Some(key.curve.params));
             Ok(private_key_info(&alg, &ec_private_key))
         }
-        _ => {
+        CKK_EC_EDWARDS => {
             let key = eddsa::key_from_attrs(attrs, true)?;
             let seed = key.seed().ok_or(CKR_KEY_NOT_WRAPPABLE)?;
             let inner = asn1::tlv(asn1::OCTET_STRING, seed);
-            Ok(private_key_info(&alg_id(eddsa::ID_ED25519, None), &inner))
+            Ok(private_key_info(&alg_id(key.curve().oid(), None), &inner))
+        }
+        _ => {
+            let key = montgomery::key_from_attrs(attrs, true)?;
+            let k = key.scalar().ok_or(CKR_KEY_NOT_WRAPPABLE)?;
+            let inner = asn1::tlv(asn1::OCTET_STRING, k);
+            Ok(private_key_info(&alg_id(key.curve().oid(), None), &inner))
         }
     }
 }
@@ -104,8 +113,8 @@ fn bytes(v: impl Into<Vec<u8>>) -> Attr {
 /// Parses a PKCS#8 PrivateKeyInfo (or RFC 5958 OneAsymmetricKey) into the attributes of a
 /// private key object: CKA_CLASS, CKA_KEY_TYPE and the key material (RSA: all eight
 /// components; EC: CKA_EC_PARAMS, CKA_VALUE, CKA_EC_POINT — computed when the encoding has no
-/// public key; Ed25519: CKA_EC_PARAMS (OID form), CKA_VALUE, CKA_EC_POINT). Anything malformed,
-/// unsupported or inconsistent is `CKR_WRAPPED_KEY_INVALID`.
+/// public key; Edwards and Montgomery keys: CKA_EC_PARAMS (OID form), CKA_VALUE, CKA_EC_POINT).
+/// Anything malformed, unsupported or inconsistent is `CKR_WRAPPED_KEY_INVALID`.
 pub fn pkcs8_to_attrs(der: &[u8]) -> Result<AttrMap> {
     parse_pkcs8(der).ok_or(Error::new(CKR_WRAPPED_KEY_INVALID))?.map_err(|_| Error::new(CKR_WRAPPED_KEY_INVALID))
 }
@@ -190,21 +199,27 @@ fn parse_pkcs8(der: &[u8]) -> Option<Result<AttrMap>> {
             m.set(CKA_EC_POINT, bytes(ec::point_attr(&key.point()?)));
             Ok(m)
         }))
-    } else if oid == eddsa::ID_ED25519 {
+    } else if let Some((kt, params)) = rfc8410_curve(oid) {
+        // RFC 8410 §7: no parameters; CurvePrivateKey, an OCTET STRING, inside the OCTET STRING.
         if alg_params.is_some() {
             return None;
         }
-        let seed = asn1::single(private_key, asn1::OCTET_STRING)?;
-        m.set(CKA_KEY_TYPE, Attr::Ulong(CKK_EC_EDWARDS));
-        m.set(CKA_EC_PARAMS, bytes(eddsa::ED25519_PARAMS_OID));
-        m.set(CKA_VALUE, bytes(seed));
+        let secret = asn1::single(private_key, asn1::OCTET_STRING)?;
+        m.set(CKA_KEY_TYPE, Attr::Ulong(kt));
+        m.set(CKA_EC_PARAMS, bytes(params));
+        m.set(CKA_VALUE, bytes(secret));
         if let Some(p) = one_asym_public {
             // [1] IMPLICIT BIT STRING: the unused-bits byte, then the key.
             let [0, key @ ..] = p else { return None };
-            m.set(CKA_EC_POINT, bytes(eddsa::point_attr(&key.try_into().ok()?)));
+            m.set(CKA_EC_POINT, bytes(eddsa::point_attr(key)));
         }
-        Some(eddsa::key_from_attrs(&m, true).map(|key| {
-            m.set(CKA_EC_POINT, bytes(eddsa::point_attr(key.public())));
+        // Checks the secret and that a given public key is its own; fills in the public key.
+        let public = match kt {
+            CKK_EC_EDWARDS => eddsa::key_from_attrs(&m, true).map(|k| k.public().to_vec()),
+            _ => montgomery::key_from_attrs(&m, true).map(|k| k.public().to_vec()),
+        };
+        Some(public.map(|public| {
+            m.set(CKA_EC_POINT, bytes(eddsa::point_attr(&public)));
             m
         }))
     } else {
@@ -212,12 +227,22 @@ fn parse_pkcs8(der: &[u8]) -> Option<Result<AttrMap>> {
     }
 }
 
-/// The public key of a public or private key object: (key type, RSA (n, e) / EC (curve, point)
-/// / Ed25519 public key).
+/// The key type and CKA_EC_PARAMS (OID form) of an RFC 8410 algorithm OID: Ed25519, Ed448,
+/// X25519, X448.
+fn rfc8410_curve(oid: &[u8]) -> Option<(CK_KEY_TYPE, &'static [u8])> {
+    match (EdCurve::from_oid(oid), XCurve::from_oid(oid)) {
+        (Some(c), _) => Some((CKK_EC_EDWARDS, c.params())),
+        (_, Some(c)) => Some((CKK_EC_MONTGOMERY, c.params())),
+        _ => None,
+    }
+}
+
+/// The public key of a public or private key object: RSA (n, e) / EC (curve, point) / an
+/// RFC 8410 key (the curve's OID contents, the raw public key).
 enum Public {
     Rsa(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>),
     Ec(&'static ec::Curve, Vec<u8>),
-    Ed([u8; 32]),
+    Rfc8410(&'static [u8], Vec<u8>),
 }
 
 fn public_of(attrs: &AttrMap) -> Result<Public> {
@@ -247,9 +272,13 @@ fn public_of(attrs: &AttrMap) -> Result<Public> {
             };
             Public::Ec(curve, key.point()?)
         }
+        CKK_EC_EDWARDS => {
+            let key = eddsa::key_from_attrs(attrs, private && attrs.contains(CKA_VALUE))?;
+            Public::Rfc8410(key.curve().oid(), key.public().to_vec())
+        }
         _ => {
-            let from_value = private && attrs.contains(CKA_VALUE);
-            Public::Ed(*eddsa::key_from_attrs(attrs, from_value)?.public())
+            let key = montgomery::key_from_attrs(attrs, private && attrs.contains(CKA_VALUE))?;
+            Public::Rfc8410(key.curve().oid(), key.public().to_vec())
         }
     })
 }
@@ -269,13 +298,13 @@ pub fn public_key_info(attrs: &AttrMap) -> Option<Vec<u8>> {
             spki(&rsa_alg_id(), &rsa_public_key)
         }
         Public::Ec(curve, point) => spki(&alg_id(ec::ID_EC_PUBLIC_KEY, Some(curve.params)), &point),
-        Public::Ed(pk) => spki(&alg_id(eddsa::ID_ED25519, None), &pk),
+        Public::Rfc8410(oid, pk) => spki(&alg_id(oid, None), &pk),
     })
 }
 
 /// The public attributes of a private key object: CKA_MODULUS and CKA_PUBLIC_EXPONENT (RSA), or
 /// CKA_EC_PARAMS (as stored) and CKA_EC_POINT (DER OCTET STRING, computed from CKA_VALUE) for
-/// EC and Ed25519.
+/// EC, Edwards and Montgomery keys.
 pub fn public_from_private(attrs: &AttrMap) -> Result<AttrMap> {
     if attrs.class() != Some(CKO_PRIVATE_KEY) {
         return err(CKR_KEY_TYPE_INCONSISTENT);
@@ -292,8 +321,13 @@ pub fn public_from_private(attrs: &AttrMap) -> Result<AttrMap> {
             m.set(CKA_EC_PARAMS, bytes(attrs.bytes(CKA_EC_PARAMS).unwrap_or_default()));
             m.set(CKA_EC_POINT, bytes(ec::point_attr(&key.point()?)));
         }
-        _ => {
+        CKK_EC_EDWARDS => {
             let key = eddsa::key_from_attrs(attrs, true)?;
+            m.set(CKA_EC_PARAMS, bytes(attrs.bytes(CKA_EC_PARAMS).unwrap_or_default()));
+            m.set(CKA_EC_POINT, bytes(eddsa::point_attr(key.public())));
+        }
+        _ => {
+            let key = montgomery::key_from_attrs(attrs, true)?;
             m.set(CKA_EC_PARAMS, bytes(attrs.bytes(CKA_EC_PARAMS).unwrap_or_default()));
             m.set(CKA_EC_POINT, bytes(eddsa::point_attr(key.public())));
         }
@@ -301,9 +335,9 @@ pub fn public_from_private(attrs: &AttrMap) -> Result<AttrMap> {
     Ok(m)
 }
 
-/// Parses a SubjectPublicKeyInfo (RSA, EC on a supported curve, Ed25519) — or, leniently, a
-/// bare PKCS#1 RSAPublicKey — into the attributes of a public key object: CKA_CLASS,
-/// CKA_KEY_TYPE, and CKA_MODULUS/CKA_PUBLIC_EXPONENT or CKA_EC_PARAMS/CKA_EC_POINT. The key is
+/// Parses a SubjectPublicKeyInfo (RSA, EC on a supported curve, Ed25519, Ed448, X25519, X448)
+/// — or, leniently, a bare PKCS#1 RSAPublicKey — into the attributes of a public key object:
+/// CKA_CLASS, CKA_KEY_TYPE, and CKA_MODULUS/CKA_PUBLIC_EXPONENT or CKA_EC_PARAMS/CKA_EC_POINT. The key is
 /// checked; anything wrong is `CKR_ATTRIBUTE_VALUE_INVALID` (an unsupported curve
 /// `CKR_CURVE_NOT_SUPPORTED`).
 pub fn spki_to_attrs(der: &[u8]) -> Result<AttrMap> {
@@ -349,10 +383,10 @@ pub fn spki_to_attrs(der: &[u8]) -> Result<AttrMap> {
             m.set(CKA_EC_PARAMS, bytes(curve.params));
             m.set(CKA_EC_POINT, bytes(ec::point_attr(key)));
             Some(Ok(()))
-        } else if oid == eddsa::ID_ED25519 && params.is_none() && key.len() == 32 {
-            m.set(CKA_KEY_TYPE, Attr::Ulong(CKK_EC_EDWARDS));
-            m.set(CKA_EC_PARAMS, bytes(eddsa::ED25519_PARAMS_OID));
-            m.set(CKA_EC_POINT, bytes(eddsa::point_attr(&key.try_into().ok()?)));
+        } else if let (Some((kt, curve_params)), None) = (rfc8410_curve(oid), params) {
+            m.set(CKA_KEY_TYPE, Attr::Ulong(kt));
+            m.set(CKA_EC_PARAMS, bytes(curve_params));
+            m.set(CKA_EC_POINT, bytes(eddsa::point_attr(key)));
             Some(Ok(()))
         } else {
             None
@@ -450,11 +484,91 @@ mod tests {
         assert_eq!(rv(pkcs8_to_attrs(&v2)), CKR_WRAPPED_KEY_INVALID);
     }
 
+    /// RFC 8410 keys as OpenSSL 3.0 writes them (`openssl genpkey -algorithm ED448|X25519|X448`,
+    /// then `openssl pkey -pubout`): PKCS#8 and SubjectPublicKeyInfo. OpenSSL computed the
+    /// public keys, independently of the engines here.
+    const OPENSSL_RFC8410: [(CK_KEY_TYPE, &[u8], &str, &str); 3] = [
+        (
+            CKK_EC_EDWARDS,
+            crate::mech::eddsa::ED448_PARAMS_OID,
+            "MEcCAQAwBQYDK2VxBDsEOdwPOXL9RIYQYzF3bhOw3cp0B0TNZMI05fy2jbUYaBwesQmv82bTPhdCgks3Hv5m6/HRaIfsSBpTxw==",
+            "MEMwBQYDK2VxAzoAeLyc97xqj9sHGox0aavRS5EoJOOU0ofXM4aVg68tr181/TZ7ml8aMrKS1OHUkzAujPTIkEcA03uA",
+        ),
+        (
+            CKK_EC_MONTGOMERY,
+            crate::mech::montgomery::X25519_PARAMS_OID,
+            "MC4CAQAwBQYDK2VuBCIEIKjPGW1Vvrt349yjx2loE16gw+syoEmOTAWygN8a3gNg",
+            "MCowBQYDK2VuAyEAzqmnRlDsVa/2AWNBKlxWuN8xQUaVP7QjpiyBpCM3rig=",
+        ),
+        (
+            CKK_EC_MONTGOMERY,
+            crate::mech::montgomery::X448_PARAMS_OID,
+            "MEYCAQAwBQYDK2VvBDoEOAD9cLI6TrkgwCQ/1ooq7Ul5cbfj1wzSPGn3LPd90wY0Dlj7yGobKx6sgQaLCLfQi9bBP1+w6Tfk",
+            "MEIwBQYDK2VvAzkArz73Pu5ghk2rHEgPgK8AHxfYHPM1iGOasbNoTPRpHd8l9J+yZx7iMmgbf4CNjl0hPUlyL1fKfEo=",
+        ),
+    ];
+
+    #[test]
+    fn ed448_x25519_x448_as_openssl_writes_them() {
+        for (kt, params, private, public) in OPENSSL_RFC8410 {
+            let (der, spki) = (b64(private), b64(public));
+            let m = pkcs8_to_attrs(&der).unwrap();
+            assert_eq!(m.key_type(), Some(kt));
+            assert_eq!(m.bytes(CKA_EC_PARAMS), Some(params));
+            assert!(KeyMaterial::from_attrs(&m).unwrap().is_private());
+            // The same bytes back, and the public key OpenSSL computed.
+            assert_eq!(*private_to_pkcs8(&m).unwrap(), der);
+            assert_eq!(public_key_info(&m).unwrap(), spki);
+            let p = spki_to_attrs(&spki).unwrap();
+            assert_eq!(p.key_type(), Some(kt));
+            assert_eq!(p.bytes(CKA_EC_POINT), m.bytes(CKA_EC_POINT));
+            assert_eq!(public_key_info(&p).unwrap(), spki);
+            assert_eq!(public_from_private(&m).unwrap().bytes(CKA_EC_POINT), m.bytes(CKA_EC_POINT));
+            // A OneAsymmetricKey (v2) with the public key: accepted when it is the key's own.
+            let key = &p.bytes(CKA_EC_POINT).unwrap()[2..];
+            let seed = m.bytes(CKA_VALUE).unwrap();
+            let oid = &params[2..];
+            let mut bits = vec![0u8];
+            bits.extend_from_slice(key);
+            let v2 = |bits: &[u8]| {
+                asn1::sequence(&[
+                    &version(1),
+                    &alg_id(oid, None),
+                    &asn1::tlv(asn1::OCTET_STRING, &asn1::tlv(asn1::OCTET_STRING, seed)),
+                    &asn1::tlv(asn1::CTX1_PRIM, bits),
+                ])
+            };
+            assert_eq!(pkcs8_to_attrs(&v2(&bits)).unwrap(), m);
+            let last = bits.len() - 1;
+            bits[last] ^= 1;
+            assert_eq!(rv(pkcs8_to_attrs(&v2(&bits))), CKR_WRAPPED_KEY_INVALID);
+            // Parameters, a wrong-length key and a truncated encoding are refused.
+            let with_params =
+                private_key_info(&alg_id(oid, Some(&[asn1::NULL, 0])), &asn1::tlv(asn1::OCTET_STRING, seed));
+            let short = private_key_info(&alg_id(oid, None), &asn1::tlv(asn1::OCTET_STRING, &seed[1..]));
+            for bad in [&with_params[..], &short, &der[..der.len() - 1]] {
+                assert_eq!(rv(pkcs8_to_attrs(bad)), CKR_WRAPPED_KEY_INVALID);
+            }
+            assert_eq!(rv(spki_to_attrs(&spki[..spki.len() - 1])), CKR_ATTRIBUTE_VALUE_INVALID);
+            assert_eq!(rv(spki_to_attrs(&super::spki(&alg_id(oid, None), &key[1..]))), CKR_ATTRIBUTE_VALUE_INVALID);
+        }
+    }
+
     #[test]
     fn generated_keys_round_trip() {
         let mut sources = vec![rsa_pair(2048), rsa_pair(3072)];
         for c in crate::mech::ec::CURVES {
             sources.push(ec_pair(c.params));
+        }
+        for (mech, params) in [
+            (CKM_EC_EDWARDS_KEY_PAIR_GEN, crate::mech::eddsa::ED25519_PARAMS_OID),
+            (CKM_EC_EDWARDS_KEY_PAIR_GEN, crate::mech::eddsa::ED448_PARAMS_OID),
+            (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, crate::mech::montgomery::X25519_PARAMS_OID),
+            (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, crate::mech::montgomery::X448_PARAMS_OID),
+        ] {
+            let mut t = AttrMap::new();
+            t.set(CKA_EC_PARAMS, Attr::bytes(params.to_vec()));
+            sources.push(generated(mech, t));
         }
         for (public, private) in sources {
             let der = private_to_pkcs8(&private).unwrap();

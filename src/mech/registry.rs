@@ -1,7 +1,7 @@
 //! The mechanism table: type → (`CK_MECHANISM_INFO`, parameter shape, implementation).
 //! `C_GetMechanismList`, `C_GetMechanismInfo` and dispatch all read [`ALL`].
 
-use super::{aes, des3, digest, ec, eddsa, hmac, kw, rsa, rsa_aes, Mechanism, ParamKind};
+use super::{aes, des3, digest, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, Mechanism, ParamKind};
 use cryptoki_sys::*;
 
 /// What a key-generation mechanism makes.
@@ -38,6 +38,9 @@ const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
 const WU: CK_FLAGS = CKF_WRAP | CKF_UNWRAP;
 /// Capability flags of the prime-field EC mechanisms: named curves, uncompressed points.
 const ECF: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+/// Capability flags of the Edwards and Montgomery mechanisms: prime fields, curves named by OID
+/// or (PKCS#11 3.0) by curve name; their points have one encoding.
+const XF: CK_FLAGS = CKF_EC_F_P | CKF_EC_OID | CKF_EC_CURVENAME;
 
 /// RSA modulus sizes (bits) the RSA mechanisms take; generation is narrower (see
 /// [`rsa::RsaKeyPairGen`]).
@@ -46,8 +49,9 @@ const RSA_MAX: CK_ULONG = rsa::MAX_BITS as CK_ULONG;
 /// EC curve sizes (bits): P-256/secp256k1 to P-521.
 const EC_MIN: CK_ULONG = 256;
 const EC_MAX: CK_ULONG = 521;
-/// Ed25519.
-const ED_BITS: CK_ULONG = 255;
+/// Edwards and Montgomery curve sizes (bits): Ed25519/X25519 to Ed448/X448.
+const X_MIN: CK_ULONG = 255;
+const X_MAX: CK_ULONG = 448;
 
 macro_rules! entry {
     ($ty:expr, $min:expr, $max:expr, $flags:expr, $param:expr, $imp:expr) => {
@@ -128,17 +132,26 @@ pub static ALL: &[MechEntry] = &[
     entry!(CKM_ECDSA_SHA256, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA256),
     entry!(CKM_ECDSA_SHA384, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA384),
     entry!(CKM_ECDSA_SHA512, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA512),
-    entry!(CKM_ECDH1_DERIVE, EC_MIN, EC_MAX, CKF_DERIVE | ECF, ParamKind::Ecdh, ec::ECDH1_DERIVE),
+    // On the prime curves and on X25519/X448 (CKK_EC_MONTGOMERY base keys).
+    entry!(CKM_ECDH1_DERIVE, X_MIN, EC_MAX, CKF_DERIVE | ECF | CKF_EC_CURVENAME, ParamKind::Ecdh, ec::ECDH1_DERIVE),
     entry!(CKM_RSA_AES_KEY_WRAP, RSA_MIN, RSA_MAX, WU, ParamKind::RsaAesKeyWrap, rsa_aes::RSA_AES_KEY_WRAP),
     entry!(
         CKM_EC_EDWARDS_KEY_PAIR_GEN,
-        ED_BITS,
-        ED_BITS,
-        CKF_GENERATE_KEY_PAIR,
+        X_MIN,
+        X_MAX,
+        CKF_GENERATE_KEY_PAIR | XF,
         ParamKind::None,
         eddsa::EC_EDWARDS_KEY_PAIR_GEN
     ),
-    entry!(CKM_EDDSA, ED_BITS, ED_BITS, SV, ParamKind::Raw, eddsa::EDDSA),
+    entry!(
+        CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+        X_MIN,
+        X_MAX,
+        CKF_GENERATE_KEY_PAIR | XF,
+        ParamKind::None,
+        montgomery::EC_MONTGOMERY_KEY_PAIR_GEN
+    ),
+    entry!(CKM_EDDSA, X_MIN, X_MAX, SV | XF, ParamKind::Eddsa, eddsa::EDDSA),
     entry!(keygen CKM_AES_KEY_GEN, 16, 32, CKK_AES, None),
     entry!(CKM_AES_ECB, 16, 32, ED | WU, ParamKind::None, aes::AES_ECB),
     entry!(CKM_AES_CBC, 16, 32, ED | WU, ParamKind::Iv(16), aes::AES_CBC),
@@ -168,6 +181,7 @@ pub fn pair_key_type(ty: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
         CKM_RSA_PKCS_KEY_PAIR_GEN => Some(CKK_RSA),
         CKM_EC_KEY_PAIR_GEN => Some(CKK_EC),
         CKM_EC_EDWARDS_KEY_PAIR_GEN => Some(CKK_EC_EDWARDS),
+        CKM_EC_MONTGOMERY_KEY_PAIR_GEN => Some(CKK_EC_MONTGOMERY),
         _ => None,
     }
 }
@@ -227,9 +241,10 @@ mod tests {
             (CKM_ECDSA_SHA256, ParamKind::None, SV | ECF),
             (CKM_ECDSA_SHA384, ParamKind::None, SV | ECF),
             (CKM_ECDSA_SHA512, ParamKind::None, SV | ECF),
-            (CKM_ECDH1_DERIVE, ParamKind::Ecdh, CKF_DERIVE | ECF),
-            (CKM_EC_EDWARDS_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR),
-            (CKM_EDDSA, ParamKind::Raw, SV),
+            (CKM_ECDH1_DERIVE, ParamKind::Ecdh, CKF_DERIVE | ECF | CKF_EC_CURVENAME),
+            (CKM_EC_EDWARDS_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR | XF),
+            (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR | XF),
+            (CKM_EDDSA, ParamKind::Eddsa, SV | XF),
         ];
         for (ty, param, flags) in expect {
             let e = lookup(ty).unwrap_or_else(|| panic!("{ty:#x} missing"));
@@ -239,9 +254,14 @@ mod tests {
             assert!(e.keygen.is_none());
         }
         // Key sizes are in bits for RSA and EC (PKCS#11 §2.1, §2.3).
-        assert_eq!(lookup(CKM_RSA_PKCS_KEY_PAIR_GEN).map(|e| (e.min_key, e.max_key)), Some((2048, 4096)));
+        assert_eq!(lookup(CKM_RSA_PKCS_KEY_PAIR_GEN).map(|e| (e.min_key, e.max_key)), Some((2048, 8192)));
         assert_eq!(lookup(CKM_RSA_PKCS).map(|e| (e.min_key, e.max_key)), Some((1024, 8192)));
         assert_eq!(lookup(CKM_ECDSA).map(|e| (e.min_key, e.max_key)), Some((256, 521)));
-        assert_eq!(lookup(CKM_EDDSA).map(|e| (e.min_key, e.max_key)), Some((255, 255)));
+        // Edwards and Montgomery: Ed25519/X25519 (255) to Ed448/X448 (448); ECDH covers X25519
+        // to P-521.
+        for ty in [CKM_EDDSA, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EC_MONTGOMERY_KEY_PAIR_GEN] {
+            assert_eq!(lookup(ty).map(|e| (e.min_key, e.max_key)), Some((255, 448)), "{ty:#x}");
+        }
+        assert_eq!(lookup(CKM_ECDH1_DERIVE).map(|e| (e.min_key, e.max_key)), Some((255, 521)));
     }
 }

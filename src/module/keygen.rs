@@ -25,6 +25,7 @@ use crate::mech::registry::{
     CKM_NC_SHA224_HMAC_KEY_GEN, CKM_NC_SHA256_HMAC_KEY_GEN, CKM_NC_SHA384_HMAC_KEY_GEN, CKM_NC_SHA512_HMAC_KEY_GEN,
     CKM_NC_SHA_1_HMAC_KEY_GEN,
 };
+use crate::mech::rsa as rsa_gen;
 use crate::token::attr::{
     Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL, CKA_SHSM_PROTECTION,
 };
@@ -337,13 +338,15 @@ pub fn parse_params(app: &str, pairs: &[(String, String)]) -> AdminResult<(KeyPa
     let size = match ktype {
         KeyType::Rsa => {
             let s = size_given.unwrap_or(2048);
-            if !(1024..=8192).contains(&s) || s % 8 != 0 {
+            // The token's own range (mech::rsa::generate): any size, to the bit.
+            let (weak_min, min, max) = (rsa_gen::WEAK_GEN_MIN_BITS, rsa_gen::GEN_MIN_BITS, rsa_gen::GEN_MAX_BITS);
+            if !(weak_min..=max).contains(&(s as usize)) {
                 return fail(
                     format!("RSA size {s} is not supported"),
-                    "use size=2048, 3072 or 4096 (1024..8192, multiple of 8)",
+                    "use size=2048, 3072 or 4096 (any number of bits from 2048 to 8192)",
                 );
             }
-            if s < 2048 && !crate::assurance::relaxed(crate::assurance::Assurance::WeakRsa) {
+            if (s as usize) < min && !crate::assurance::relaxed(crate::assurance::Assurance::WeakRsa) {
                 return fail(
                     format!("RSA-{s} is a weak key size (security assurance weak_rsa)"),
                     "use size=2048 or more, or set CKNFAST_OVERRIDE_SECURITY_ASSURANCES=weak_rsa",
@@ -501,33 +504,6 @@ struct Material {
     mech: CK_MECHANISM_TYPE,
 }
 
-/// aws-lc-rs's generator as the `rand_core` RNG the `rsa` crate wants.
-struct AwsRng;
-impl rsa::rand_core::RngCore for AwsRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        // The system generator does not fail in practice; a failure would be fatal anyway.
-        aws_lc_rs::rand::fill(dest).expect("system random generator failed");
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
-        aws_lc_rs::rand::fill(dest).map_err(|_| rsa::rand_core::Error::from(std::num::NonZeroU32::new(1).unwrap()))
-    }
-}
-impl rsa::rand_core::CryptoRng for AwsRng {}
-
-fn be(b: &rsa::BigUint) -> Attr {
-    Attr::bytes(b.to_bytes_be())
-}
-
 fn der_octet_string(v: &[u8]) -> Vec<u8> {
     let mut out = vec![0x04];
     match v.len() {
@@ -543,48 +519,21 @@ fn keygen_failed() -> AdminError {
     AdminError::new("key generation failed", "retry; if it persists, report it")
 }
 
+/// An RSA key pair from the token's one generator, [`rsa_gen::generate`] (what C_GenerateKeyPair
+/// and SHSM_GenerateKey use too): a modulus of exactly `bits` bits, public exponent `e`.
 fn make_rsa(bits: u32, e: u64) -> AdminResult<Material> {
-    use aws_lc_rs::encoding::AsDer;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-    let fast = e == 65537 && matches!(bits, 2048 | 3072 | 4096 | 8192);
-    let key = if fast {
-        let size = match bits {
-            2048 => aws_lc_rs::rsa::KeySize::Rsa2048,
-            3072 => aws_lc_rs::rsa::KeySize::Rsa3072,
-            4096 => aws_lc_rs::rsa::KeySize::Rsa4096,
-            _ => aws_lc_rs::rsa::KeySize::Rsa8192,
-        };
-        let kp = aws_lc_rs::rsa::KeyPair::generate(size).map_err(|_| keygen_failed())?;
-        let der = Zeroizing::new(kp.as_der().map_err(|_| keygen_failed())?.as_ref().to_vec());
-        rsa::RsaPrivateKey::from_pkcs8_der(&der).map_err(|_| keygen_failed())?
-    } else {
-        rsa::RsaPrivateKey::new_with_exp(&mut AwsRng, bits as usize, &rsa::BigUint::from(e))
-            .map_err(|_| keygen_failed())?
-    };
-    let mut key = key;
-    key.precompute().map_err(|_| keygen_failed())?;
-    let primes = key.primes();
-    if primes.len() != 2 {
-        return Err(keygen_failed());
-    }
-    let dp = key.dp().ok_or_else(keygen_failed)?.clone();
-    let dq = key.dq().ok_or_else(keygen_failed)?.clone();
-    let qinv = key.crt_coefficient().ok_or_else(keygen_failed)?;
-    let spki = key.to_public_key().to_public_key_der().map_err(|_| keygen_failed())?.as_bytes().to_vec();
-    let mut private = AttrMap::new();
-    private.set(CKA_MODULUS, be(key.n()));
-    private.set(CKA_PUBLIC_EXPONENT, be(key.e()));
-    private.set(CKA_PRIVATE_EXPONENT, be(key.d()));
-    private.set(CKA_PRIME_1, be(&primes[0]));
-    private.set(CKA_PRIME_2, be(&primes[1]));
-    private.set(CKA_EXPONENT_1, be(&dp));
-    private.set(CKA_EXPONENT_2, be(&dq));
-    private.set(CKA_COEFFICIENT, be(&qinv));
-    private.set(CKA_PUBLIC_KEY_INFO, Attr::bytes(spki.clone()));
+    let key = rsa_gen::generate(bits as usize, &e.to_be_bytes()).map_err(|_| keygen_failed())?;
+    let mut private = rsa_gen::key_attrs(&key).map_err(|_| keygen_failed())?;
     let mut public = AttrMap::new();
-    public.set(CKA_MODULUS, be(key.n()));
-    public.set(CKA_PUBLIC_EXPONENT, be(key.e()));
+    public.set(CKA_CLASS, Attr::Ulong(CKO_PUBLIC_KEY));
+    public.set(CKA_KEY_TYPE, Attr::Ulong(CKK_RSA));
+    for t in [CKA_MODULUS, CKA_PUBLIC_EXPONENT] {
+        public.set(t, private.get(t).ok_or_else(keygen_failed)?.clone());
+    }
+    let spki = crate::mech::public_key_info(&public).ok_or_else(keygen_failed)?;
+    public.remove(CKA_CLASS);
+    public.remove(CKA_KEY_TYPE);
+    private.set(CKA_PUBLIC_KEY_INFO, Attr::bytes(spki.clone()));
     public.set(CKA_PUBLIC_KEY_INFO, Attr::bytes(spki));
     Ok(Material { private, public: Some(public), mech: CKM_RSA_PKCS_KEY_PAIR_GEN })
 }
@@ -1009,7 +958,7 @@ pub fn generate(store: &Store, p: &KeyParams, ui: &mut dyn Interaction) -> Admin
     let pub_file = format!("{file}{PUB_SUFFIX}");
     let label = p.plainname.clone().unwrap_or_else(|| ident.clone());
 
-    let slow = p.ktype == KeyType::Rsa && (p.size >= 3072 || p.pubexp != 65537);
+    let slow = p.ktype == KeyType::Rsa && p.size >= 3072;
     if slow {
         ui.busy_start(&format!("generating an RSA-{} key", p.size));
     }
@@ -1318,6 +1267,22 @@ mod tests {
         }
         let (p, _) = parse_params("simple", &pairs("type=AES ident=r recovery=yes")).unwrap();
         assert!(generate(&st, &p, &mut Scripted::new(&[])).unwrap_err().what.contains("no recovery keys"));
+    }
+
+    #[test]
+    fn rsa_sizes_are_any_number_of_bits_in_range() {
+        for size in [2048u32, 2049, 3092, 4097, 8192] {
+            let (p, _) = parse_params("simple", &pairs(&format!("type=RSA size={size} ident=k"))).unwrap();
+            assert_eq!(p.size, size);
+        }
+        for size in [0u32, 1023, 8193, 16384] {
+            let e = parse_params("simple", &pairs(&format!("type=RSA size={size} ident=k"))).unwrap_err();
+            assert!(e.what.contains("not supported"), "{size}: {}", e.what);
+        }
+        if !crate::assurance::relaxed(crate::assurance::Assurance::WeakRsa) {
+            let e = parse_params("simple", &pairs("type=RSA size=1500 ident=k")).unwrap_err();
+            assert!(e.what.contains("weak key size"), "{}", e.what);
+        }
     }
 
     #[test]

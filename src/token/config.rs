@@ -21,9 +21,17 @@ pub struct Config {
     pub overrides: crate::assurance::Overrides,
     /// `CKNFAST_ASSURANCE_LOG`: a file that receives every assurance line (also with no debug).
     pub assurance_log: Option<String>,
+    /// `SHIELDHSM_MODULE_SLOT_FIRST` (ours, not nShield's): list slots in slot-id order, the
+    /// module slot first, for configurations that pick a slot by its position in
+    /// `C_GetSlotList` (Java SunPKCS11's `slotListIndex`). By default login tokens come first
+    /// (see `Library::slot_ids`). Slot ids never change either way.
+    pub module_slot_first: bool,
     /// Variables we accept and ignore (documented cknfast knobs without an emulated effect).
     pub ignored: Vec<String>,
 }
+
+/// The emulator's own settings, read from cknfastrc and the environment like the `CKNFAST_` ones.
+const OWN_VARS: &[&str] = &["SHIELDHSM_MODULE_SLOT_FIRST"];
 
 const KNOWN_IGNORED: &[&str] = &[
     "CKNFAST_ASSUME_SINGLE_PROCESS",
@@ -57,7 +65,8 @@ impl Config {
     pub fn load() -> Config {
         let home = std::env::var("NFAST_HOME").unwrap_or_else(|_| "/opt/nfast".into());
         let file = std::fs::read_to_string(std::path::Path::new(&home).join("cknfastrc")).unwrap_or_default();
-        let env: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("CKNFAST_")).collect();
+        let env: HashMap<String, String> =
+            std::env::vars().filter(|(k, _)| k.starts_with("CKNFAST_") || OWN_VARS.contains(&k.as_str())).collect();
         Config::from_sources(&file, &env)
     }
 
@@ -88,6 +97,7 @@ impl Config {
                 vars.get("CKNFAST_OVERRIDE_SECURITY_ASSURANCES").map(String::as_str).unwrap_or(""),
             ),
             assurance_log: vars.get("CKNFAST_ASSURANCE_LOG").cloned(),
+            module_slot_first: b("SHIELDHSM_MODULE_SLOT_FIRST"),
             ignored,
         }
     }
@@ -155,5 +165,14 @@ mod tests {
         assert!(c.loadsharing);
         assert_eq!(c.ignored, vec!["CKNFAST_TOKENS_PERSISTENT".to_string()]);
         assert!(parse_bool("Y") && parse_bool("1") && !parse_bool("N") && !parse_bool("0"));
+        assert!(!c.module_slot_first);
+    }
+
+    #[test]
+    fn module_slot_first_from_the_file_or_the_environment() {
+        assert!(Config::from_sources("SHIELDHSM_MODULE_SLOT_FIRST=1\n", &HashMap::new()).module_slot_first);
+        let mut env = HashMap::new();
+        env.insert("SHIELDHSM_MODULE_SLOT_FIRST".to_string(), "0".to_string());
+        assert!(!Config::from_sources("SHIELDHSM_MODULE_SLOT_FIRST=1\n", &env).module_slot_first);
     }
 }

@@ -110,7 +110,7 @@ impl Library {
                 match km.and_then(|km| object::open_view(&name, &raw, &km).ok()) {
                     Some(view) => {
                         let h = t.dormant.remove(&name).unwrap_or_else(|| self.new_object_handle());
-                        t.insert(h, Owner::File(name.clone()), Object::new(view));
+                        t.insert(h, Owner::File(name.clone()), Object::new(with_unique_id(view, &name)));
                         t.files.insert(name.clone(), (h, stamp));
                         t.partial.insert(name);
                     }
@@ -133,6 +133,7 @@ impl Library {
                 continue;
             }
             lineage::apply_acl(&mut attrs);
+            let attrs = with_unique_id(attrs, &name);
             t.locked.remove(&name);
             let h = t.dormant.remove(&name).unwrap_or_else(|| self.new_object_handle());
             t.insert(h, Owner::File(name.clone()), Object::new(attrs));
@@ -193,4 +194,15 @@ impl Library {
             t.seen_generation = after;
         }
     }
+}
+
+/// A file written before objects carried `CKA_UNIQUE_ID` gets one derived from its name when it
+/// is loaded: the same in every process and at every load (and in the view and the full object),
+/// and written into the file with its next change. Objects made now carry a random one.
+fn with_unique_id(mut attrs: AttrMap, name: &str) -> AttrMap {
+    if !attrs.contains(CKA_UNIQUE_ID) {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("shieldhsm/unique-id|{name}").as_bytes());
+        attrs.set(CKA_UNIQUE_ID, super::attr::Attr::bytes(hex::encode(&d.as_ref()[..16]).into_bytes()));
+    }
+    attrs
 }

@@ -261,6 +261,7 @@ impl Library {
             CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
             CKM_EC_KEY_PAIR_GEN => CKK_EC,
             CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
+            CKM_EC_MONTGOMERY_KEY_PAIR_GEN => CKK_EC_MONTGOMERY,
             _ => return err(CKR_MECHANISM_INVALID),
         };
         let implied = |class| -> AttrMap {
@@ -289,7 +290,7 @@ impl Library {
         }
     }
 
-    /// `C_DeriveKey`: a secret key from a base key (ECDH).
+    /// `C_DeriveKey`: a secret key from a base key (ECDH, X25519/X448).
     pub fn derive_key(
         &self,
         session: &Session,

@@ -92,7 +92,7 @@ pub fn apply_acl(a: &mut AttrMap) {
     a.set(CKA_MODIFIABLE, Attr::Bool(manage));
     a.set(CKA_DESTROYABLE, Attr::Bool(manage));
     a.set(CKA_COPYABLE, Attr::Bool(copy));
-    if holds_secret(a) && acl.as_ref().map_or(true, acl_exportable) {
+    if holds_secret(a) && acl.as_ref().is_none_or(acl_exportable) {
         a.set(CKA_NEVER_EXTRACTABLE, Attr::Bool(false));
     }
 }

@@ -15,18 +15,27 @@ use std::sync::Arc;
 
 /// The outcome of reading one attribute.
 pub enum AttrRead<'a> {
-    Value(&'a Attr),
+    /// The stored value, or the class's default for an attribute the object does not hold.
+    Value(std::borrow::Cow<'a, Attr>),
     /// CKR_ATTRIBUTE_SENSITIVE (footnote 7).
     Sensitive,
-    /// CKR_ATTRIBUTE_TYPE_INVALID: unknown type, or not an attribute of this object.
+    /// CKR_ATTRIBUTE_TYPE_INVALID: unknown type, or not an attribute of this object's class.
     Invalid,
 }
 
 pub fn read_attr(obj: &Object, t: CK_ATTRIBUTE_TYPE) -> AttrRead<'_> {
-    match obj.attrs.get(t) {
-        None => AttrRead::Invalid,
-        Some(_) if !policy::readable(&obj.attrs, t) => AttrRead::Sensitive,
-        Some(v) => AttrRead::Value(v),
+    use std::borrow::Cow;
+    let a = &obj.attrs;
+    match a.get(t) {
+        Some(_) if !policy::readable(a, t) => AttrRead::Sensitive,
+        Some(v) => AttrRead::Value(Cow::Borrowed(v)),
+        None => match policy::read_default(a, t) {
+            Some(v) => AttrRead::Value(Cow::Owned(v)),
+            // Material this copy does not hold (a key's public view before login) is as
+            // secret as the key says, not absent.
+            None if policy::is_material(a, t) && !policy::readable(a, t) => AttrRead::Sensitive,
+            None => AttrRead::Invalid,
+        },
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Slots follow nShield's load-sharing model (docs/nshield-emulation.md §2.7, §3.4): slot 0 is
 //! the module ("accelerator") slot for module-protected keys; each softcard is a slot with a
-//! persisted id; one more slot always holds an uninitialized token for `C_InitToken`.
+//! persisted id; one more slot always holds an uninitialized token for `C_InitToken`. Slots are
+//! listed login tokens first and the module slot last (see [`Library::slot_ids`]).
 
 pub mod attr;
 pub mod config;
@@ -220,9 +221,26 @@ impl Library {
         Ok(())
     }
 
+    /// `C_GetSlotList` order. Generic clients (OpenSSL's pkcs11-provider with no token in the
+    /// URI, p11-kit URIs without a token) use the first listed slot that offers a mechanism, so
+    /// login tokens come first: softcards by slot id, then the free slot, then the module slot,
+    /// which has no login and holds no private objects. Slot ids are the same either way (slot 0
+    /// is the module slot); `SHIELDHSM_MODULE_SLOT_FIRST` lists them in id order, module slot
+    /// first, for configurations that choose a slot by list position.
     pub fn slot_ids(&self) -> Result<Vec<CK_SLOT_ID>> {
         self.refresh_slots()?;
-        Ok(self.slots.read().keys().copied().collect())
+        let slots = self.slots.read();
+        if self.config.module_slot_first {
+            return Ok(slots.keys().copied().collect());
+        }
+        let rank = |s: &Slot| match s.kind {
+            SlotKind::Card { .. } => 0,
+            SlotKind::Empty => 1,
+            SlotKind::Module => 2,
+        };
+        let mut ids: Vec<(u8, CK_SLOT_ID)> = slots.values().map(|s| (rank(s), s.id)).collect();
+        ids.sort_unstable();
+        Ok(ids.into_iter().map(|(_, id)| id).collect())
     }
 
     pub fn slot(&self, id: CK_SLOT_ID) -> Result<Arc<Slot>> {

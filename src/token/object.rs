@@ -79,8 +79,10 @@ pub struct ObjectTable {
     pub seen_generation: u64,
 }
 
+/// Indexed by the values the object answers with (an unset label or id reads as empty).
 fn index_keys(o: &Object) -> (Option<CK_OBJECT_CLASS>, Option<Vec<u8>>, Option<Vec<u8>>) {
-    (o.attrs.class(), o.attrs.bytes(CKA_LABEL).map(<[u8]>::to_vec), o.attrs.bytes(CKA_ID).map(<[u8]>::to_vec))
+    let bytes = |t| super::policy::effective(&o.attrs, t).and_then(|v| v.as_bytes().map(<[u8]>::to_vec));
+    (o.attrs.class(), bytes(CKA_LABEL), bytes(CKA_ID))
 }
 
 impl ObjectTable {
@@ -155,7 +157,7 @@ impl ObjectTable {
         ];
         let cands = indexed.into_iter().flatten().min_by_key(|s| s.len());
         let check = |h: &CK_OBJECT_HANDLE| {
-            self.entries.get(h).map(|e| visible(e) && e.obj.attrs.matches(template)).unwrap_or(false)
+            self.entries.get(h).map(|e| visible(e) && super::policy::matches(&e.obj.attrs, template)).unwrap_or(false)
         };
         match cands {
             Some(set) => set.iter().copied().filter(check).collect(),

@@ -1,7 +1,8 @@
 //! Declarative attribute policy: which attributes each object class and key type has, and the
 //! rules the PKCS#11 spec attaches to them as footnotes of its attribute tables (v3.0 §4.2,
 //! Table 10). One routine, [`apply`], interprets the tables for create, generate, unwrap, derive
-//! and copy; [`check_set`] for C_SetAttributeValue; [`readable`] for C_GetAttributeValue.
+//! and copy; [`check_set`] for C_SetAttributeValue; [`readable`] and [`read_default`] for
+//! C_GetAttributeValue.
 
 use super::attr::{
     kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL, CKA_SHSM_KEK,
@@ -215,7 +216,7 @@ pub fn supported_key_type(class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE) -> bool {
                 | CKK_SHA384_HMAC
                 | CKK_SHA512_HMAC
         ),
-        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => matches!(kt, CKK_RSA | CKK_EC | CKK_EC_EDWARDS),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => matches!(kt, CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY),
         _ => false,
     }
 }
@@ -240,8 +241,8 @@ fn tables(class: CK_OBJECT_CLASS, kt: Option<CK_KEY_TYPE>) -> Result<Vec<&'stati
             t.push(match (class, kt) {
                 (CKO_PUBLIC_KEY, CKK_RSA) => RSA_PUBLIC,
                 (CKO_PRIVATE_KEY, CKK_RSA) => RSA_PRIVATE,
-                (CKO_PUBLIC_KEY, CKK_EC | CKK_EC_EDWARDS) => EC_PUBLIC,
-                (CKO_PRIVATE_KEY, CKK_EC | CKK_EC_EDWARDS) => EC_PRIVATE,
+                (CKO_PUBLIC_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PUBLIC,
+                (CKO_PRIVATE_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PRIVATE,
                 (_, CKK_DES3) => SECRET_FIXED,
                 _ => SECRET_VALUE_LEN,
             });
@@ -345,12 +346,88 @@ pub fn apply(template: &AttrMap, implied: &AttrMap, origin: Origin) -> Result<At
     Ok(out)
 }
 
+/// What an attribute of the object's class reads as when the object does not hold it: objects
+/// made before a default existed, and attributes whose default is "empty" (nothing is stored
+/// for them). One table for every class, answered at read time, so stored objects of any age
+/// answer alike; an attribute foreign to the class has none (`CKR_ATTRIBUTE_TYPE_INVALID`).
+///
+/// As in SoftHSMv2, an unset `CKA_ALLOWED_MECHANISMS` reads as an empty array, and an empty
+/// array means "no restriction" (the mechanism check in `token::crypto`). Every value is what
+/// the token enforces for the absent attribute, never more permissive: an absent usage flag is
+/// false (the spec leaves those defaults to the token, and the usage check refuses), an absent
+/// `CKA_EXTRACTABLE` false, an absent `CKA_SENSITIVE` true, and the claims `CKA_LOCAL`,
+/// `CKA_ALWAYS_SENSITIVE` and `CKA_NEVER_EXTRACTABLE` are false. Key material has no default.
+pub fn read_default(obj: &AttrMap, ty: CK_ATTRIBUTE_TYPE) -> Option<Attr> {
+    let class = obj.class()?;
+    rules_of(class, obj.key_type(), ty)?;
+    Some(match ty {
+        CKA_LABEL
+        | CKA_ID
+        | CKA_SUBJECT
+        | CKA_START_DATE
+        | CKA_END_DATE
+        | CKA_APPLICATION
+        | CKA_OBJECT_ID
+        | CKA_ISSUER
+        | CKA_SERIAL_NUMBER
+        | CKA_URL
+        | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
+        | CKA_HASH_OF_ISSUER_PUBLIC_KEY
+        | CKA_PUBLIC_KEY_INFO
+        | CKA_CHECK_VALUE => Attr::bytes(Vec::new()),
+        // A data object's value; a key's CKA_VALUE is material and never defaulted.
+        CKA_VALUE if class == CKO_DATA => Attr::bytes(Vec::new()),
+        CKA_ALLOWED_MECHANISMS => Attr::MechList(Vec::new()),
+        CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Attr::Template(AttrMap::new()),
+        // An nShield key changes only as its ACL allows (`set_attributes`).
+        CKA_MODIFIABLE => Attr::Bool(!obj.contains(CKA_SHSM_ACL)),
+        CKA_COPYABLE | CKA_DESTROYABLE | CKA_SENSITIVE => Attr::Bool(true),
+        CKA_TOKEN
+        | CKA_PRIVATE
+        | CKA_TRUSTED
+        | CKA_ENCRYPT
+        | CKA_DECRYPT
+        | CKA_SIGN
+        | CKA_SIGN_RECOVER
+        | CKA_VERIFY
+        | CKA_VERIFY_RECOVER
+        | CKA_WRAP
+        | CKA_UNWRAP
+        | CKA_DERIVE
+        | CKA_EXTRACTABLE
+        | CKA_LOCAL
+        | CKA_ALWAYS_SENSITIVE
+        | CKA_NEVER_EXTRACTABLE
+        | CKA_WRAP_WITH_TRUSTED
+        | CKA_ALWAYS_AUTHENTICATE => Attr::Bool(false),
+        CKA_KEY_GEN_MECHANISM => Attr::Ulong(CK_UNAVAILABLE_INFORMATION),
+        CKA_CERTIFICATE_CATEGORY | CKA_JAVA_MIDP_SECURITY_DOMAIN => Attr::Ulong(0),
+        CKA_NAME_HASH_ALGORITHM => Attr::Ulong(CKM_SHA_1),
+        _ => return None,
+    })
+}
+
+/// An attribute as the object answers it: its stored value, else [`read_default`].
+pub fn effective(obj: &AttrMap, ty: CK_ATTRIBUTE_TYPE) -> Option<std::borrow::Cow<'_, Attr>> {
+    use std::borrow::Cow;
+    obj.get(ty).map(Cow::Borrowed).or_else(|| read_default(obj, ty).map(Cow::Owned))
+}
+
+/// The C_FindObjects rule over the values the object answers with (defaults included), so a
+/// search finds what C_GetAttributeValue reports. An attribute the caller may not read never
+/// matches: otherwise a search would confirm a guessed value of a sensitive key.
+pub fn matches(obj: &AttrMap, template: &AttrMap) -> bool {
+    template.iter().all(|(t, v)| readable(obj, t) && effective(obj, t).is_some_and(|have| *have == *v))
+}
+
 /// Checks one attribute change of C_SetAttributeValue (`copy` for C_CopyObject's template).
 pub fn check_set(obj: &AttrMap, ty: CK_ATTRIBUTE_TYPE, new: &Attr, copy: bool, so: bool) -> Result<()> {
     kind_of(ty).ok_or(CKR_ATTRIBUTE_TYPE_INVALID)?;
     let class = obj.class().ok_or(CKR_GENERAL_ERROR)?;
     let rules = rules_of(class, obj.key_type(), ty).ok_or(CKR_ATTRIBUTE_TYPE_INVALID)?;
-    let old = obj.get(ty);
+    // The one-way rules (footnotes 11, 12) hold for the value the object answers with.
+    let old = effective(obj, ty);
+    let old = old.as_deref();
     if old == Some(new) {
         return Ok(());
     }
@@ -392,7 +469,14 @@ pub fn readable(obj: &AttrMap, ty: CK_ATTRIBUTE_TYPE) -> bool {
     if rules & F7_SENSITIVE == 0 {
         return true;
     }
-    !obj.flag(CKA_SENSITIVE) && obj.bool(CKA_EXTRACTABLE).unwrap_or(false)
+    // Absent, CKA_SENSITIVE counts as true and CKA_EXTRACTABLE as false (see `read_default`).
+    !obj.bool(CKA_SENSITIVE).unwrap_or(true) && obj.bool(CKA_EXTRACTABLE).unwrap_or(false)
+}
+
+/// Whether an attribute is key material of this object's class (footnote 7).
+pub fn is_material(obj: &AttrMap, ty: CK_ATTRIBUTE_TYPE) -> bool {
+    let Some(class) = obj.class() else { return false };
+    rules_of(class, obj.key_type(), ty).is_some_and(|r| r & F7_SENSITIVE != 0)
 }
 
 #[cfg(test)]
@@ -451,6 +535,72 @@ mod tests {
     fn foreign_attribute_is_type_invalid() {
         let tm = t(&[(CKA_CLASS, Attr::Ulong(CKO_DATA)), (CKA_MODULUS, Attr::bytes(vec![1]))]);
         assert_eq!(apply(&tm, &AttrMap::new(), Origin::Create).unwrap_err().rv(), CKR_ATTRIBUTE_TYPE_INVALID);
+    }
+
+    /// Objects stored before a default existed hold only what they held then: every attribute
+    /// common to their class still answers, with the value the token enforces.
+    #[test]
+    fn bare_objects_of_every_class_answer_their_common_attributes() {
+        let common = [CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_LABEL, CKA_COPYABLE, CKA_DESTROYABLE];
+        let key = [CKA_ID, CKA_START_DATE, CKA_END_DATE, CKA_DERIVE, CKA_LOCAL, CKA_KEY_GEN_MECHANISM];
+        let cases: [(CK_OBJECT_CLASS, Option<CK_KEY_TYPE>, &[CK_ATTRIBUTE_TYPE]); 5] = [
+            (CKO_DATA, None, &[CKA_APPLICATION, CKA_OBJECT_ID, CKA_VALUE]),
+            (
+                CKO_CERTIFICATE,
+                None,
+                &[CKA_TRUSTED, CKA_CERTIFICATE_CATEGORY, CKA_CHECK_VALUE, CKA_PUBLIC_KEY_INFO, CKA_URL, CKA_ISSUER],
+            ),
+            (CKO_PUBLIC_KEY, Some(CKK_EC), &[CKA_SUBJECT, CKA_WRAP_TEMPLATE, CKA_PUBLIC_KEY_INFO, CKA_TRUSTED]),
+            (
+                CKO_PRIVATE_KEY,
+                Some(CKK_RSA),
+                &[CKA_SENSITIVE, CKA_UNWRAP_TEMPLATE, CKA_ALWAYS_AUTHENTICATE, CKA_NEVER_EXTRACTABLE],
+            ),
+            (CKO_SECRET_KEY, Some(CKK_AES), &[CKA_CHECK_VALUE, CKA_WRAP_TEMPLATE, CKA_EXTRACTABLE, CKA_TRUSTED]),
+        ];
+        for (class, kt, own) in cases {
+            let mut o = t(&[(CKA_CLASS, Attr::Ulong(class))]);
+            if let Some(kt) = kt {
+                o.set(CKA_KEY_TYPE, Attr::Ulong(kt));
+            }
+            let keys: &[CK_ATTRIBUTE_TYPE] = if kt.is_some() { &key } else { &[] };
+            for ty in common.iter().chain(keys).chain(own) {
+                assert!(read_default(&o, *ty).is_some(), "class {class:#x}: {ty:#x}");
+            }
+            if kt.is_some() {
+                assert_eq!(read_default(&o, CKA_ALLOWED_MECHANISMS), Some(Attr::MechList(vec![])));
+            }
+            // Foreign to the class, or material: no default.
+            assert!(read_default(&o, CKA_MODULUS).is_none());
+            assert!(read_default(&o, 0x7FFF_FF00).is_none());
+        }
+        let aes = t(&[(CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY)), (CKA_KEY_TYPE, Attr::Ulong(CKK_AES))]);
+        assert!(read_default(&aes, CKA_VALUE).is_none(), "key material has no default");
+        assert!(read_default(&aes, CKA_APPLICATION).is_none());
+        // Never more permissive than the enforcement: no usage, not extractable, sensitive.
+        assert_eq!(read_default(&aes, CKA_ENCRYPT), Some(Attr::Bool(false)));
+        assert_eq!(read_default(&aes, CKA_EXTRACTABLE), Some(Attr::Bool(false)));
+        assert_eq!(read_default(&aes, CKA_SENSITIVE), Some(Attr::Bool(true)));
+        assert_eq!(read_default(&aes, CKA_LOCAL), Some(Attr::Bool(false)));
+        assert!(
+            !readable(
+                &t(&[
+                    (CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY)),
+                    (CKA_KEY_TYPE, Attr::Ulong(CKK_AES)),
+                    (CKA_EXTRACTABLE, Attr::Bool(true))
+                ]),
+                CKA_VALUE
+            ),
+            "an absent CKA_SENSITIVE counts as true"
+        );
+        // The one-way rules hold for the default: an absent CKA_EXTRACTABLE cannot become true,
+        // an absent CKA_SENSITIVE cannot become false.
+        assert!(check_set(&aes, CKA_EXTRACTABLE, &Attr::Bool(true), false, false).is_err());
+        assert!(check_set(&aes, CKA_SENSITIVE, &Attr::Bool(false), false, false).is_err());
+        // A search matches defaults as they read.
+        let want = t(&[(CKA_ALLOWED_MECHANISMS, Attr::MechList(vec![])), (CKA_LABEL, Attr::bytes(Vec::new()))]);
+        assert!(matches(&aes, &want));
+        assert!(!matches(&aes, &t(&[(CKA_ALLOWED_MECHANISMS, Attr::MechList(vec![CKM_AES_GCM]))])));
     }
 
     #[test]

@@ -111,6 +111,15 @@ pub fn init_at(so: &Path, kmdata: &Path) -> Pkcs11 {
     p11
 }
 
+/// The module ("accelerator") slot, by its id: slot 0. It is listed last (login tokens come
+/// first), so tests name it by id rather than by list position.
+pub fn module_slot() -> Slot {
+    Slot::try_from(0u64).unwrap() // MODULE_SLOT_ID
+}
+
+/// The module slot's id (`token::MODULE_SLOT`).
+pub const MODULE_SLOT_ID: cryptoki_sys::CK_SLOT_ID = 0;
+
 /// The slot whose token is not initialized yet.
 pub fn free_slot(p11: &Pkcs11) -> Slot {
     p11.get_all_slots()
@@ -178,15 +187,53 @@ pub fn module_session() -> (Raw, cryptoki_sys::CK_SESSION_HANDLE) {
     let _env = env_lock();
     let r = Raw::load();
     assert_eq!(call!(r, C_Initialize, null_mut()), CKR_OK);
-    let mut slots = [0 as CK_SLOT_ID; 4];
-    let mut n: CK_ULONG = 4;
-    assert_eq!(call!(r, C_GetSlotList, CK_TRUE, slots.as_mut_ptr(), &mut n), CKR_OK);
+    let free = raw_free_slot(&r);
     let mut label = [b' '; 32];
     let so = SO_PIN.as_bytes();
-    let rv = call!(r, C_InitToken, slots[1], so.as_ptr() as *mut _, so.len() as CK_ULONG, label.as_mut_ptr());
+    let rv = call!(r, C_InitToken, free, so.as_ptr() as *mut _, so.len() as CK_ULONG, label.as_mut_ptr());
     assert_eq!(rv, CKR_OK);
     let mut h: CK_SESSION_HANDLE = 0;
     let flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
-    assert_eq!(call!(r, C_OpenSession, slots[0], flags, null_mut(), None, &mut h), CKR_OK);
+    assert_eq!(call!(r, C_OpenSession, MODULE_SLOT_ID, flags, null_mut(), None, &mut h), CKR_OK);
     (r, h)
+}
+
+/// `C_GetSlotList` of a `Raw` library, in the order it lists them.
+pub fn raw_slots(r: &Raw) -> Vec<cryptoki_sys::CK_SLOT_ID> {
+    use cryptoki_sys::*;
+    let mut n: CK_ULONG = 0;
+    assert_eq!(call!(r, C_GetSlotList, CK_TRUE, std::ptr::null_mut(), &mut n), CKR_OK);
+    let mut ids = vec![0 as CK_SLOT_ID; n as usize];
+    assert_eq!(call!(r, C_GetSlotList, CK_TRUE, ids.as_mut_ptr(), &mut n), CKR_OK);
+    ids.truncate(n as usize);
+    ids
+}
+
+/// The slot of a `Raw` library whose token is not initialized yet.
+pub fn raw_free_slot(r: &Raw) -> cryptoki_sys::CK_SLOT_ID {
+    use cryptoki_sys::*;
+    raw_slots(r)
+        .into_iter()
+        .find(|&id| {
+            // SAFETY: a plain C struct; the call fills it.
+            let mut t: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+            call!(r, C_GetTokenInfo, id, &mut t) == CKR_OK && t.flags & CKF_TOKEN_INITIALIZED == 0
+        })
+        .expect("a free slot")
+}
+
+/// The PKCS#11 return code of a failed call.
+pub fn rv(e: cryptoki::error::Error) -> cryptoki::error::RvError {
+    match e {
+        cryptoki::error::Error::Pkcs11(rv, _) => rv,
+        other => panic!("expected a PKCS#11 error, got {other:?}"),
+    }
+}
+
+/// A fresh module with one initialized token, and a user session on it.
+pub fn logged_in_session(label: &str) -> (Module, Session) {
+    let m = Module::fresh();
+    let slot = m.init_token(label);
+    let s = m.user_session(slot);
+    (m, s)
 }
