@@ -5,7 +5,7 @@
 //! except where a round trip can be checked.
 
 use crate::abi::marshal;
-use crate::token::attr::AttrMap;
+use crate::object::attr::AttrMap;
 use cryptoki_sys::*;
 
 /// A fuzz target: bytes in, no crash out.
@@ -34,11 +34,11 @@ pub fn attr_decode(data: &[u8]) {
 
 /// Object files: header, sealed body and public view, with a fixed key.
 pub fn object_file(data: &[u8]) {
-    use crate::token::object;
+    use crate::object::stored;
     let key = [0x5Au8; 32];
-    let _ = object::peek_file(data);
-    let _ = object::open_file("key_pkcs11_uafuzz", data, &key);
-    let _ = object::open_view("key_pkcs11_uafuzz", data, &key);
+    let _ = stored::peek_file(data);
+    let _ = stored::open_file("key_pkcs11_uafuzz", data, &key);
+    let _ = stored::open_view("key_pkcs11_uafuzz", data, &key);
 }
 
 /// A little cursor over the fuzz input.
@@ -104,7 +104,7 @@ pub fn abi_template(data: &[u8]) {
     }
     // SAFETY: every pointer above addresses a live buffer of the stated length.
     if let Ok(t) = unsafe { marshal::template(attrs.as_ptr(), n as CK_ULONG) } {
-        use crate::token::policy::{apply, Origin};
+        use crate::object::policy::{apply, Origin};
         for o in [Origin::Create, Origin::Generate, Origin::Unwrap, Origin::Derive] {
             let _ = apply(&t, &AttrMap::new(), o);
         }
@@ -244,7 +244,7 @@ pub fn abi_mechanism(data: &[u8]) {
 
 /// Fixed private keys for the targets: Ed25519, Ed448, X25519, X448, P-256 (made once).
 fn fuzz_curve_keys() -> &'static [crate::mech::KeyMaterial] {
-    use crate::token::attr::Attr;
+    use crate::object::attr::Attr;
     static KEYS: once_cell::sync::OnceCell<Vec<crate::mech::KeyMaterial>> = once_cell::sync::OnceCell::new();
     KEYS.get_or_init(|| {
         use crate::mech::{ec, eddsa, montgomery};
@@ -272,7 +272,7 @@ fn fuzz_curve_keys() -> &'static [crate::mech::KeyMaterial] {
 }
 
 fn fixed_key(class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE) -> crate::mech::KeyMaterial {
-    use crate::token::attr::Attr;
+    use crate::object::attr::Attr;
     let a: AttrMap =
         [(CKA_CLASS, Attr::Ulong(class)), (CKA_KEY_TYPE, Attr::Ulong(kt)), (CKA_VALUE, Attr::bytes(vec![0x42u8; 32]))]
             .into_iter()
@@ -318,7 +318,7 @@ pub fn ec_params_point(data: &[u8]) {
         let _ = crate::mech::eddsa::point_from_attr(point, len);
     }
     let mut a = AttrMap::new();
-    use crate::token::attr::Attr;
+    use crate::object::attr::Attr;
     a.set(CKA_CLASS, Attr::Ulong(CKO_PUBLIC_KEY));
     a.set(CKA_KEY_TYPE, Attr::Ulong(CKK_EC));
     a.set(CKA_EC_PARAMS, Attr::bytes(params.to_vec()));

@@ -562,3 +562,42 @@ fn hostile_curve_parameters_through_the_c_abi() {
         assert_eq!(rv, want, "ECDH case {i}");
     }
 }
+
+/// A hostile CKA_VALUE_LEN never sizes a KDF's output: lengths past the bound are
+/// CKR_ATTRIBUTE_VALUE_INVALID at once (before, 2^40 aborted the host on allocation and
+/// 2^64-1 wrapped). Positive control: a 48-byte X9.63-SHA-256 secret derives.
+#[test]
+fn derive_lengths_are_bounded() {
+    let (_m, s) = session();
+    let pair = |params: &[u8]| {
+        s.generate_key_pair(
+            &Mechanism::EccMontgomeryKeyPairGen,
+            &[Attribute::EcParams(params.to_vec()), Attribute::Token(false)],
+            &[Attribute::Derive(true), Attribute::Token(false)],
+        )
+        .unwrap()
+    };
+    let (apub, apriv) = pair(X25519);
+    let peer = bytes_attr(&s, apub, AttributeType::EcPoint);
+    let kdf = |p| Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::sha256(), p));
+    for len in [0u64, 1 << 40, u64::MAX] {
+        let t = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::ValueLen(len.into()),
+            Attribute::Token(false),
+        ];
+        let e = s.derive_key(&kdf(&peer), apriv, &t).unwrap_err();
+        assert_eq!(rv(e), RvError::AttributeValueInvalid, "CKA_VALUE_LEN {len}");
+    }
+    let t = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::ValueLen(48u64.into()),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+        Attribute::Token(false),
+    ];
+    let k = s.derive_key(&kdf(&peer), apriv, &t).unwrap();
+    assert_eq!(bytes_attr(&s, k, AttributeType::Value).len(), 48);
+}

@@ -218,7 +218,7 @@ fn replaying_a_destroyed_objects_file_does_not_revive_it() {
 
 #[test]
 fn stored_templates_nest_one_level_and_labels_are_bounded() {
-    use shieldhsm::token::attr::AttrMap;
+    use shieldhsm::object::attr::AttrMap;
     // type u64 | tag u8 | len u32 | value: a template (tag 5) inside a template inside a map.
     let entry = |t: u64, tag: u8, v: &[u8]| [&t.to_le_bytes()[..], &[tag], &(v.len() as u32).to_le_bytes(), v].concat();
     let leaf = entry(0x162, 1, &[1]);

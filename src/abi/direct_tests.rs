@@ -20,7 +20,7 @@ fn a_session_through_the_entry_points() {
     let dir = tempfile::tempdir().unwrap();
     // This test is the only one in the crate that uses the ABI's process-wide state.
     std::env::set_var("SHIELDHSM_KMDATA", dir.path().join("kmdata"));
-    // SAFETY (all calls below): every pointer addresses a live local of the stated length.
+    // SAFETY: (all calls below) every pointer addresses a live local of the stated length.
     unsafe {
         assert_eq!(C_Initialize(null_mut()), CKR_OK);
         let mut slots = [0 as CK_SLOT_ID; 4];

@@ -599,8 +599,8 @@ pub unsafe extern "C" fn C_FindObjectsInit(h: CK_SESSION_HANDLE, t: *mut CK_ATTR
         match t {
             Some(t) => l.find_init(&s, &t),
             None => {
-                let mut never = crate::token::attr::AttrMap::new();
-                never.set(CKA_CLASS, crate::token::attr::Attr::Ulong(CK_UNAVAILABLE_INFORMATION));
+                let mut never = crate::object::attr::AttrMap::new();
+                never.set(CKA_CLASS, crate::object::attr::Attr::Ulong(CK_UNAVAILABLE_INFORMATION));
                 l.find_init(&s, &never)
             }
         }
@@ -684,6 +684,7 @@ unsafe fn cipher_one(
     op_call(h, OpKind::Cipher(d), |l, s| {
         // SAFETY: caller's buffers.
         let input = unsafe { slice(data, len)? };
+        // SAFETY: `o` and `ol` are the caller's output buffer and its length, as `write_out` requires.
         unsafe { write_out(o, ol, |out| l.cipher(s, d, input, out)) }
     })
 }
@@ -699,6 +700,7 @@ unsafe fn cipher_update(
     op_call(h, OpKind::Cipher(d), |l, s| {
         // SAFETY: caller's buffers.
         let input = unsafe { slice(data, len)? };
+        // SAFETY: `o` and `ol` are the caller's output buffer and its length, as `write_out` requires.
         unsafe { write_out(o, ol, |out| l.cipher_update(s, d, input, out)) }
     })
 }
@@ -821,6 +823,7 @@ pub unsafe extern "C" fn C_Digest(
     op_call(h, OpKind::Digest, |l, s| {
         // SAFETY: caller's buffers.
         let input = unsafe { slice(d, len)? };
+        // SAFETY: `o` and `ol` are the caller's output buffer and its length, as `write_out` requires.
         unsafe { write_out(o, ol, |out| l.digest(s, input, out)) }
     })
 }
@@ -886,6 +889,7 @@ pub unsafe extern "C" fn C_Sign(
     op_call(h, OpKind::Sign(SignDir::Sign), |l, s| {
         // SAFETY: caller's buffers.
         let input = unsafe { slice(d, len)? };
+        // SAFETY: `o` and `ol` are the caller's output buffer and its length, as `write_out` requires.
         unsafe { write_out(o, ol, |out| l.sign(s, Some(input), out)) }
     })
 }
@@ -1027,6 +1031,7 @@ pub unsafe extern "C" fn C_DigestEncryptUpdate(
             return err(CKR_OPERATION_NOT_INITIALIZED);
         }
         let mut done = false;
+        // SAFETY: `o` and `ol` are the caller's output buffer and its length, as `write_out` requires.
         let r = unsafe {
             write_out(o, ol, |out| {
                 let r = lib.cipher_update(&s, CipherDir::Encrypt, input, out)?;
@@ -1058,6 +1063,7 @@ pub unsafe extern "C" fn C_DecryptDigestUpdate(
         }
         // SAFETY: caller's buffers.
         let input = unsafe { slice(d, l)? };
+        // SAFETY: `o` and `ol` are the caller's output buffer and its length, as `write_out` requires.
         unsafe {
             write_out(o, ol, |out| decrypt_then(&lib, &s, input, out, |lib, s, plain| lib.digest_update(s, plain)))
         }
@@ -1082,6 +1088,7 @@ pub unsafe extern "C" fn C_SignEncryptUpdate(
         // SAFETY: caller's buffers.
         let input = unsafe { slice(d, l)? };
         let mut done = false;
+        // SAFETY: `o` and `ol` are the caller's output buffer and its length, as `write_out` requires.
         let r = unsafe {
             write_out(o, ol, |out| {
                 let r = lib.cipher_update(&s, CipherDir::Encrypt, input, out)?;
@@ -1113,6 +1120,7 @@ pub unsafe extern "C" fn C_DecryptVerifyUpdate(
         }
         // SAFETY: caller's buffers.
         let input = unsafe { slice(d, l)? };
+        // SAFETY: `o` and `ol` are the caller's output buffer and its length, as `write_out` requires.
         unsafe {
             write_out(o, ol, |out| {
                 decrypt_then(&lib, &s, input, out, |lib, s, plain| lib.sign_update(s, SignDir::Verify, plain))
@@ -1205,6 +1213,7 @@ pub unsafe extern "C" fn C_WrapKey(
         let (l, s) = session(h)?;
         // SAFETY: caller's mechanism and buffers.
         let m = unsafe { mechanism(m)? };
+        // SAFETY: `o` and `ol` are the caller's output buffer and its length, as `write_out` requires.
         unsafe { write_out(o, ol, |out| l.wrap_key(&s, &m, wk, k, out)) }
     })
 }

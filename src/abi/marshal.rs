@@ -2,7 +2,7 @@
 
 use crate::error::{err, Result};
 use crate::mech::{registry, ParamKind, Params};
-use crate::token::attr::{kind_of, Attr, AttrMap, Kind};
+use crate::object::attr::{kind_of, Attr, AttrMap, Kind};
 use crate::token::crypto::{Mech, Out, Outcome};
 use cryptoki_sys::*;
 use std::mem::size_of;
@@ -260,13 +260,16 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
         ParamKind::Gcm => {
             // SAFETY: size-checked read; the IV and AAD pointers are the caller's buffers.
             let g: CK_GCM_PARAMS = unsafe { read_struct(raw)? };
+            // SAFETY: the caller's IV buffer of `ulIvLen` bytes, length-checked before it is read.
             let iv = unsafe { param_data(g.pIv, g.ulIvLen, MAX_IV_LEN) }?.to_vec();
+            // SAFETY: the caller's AAD buffer of `ulAADLen` bytes, length-checked before it is read.
             let aad = unsafe { param_data(g.pAAD, g.ulAADLen, MAX_PARAM_DATA) }?.to_vec();
             Params::Gcm { iv, aad, tag_bits: g.ulTagBits as usize }
         }
         ParamKind::Oaep => {
             // SAFETY: size-checked read.
             let o: CK_RSA_PKCS_OAEP_PARAMS = unsafe { read_struct(raw)? };
+            // SAFETY: `o` was read whole above; its label pointer is the caller's buffer.
             unsafe { oaep(&o) }?
         }
         ParamKind::Pss => {
@@ -277,13 +280,17 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
         ParamKind::RsaAesKeyWrap => {
             // SAFETY: size-checked read; pOAEPParams is the caller's struct.
             let p: CK_RSA_AES_KEY_WRAP_PARAMS = unsafe { read_struct(raw)? };
+            // SAFETY: `pOAEPParams` is null or the caller's CK_RSA_PKCS_OAEP_PARAMS.
             let o = unsafe { p.pOAEPParams.as_ref() }.ok_or(bad)?;
+            // SAFETY: `o` is the caller's OAEP struct; its label pointer is the caller's buffer.
             Params::RsaAesKeyWrap { aes_bits: p.ulAESKeyBits as usize, oaep: Box::new(unsafe { oaep(o) }?) }
         }
         ParamKind::Ecdh => {
             // SAFETY: size-checked read; data pointers are the caller's buffers.
             let e: CK_ECDH1_DERIVE_PARAMS = unsafe { read_struct(raw)? };
+            // SAFETY: the caller's shared-data buffer, length-checked before it is read.
             let shared = unsafe { param_data(e.pSharedData, e.ulSharedDataLen, MAX_PARAM_DATA) }?.to_vec();
+            // SAFETY: the caller's public-data buffer, length-checked before it is read.
             let public = unsafe { param_data(e.pPublicData, e.ulPublicDataLen, MAX_PARAM_DATA) }?.to_vec();
             Params::Ecdh { kdf: e.kdf, shared, public }
         }
@@ -293,6 +300,7 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
         ParamKind::Eddsa => {
             // SAFETY: size-checked read; the context pointer is the caller's buffer.
             let e: CK_EDDSA_PARAMS = unsafe { read_struct(raw)? };
+            // SAFETY: the caller's context buffer, length-checked (at most 255 bytes) before it is read.
             let ctx = unsafe { param_data(e.pContextData, e.ulContextDataLen, MAX_EDDSA_CONTEXT) }?.to_vec();
             Params::Eddsa { ph: e.phFlag != CK_FALSE, ctx }
         }

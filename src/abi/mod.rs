@@ -1,6 +1,8 @@
-//! The C ABI: the only room with raw pointers and `unsafe`. Each `C_*` function is a thin shim
+//! The C ABI: the only room with raw pointers from the caller (the other `unsafe` is aws-lc's C
+//! API in `mech::ffi` and libc calls in `module::store`). Each `C_*` function is a thin shim
 //! that catches panics, turns pointers into slices and typed values ([`marshal`]), calls the
-//! token layer, and maps the result to a `CK_RV`.
+//! token layer, and maps the result to a `CK_RV`. The vendor calls ([`vendor`]) reach `module`
+//! and `byok` directly. The top layer: nothing in the library names it but `fuzzing`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 

@@ -116,6 +116,7 @@ pub unsafe extern "C" fn SHSM_NewWorld(
         let l = lib()?;
         // SAFETY: caller's strings.
         let suite = if suite.is_null() { None } else { Some(unsafe { text(suite) }?) };
+        // SAFETY: `passphrases` is the caller's array of `n` NUL-terminated strings.
         let pass = unsafe { texts(passphrases, n as usize) }?;
         let mut p = NewWorldParams { k: k as u32, n: n as u32, ..NewWorldParams::default() };
         if let Some(s) = suite {
@@ -207,6 +208,7 @@ pub unsafe extern "C" fn SHSM_ReduceAclForTransfer(
         let l = lib()?;
         // SAFETY: caller's strings.
         let (app, ident, kek_name) = unsafe { (text(app)?, text(ident)?, text(kek_name)?) };
+        // SAFETY: `passphrases` is the caller's array of `count` NUL-terminated strings.
         let pass = unsafe { texts(passphrases, count as usize) }?;
         let kek = transfer::resolve_kek(&l.store, kek_name, None).map_err(|e| admin(e, CKR_ARGUMENTS_BAD))?;
         let refs: Vec<&str> = pass.iter().map(String::as_str).collect();

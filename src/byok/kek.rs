@@ -159,6 +159,15 @@ pub fn check_kid(kid: &str) -> Result<(), KekError> {
     }
 }
 
+/// A KEK private key given as PKCS#1 (`BEGIN RSA PRIVATE KEY`) as PKCS#8:
+/// PrivateKeyInfo { 0, rsaEncryption, OCTET STRING { RSAPrivateKey } }.
+pub fn pkcs8_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
+    const VERSION_AND_ALG: &[u8] =
+        &[0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+    let key = asn1::tlv(0x04, pkcs1);
+    asn1::sequence(&[VERSION_AND_ALG, &key]).to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

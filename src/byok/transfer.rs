@@ -13,8 +13,8 @@ use crate::module::admin::{fail, AdminError, AdminResult, Interaction};
 use crate::module::keygen::{key_file_name, open_key};
 use crate::module::store::Store;
 use crate::module::world::{load_acs, operational};
-use crate::token::attr::{Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL};
-use crate::token::object::{self, Protection};
+use crate::object::attr::{Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL};
+use crate::object::stored::{self, Protection};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cryptoki_sys::*;
@@ -276,18 +276,18 @@ pub fn modify_acls(
     attrs.set(CKA_SHSM_ACL, Attr::bytes(acl.to_json()));
     attrs.set(CKA_NFKM_APPNAME, Attr::bytes(XFER_APP.as_bytes().to_vec()));
     attrs.set(CKA_NFKM_ID, Attr::bytes(ident.as_bytes().to_vec()));
-    attrs.set(CKA_NFKM_HASH, Attr::bytes(crate::module::world::hash_hex(&[out_name.as_bytes()]).into_bytes()));
+    attrs.set(CKA_NFKM_HASH, Attr::bytes(crate::module::hash::hash_hex(&[out_name.as_bytes()]).into_bytes()));
     // Extractable so standard C_WrapKey can serve the same export; the ACL still confines it
     // to this one KEK, and it stays sensitive (never in the clear).
     attrs.set(CKA_EXTRACTABLE, Attr::Bool(true));
     attrs.set(CKA_SENSITIVE, Attr::Bool(true));
     // Truthful attributes: the copy may be exported, so it is not "never extractable"; nobody
     // may change, destroy or copy it through PKCS#11.
-    crate::token::lineage::apply_acl(&mut attrs);
+    crate::module::lineage::apply_acl(&mut attrs);
     let mut uid = [0u8; 16];
     aws_lc_rs::rand::fill(&mut uid).map_err(|_| AdminError::new("no randomness", "retry"))?;
     attrs.set(CKA_UNIQUE_ID, Attr::bytes(hex::encode(uid).into_bytes()));
-    let blob = object::seal_file(&out_name, Protection::Module, &op.world.hkm, &op.km, &attrs)?;
+    let blob = stored::seal_file(&out_name, Protection::Module, &op.world.hkm, &op.km, &attrs)?;
     let lock = store.lock()?;
     if store.exists(&out_name) {
         return fail(format!("local/{out_name} appeared meanwhile"), "retry");
@@ -405,7 +405,7 @@ pub fn package_document(store: &Store, ident: &str, kek: &KekPackage) -> AdminRe
         );
     }
     let raw = store.read(&file)?;
-    let attrs = object::open_file(&file, &raw, &op.km).map_err(|_| {
+    let attrs = stored::open_file(&file, &raw, &op.km).map_err(|_| {
         AdminError::new(format!("local/{file} does not open with this world"), "restore it from backup")
     })?;
     // The ACL is matched against the fingerprint of the very key the wrap uses.

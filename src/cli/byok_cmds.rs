@@ -12,17 +12,16 @@ use super::{help_if_asked, no_extra, open_store};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cryptoki_sys::*;
-use shieldhsm::byok::kek::{check_kid, Kek};
+use shieldhsm::byok::kek::{check_kid, pkcs8_from_pkcs1, Kek};
 use shieldhsm::byok::kekpkg;
 use shieldhsm::byok::package::ByokDocument;
 use shieldhsm::byok::transfer::{self, KekPackage, TargetKind, Verified};
 use shieldhsm::byok::vendor::{self, PackageBody, SignedPackage, VendorRoot, ROOT_LABEL};
-use shieldhsm::mech;
 use shieldhsm::module::admin::{AdminError, AdminResult, Interaction, Txn};
 use shieldhsm::module::keygen::{self, PUB_SUFFIX};
 use shieldhsm::module::store::Store;
 use shieldhsm::module::world;
-use shieldhsm::token::object;
+use shieldhsm::object::stored;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -84,14 +83,6 @@ fn pem_block(text: &str) -> Option<(String, Vec<u8>)> {
         }
     }
     Some((label?, B64.decode(body.as_bytes()).ok()?))
-}
-
-/// PrivateKeyInfo { 0, rsaEncryption, OCTET STRING { RSAPrivateKey } }.
-fn pkcs8_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
-    const VERSION_AND_ALG: &[u8] =
-        &[0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
-    let key = shieldhsm::mech::asn1::tlv(0x04, pkcs1);
-    shieldhsm::mech::asn1::sequence(&[VERSION_AND_ALG, &key]).to_vec()
 }
 
 /// A KEK private key file as PKCS#8 DER: `BEGIN PRIVATE KEY` (what byok-test-kek and openssl
@@ -919,16 +910,16 @@ fn compare_with_key(store: &Store, p: &args::Parsed, v: &Verified, app: &str, id
             let pub_name = format!("{name}{PUB_SUFFIX}");
             let ours = if store.exists(&pub_name) {
                 let raw = store.read(&pub_name)?;
-                let attrs = object::open_file(&pub_name, &raw, &op.km).map_err(|_| {
+                let attrs = stored::open_file(&pub_name, &raw, &op.km).map_err(|_| {
                     err(format!("local/{pub_name} does not open with this world"), "restore it from backup")
                 })?;
-                mech::public_key_info(&attrs)
+                keygen::public_key_info(&attrs)
             } else {
                 let mut ui = Ui::new(p.value("passphrase-file"))?;
                 let card_dir = p.value("card-dir").map(PathBuf::from);
                 let (_, attrs) = keygen::open_key(store, &op, app, ident, card_dir.as_deref(), &mut ui)?;
                 ui.busy_end();
-                mech::public_key_info(&attrs)
+                keygen::public_key_info(&attrs)
             };
             let ours =
                 ours.ok_or_else(|| err(format!("{name} has no public key to compare"), "give an RSA or EC key"))?;

@@ -12,13 +12,15 @@ use shieldhsm::module::cardset;
 use shieldhsm::module::hsm::{self, Mode, ModuleState};
 use shieldhsm::module::keygen::{self, KeyEntry};
 use shieldhsm::module::softcard;
-use shieldhsm::module::store::{SecretKey32, Store};
-use shieldhsm::module::world::{self, format_time, WorldFile};
-use shieldhsm::token::attr::{
+use shieldhsm::module::store::Store;
+use shieldhsm::module::time::format_time;
+use shieldhsm::module::world::{self, WorldFile};
+use shieldhsm::object::attr::{
     AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL, CKA_SHSM_PROTECTION,
 };
-use shieldhsm::token::object::{self, Protection};
-use shieldhsm::token::policy;
+use shieldhsm::object::envelope::SecretKey32;
+use shieldhsm::object::policy;
+use shieldhsm::object::stored::{self, Protection};
 use std::path::{Path, PathBuf};
 
 const NFKMINFO_USAGE: &str = "usage: nfkminfo [-w] [-k [APP [IDENT]]] [-l [APP...]] [-c] [-s] [-m N]\n  \
@@ -321,7 +323,7 @@ fn attr_name(t: CK_ATTRIBUTE_TYPE) -> String {
 }
 
 fn show_attrs(attrs: &AttrMap) {
-    use shieldhsm::token::attr::Attr;
+    use shieldhsm::object::attr::Attr;
     for (t, v) in attrs.iter() {
         let shown = if !policy::readable(attrs, t) {
             "<sensitive: not shown>".to_string()
@@ -423,7 +425,7 @@ pub fn kmfile_dump(tool: &str, a: &[String]) -> AdminResult<()> {
     let raw = std::fs::read(&path)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
     out!("File {}", path.display());
-    if let Ok((prot, owner)) = object::peek_file(&raw) {
+    if let Ok((prot, owner)) = stored::peek_file(&raw) {
         out!(" format       shieldhsm object file v1 (SHSMOBJ1), AES-256-GCM sealed PKCS#11 attributes");
         if let Some((app, ident, public_half)) = keygen::split_key_file(&name) {
             out!(" key          AppName {app} Ident {ident}{}", if public_half { " (public half)" } else { "" });
@@ -440,7 +442,7 @@ pub fn kmfile_dump(tool: &str, a: &[String]) -> AdminResult<()> {
         let w = WorldFile::read(&store)?;
         let km = world_km(&store, w.as_ref(), args::module_number(p.value("module"), tool)?);
         match (prot, km) {
-            (Protection::Module, Some(km)) => match object::open_file(&name, &raw, &km) {
+            (Protection::Module, Some(km)) => match stored::open_file(&name, &raw, &km) {
                 Ok(attrs) => {
                     out!(" attributes   ({}; secret values not shown)", attrs.len());
                     show_attrs(&attrs);

@@ -19,7 +19,7 @@ use shieldhsm::byok::package::ByokDocument;
 use shieldhsm::byok::transfer::{self, TargetKind};
 use shieldhsm::module::admin::{AdminError, AdminResult, Txn};
 use shieldhsm::module::store::{read_checked, Store};
-use shieldhsm::module::world::now;
+use shieldhsm::module::time::now;
 
 fn err(what: impl Into<String>, todo: impl Into<String>) -> AdminError {
     AdminError::new(what, todo)
@@ -188,7 +188,7 @@ pub fn add_azure_key_vault_key(tool: &str, a: &[String]) -> AdminResult<()> {
     txn.commit();
     drop(lock);
 
-    let created = shieldhsm::module::world::format_time(key.created);
+    let created = shieldhsm::module::time::format_time(key.created);
     out!("Vault/HSM Name : {vault_name}");
     out!("Name           : {name}");
     out!("Key Type       : {kty}");

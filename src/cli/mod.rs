@@ -74,7 +74,7 @@ pub const LINK_NAMES: [&str; 17] = [
 
 pub fn main() -> i32 {
     // The same security assurances as the library, relaxed by the same cknfastrc variable.
-    shieldhsm::assurance::install(shieldhsm::token::config::Config::load().overrides);
+    shieldhsm::assurance::install(shieldhsm::config::Config::load().overrides);
     let argv: Vec<String> = std::env::args().collect();
     let prog = argv
         .first()

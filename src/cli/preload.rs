@@ -15,7 +15,7 @@ use shieldhsm::module::admin::{AdminError, AdminResult, Scripted};
 use shieldhsm::module::keygen;
 use shieldhsm::module::store::read_checked;
 use shieldhsm::module::world;
-use shieldhsm::token::object::{self, Protection};
+use shieldhsm::object::stored::{self, Protection};
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -84,7 +84,7 @@ pub fn preload(tool: &str, a: &[String]) -> AdminResult<()> {
     let op = world::operational(&store, module, "preload")?;
     let file = keygen::key_file_name(&app, &ident);
     if store.exists(&file) {
-        let (protection, _) = object::peek_file(&store.read(&file)?)
+        let (protection, _) = stored::peek_file(&store.read(&file)?)
             .map_err(|_| err(format!("key file local/{file} is damaged"), "restore it from your backup"))?;
         if protection == Protection::Token {
             return Err(err(

@@ -15,7 +15,7 @@ use super::asn1;
 use super::ffi::{self, Md};
 use super::{KeyMaterial, Mechanism, Params, SignOp};
 use crate::error::{err, Error, Result};
-use crate::token::attr::{Attr, AttrMap};
+use crate::object::attr::{Attr, AttrMap};
 use aws_lc_rs::digest;
 use cryptoki_sys::*;
 use std::sync::Arc;
@@ -163,15 +163,20 @@ pub fn key_from_attrs(attrs: &AttrMap, private: bool) -> Result<EcKey> {
     let curve = curve_from_params(params)?;
     if private {
         let d = attrs.bytes(CKA_VALUE).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-        let key = private_key(curve, d)?;
-        if let Some(p) = attrs.bytes(CKA_EC_POINT) {
-            let given = point_from_attr(p, curve.len()).ok_or_else(bad)?;
-            let given = public_key(curve, given)?.point()?;
-            if given != key.point()? {
-                return Err(bad());
+        match attrs.bytes(CKA_EC_POINT) {
+            // The given point must be d·G: the engine's key check computes d·G once and
+            // compares (on the curve, not infinity, pairwise consistent).
+            Some(p) => {
+                let given = point_from_attr(p, curve.len()).ok_or_else(bad)?;
+                let d = asn1::trim_be(d);
+                if d.len() > curve.len() {
+                    return Err(bad());
+                }
+                let engine = ffi::Ec::from_private_and_public(curve.nid, d, given).map_err(|_| bad())?;
+                Ok(EcKey { curve, engine })
             }
+            None => private_key(curve, d),
         }
-        Ok(key)
     } else {
         let p = attrs.bytes(CKA_EC_POINT).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
         public_key(curve, point_from_attr(p, curve.len()).ok_or_else(bad)?)
@@ -318,7 +323,8 @@ impl Mechanism for Ecdsa {
 /// ANSI X9.63 KDF (SEC 1 §3.6.1): Hash(Z || counter || SharedInfo) for counter = 1, 2, ...
 /// (32-bit big-endian), concatenated and cut to `len` bytes.
 pub fn x963_kdf(md: Md, z: &[u8], shared: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(len + md.len()));
+    // Callers bound `len` (token::keys::MAX_DERIVED_LEN); saturating so a slip here cannot wrap.
+    let mut out = Zeroizing::new(Vec::with_capacity(len.saturating_add(md.len())));
     let mut counter = 1u32;
     while out.len() < len {
         let mut ctx = digest::Context::new(md.algorithm());
@@ -758,6 +764,17 @@ mod tests {
         assert_eq!(rv(KeyMaterial::from_attrs(&m)), CKR_ATTRIBUTE_VALUE_INVALID);
         m.set(CKA_EC_POINT, Attr::bytes(point_attr(&point)));
         material(&m);
+        // With a CKA_EC_POINT the scalar is checked as strictly (one multiplication: d·G == point).
+        for d in ["00", order, &format!("01{P256_X}")] {
+            let mut m = private(&P256, d);
+            m.set(CKA_EC_POINT, Attr::bytes(point_attr(&point)));
+            assert_eq!(rv(KeyMaterial::from_attrs(&m)), CKR_ATTRIBUTE_VALUE_INVALID, "{d}");
+        }
+        // A compressed CKA_EC_POINT on a private key: the key answers with the uncompressed point.
+        let mut m = private(&P256, P256_X);
+        m.set(CKA_EC_POINT, Attr::bytes(point_attr(&compressed)));
+        let KeyMaterial::EcPrivate(k) = material(&m) else { panic!() };
+        assert_eq!(k.point().unwrap(), point);
         // Missing attributes.
         let mut m = private(&P256, P256_X);
         m.remove(CKA_EC_PARAMS);

@@ -26,7 +26,7 @@ use super::asn1;
 use super::ffi;
 use super::{KeyMaterial, Mechanism, Params, SignOp};
 use crate::error::{err, Error, Result};
-use crate::token::attr::{Attr, AttrMap};
+use crate::object::attr::{Attr, AttrMap};
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair as _};
 use cryptoki_sys::*;

@@ -711,6 +711,9 @@ pub struct Ec {
     order_len: usize,
     /// Byte length of a field element (the ECDH x-coordinate).
     field_len: usize,
+    /// The uncompressed public point, encoded on first use (an encoding costs a field
+    /// inversion) or taken from the caller's bytes when they were already in that form.
+    point: once_cell::sync::OnceCell<Vec<u8>>,
 }
 
 // SAFETY: aws-lc documents EC_KEY objects as usable from several threads at once through
@@ -757,7 +760,7 @@ impl Ec {
     fn empty(nid: c_int, private: bool) -> R<Ec> {
         // SAFETY: no preconditions; null for unknown curves.
         let key = NonNull::new(unsafe { sys::EC_KEY_new_by_curve_name(nid) }).ok_or(Failed)?;
-        let mut ec = Ec { key, private, order_len: 0, field_len: 0 };
+        let mut ec = Ec { key, private, order_len: 0, field_len: 0, point: once_cell::sync::OnceCell::new() };
         let group = ec.group();
         // SAFETY: the group of a live key; both getters are non-mutating.
         unsafe {
@@ -791,6 +794,34 @@ impl Ec {
         Ok(ec)
     }
 
+    /// A private key from its scalar `d` and its claimed public point `point` (encoded,
+    /// uncompressed or compressed). `EC_KEY_check_key` checks that the point is on the curve,
+    /// not infinity, and that d·G equals it (the SP 800-56A 5.6.2.1.4 (b) pairwise test), so
+    /// this costs one scalar multiplication where [`Ec::from_private`] then a comparison cost two.
+    pub fn from_private_and_public(nid: c_int, d: &[u8], point: &[u8]) -> R<Ec> {
+        let ec = Ec::empty(nid, true)?;
+        let d = Bn::from_be(d)?;
+        let public = Point::decode(ec.group(), point)?;
+        // SAFETY: `ec.key` is exclusively ours (not shared yet); `d` and `public` are valid and
+        // copied by the setters; EC_KEY_set_private_key rejects d outside [1, order).
+        unsafe {
+            check(sys::EC_KEY_set_private_key(ec.key.as_ptr(), d.as_ptr()))?;
+            check(sys::EC_KEY_set_public_key(ec.key.as_ptr(), public.0.as_ptr()))?;
+            check(sys::EC_KEY_check_key(ec.key.as_ptr()))?;
+        }
+        ec.keep_uncompressed(point);
+        Ok(ec)
+    }
+
+    /// Remembers `encoded`, a point this key was just built from, as its encoding when it is in
+    /// uncompressed form: a point that decoded (coordinates below p, on the curve) has exactly
+    /// one uncompressed encoding, so these bytes are what `point` would compute.
+    fn keep_uncompressed(&self, encoded: &[u8]) {
+        if encoded.len() == 1 + 2 * self.field_len && encoded[0] == 0x04 {
+            let _ = self.point.set(encoded.to_vec());
+        }
+    }
+
     /// A public key from an encoded point (checked: on the curve, not infinity).
     pub fn from_public(nid: c_int, point: &[u8]) -> R<Ec> {
         let ec = Ec::empty(nid, false)?;
@@ -800,6 +831,7 @@ impl Ec {
             check(sys::EC_KEY_set_public_key(ec.key.as_ptr(), p.0.as_ptr()))?;
             check(sys::EC_KEY_check_key(ec.key.as_ptr()))?;
         }
+        ec.keep_uncompressed(point);
         Ok(ec)
     }
 
@@ -821,6 +853,10 @@ impl Ec {
 
     /// The public point, uncompressed (04 || X || Y).
     pub fn point(&self) -> R<Vec<u8>> {
+        self.point.get_or_try_init(|| self.encode_point()).cloned()
+    }
+
+    fn encode_point(&self) -> R<Vec<u8>> {
         let mut out = vec![0u8; 1 + 2 * self.field_len];
         // SAFETY: valid key, group and point (set at construction); `out` is writable for its
         // length; null BN_CTX allowed. Returns the bytes written, 0 on failure.

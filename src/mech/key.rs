@@ -7,7 +7,7 @@ use super::montgomery::MontKey;
 use super::rsa::RsaKey;
 use super::{ec, eddsa, montgomery, rsa};
 use crate::error::{err, Result};
-use crate::token::attr::AttrMap;
+use crate::object::attr::AttrMap;
 use aws_lc_rs::cipher::{DecryptingKey, EncryptingKey};
 use cryptoki_sys::*;
 use once_cell::sync::OnceCell;

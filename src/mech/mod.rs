@@ -5,6 +5,10 @@
 //! This layer is pure crypto: it sees key material ([`KeyMaterial`]) and typed parameters
 //! ([`Params`]), never sessions, objects or pointers. Attribute checks (CKA_ENCRYPT, allowed
 //! mechanisms, ...) belong to the token layer.
+//!
+//! Below `token` and `module`, which both call it; it names only [`crate::object`] (keys are
+//! parsed from and encoded to [`AttrMap`]s), [`crate::error`] and [`crate::assurance`] (the
+//! weak-RSA switch). Its `unsafe` is confined to `ffi`.
 
 pub mod aes;
 pub mod asn1;
@@ -26,7 +30,7 @@ pub mod rsa_aes;
 pub(crate) mod testutil;
 
 use crate::error::Result;
-use crate::token::attr::AttrMap;
+use crate::object::attr::AttrMap;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 

@@ -20,7 +20,7 @@
 use super::eddsa::{named_curve, point_attr};
 use super::{KeyMaterial, Mechanism};
 use crate::error::{err, Error, Result};
-use crate::token::attr::{Attr, AttrMap};
+use crate::object::attr::{Attr, AttrMap};
 use aws_lc_rs::agreement;
 use cryptoki_sys::*;
 use ed448_goldilocks_plus as ed448;

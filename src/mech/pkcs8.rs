@@ -17,9 +17,9 @@
 use super::asn1::{self, Reader};
 use super::eddsa::EdCurve;
 use super::montgomery::XCurve;
-use super::{ec, eddsa, montgomery, rsa};
+use super::{ec, eddsa, montgomery, rsa, KeyMaterial};
 use crate::error::{err, Error, Result};
-use crate::token::attr::{Attr, AttrMap};
+use crate::object::attr::{Attr, AttrMap};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
@@ -292,14 +292,56 @@ fn spki(alg: &[u8], key: &[u8]) -> Vec<u8> {
 /// SubjectPublicKeyInfo DER of a public or private key object (CKA_PUBLIC_KEY_INFO), or `None`
 /// when the object has no usable public key (other key types, missing or invalid material).
 pub fn public_key_info(attrs: &AttrMap) -> Option<Vec<u8>> {
-    Some(match public_of(attrs).ok()? {
+    Some(encode_spki(public_of(attrs).ok()?))
+}
+
+fn encode_spki(public: Public) -> Vec<u8> {
+    match public {
         Public::Rsa(n, e) => {
             let rsa_public_key = asn1::sequence(&[&ints(&[&n, &e])]);
             spki(&rsa_alg_id(), &rsa_public_key)
         }
         Public::Ec(curve, point) => spki(&alg_id(ec::ID_EC_PUBLIC_KEY, Some(curve.params)), &point),
         Public::Rfc8410(oid, pk) => spki(&alg_id(oid, None), &pk),
+    }
+}
+
+/// The public key of `attrs` from `material`, the engine key already built from those same
+/// attributes by `KeyMaterial::from_attrs` (so checked): the key is not parsed again. RSA (and
+/// key types without material) read the attributes, as [`public_of`] does.
+fn public_of_parsed(attrs: &AttrMap, material: &KeyMaterial) -> Result<Public> {
+    Ok(match material {
+        KeyMaterial::EcPrivate(k) | KeyMaterial::EcPublic(k) => Public::Ec(k.curve, k.point()?),
+        KeyMaterial::EdPrivate(k) | KeyMaterial::EdPublic(k) => Public::Rfc8410(k.curve().oid(), k.public().to_vec()),
+        KeyMaterial::MontPrivate(k) | KeyMaterial::MontPublic(k) => {
+            Public::Rfc8410(k.curve().oid(), k.public().to_vec())
+        }
+        _ => return public_of(attrs),
     })
+}
+
+/// [`public_key_info`] of a key object whose material `material` was built from `attrs` by
+/// `KeyMaterial::from_attrs` (when an object is made): the same value, without a second parse.
+pub fn public_key_info_parsed(attrs: &AttrMap, material: &KeyMaterial) -> Option<Vec<u8>> {
+    Some(encode_spki(public_of_parsed(attrs, material).ok()?))
+}
+
+/// [`public_from_private`] of a private key object whose material `material` was built from
+/// `attrs` by `KeyMaterial::from_attrs`: the same attributes, without a second parse.
+pub fn public_from_private_parsed(attrs: &AttrMap, material: &KeyMaterial) -> Result<AttrMap> {
+    if attrs.class() != Some(CKO_PRIVATE_KEY) {
+        return err(CKR_KEY_TYPE_INCONSISTENT);
+    }
+    let point = match (key_kind(attrs)?, material) {
+        (CKK_EC, KeyMaterial::EcPrivate(k)) => ec::point_attr(&k.point()?),
+        (CKK_EC_EDWARDS, KeyMaterial::EdPrivate(k)) => eddsa::point_attr(k.public()),
+        (CKK_EC_MONTGOMERY, KeyMaterial::MontPrivate(k)) => eddsa::point_attr(k.public()),
+        _ => return public_from_private(attrs),
+    };
+    let mut m = AttrMap::new();
+    m.set(CKA_EC_PARAMS, bytes(attrs.bytes(CKA_EC_PARAMS).unwrap_or_default()));
+    m.set(CKA_EC_POINT, bytes(point));
+    Ok(m)
 }
 
 /// The public attributes of a private key object: CKA_MODULUS and CKA_PUBLIC_EXPONENT (RSA), or

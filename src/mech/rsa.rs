@@ -14,7 +14,7 @@
 use super::ffi::{self, Md, Pad};
 use super::{CipherOp, KeyMaterial, Mechanism, Params, SignOp};
 use crate::error::{err, Error, Result};
-use crate::token::attr::{Attr, AttrMap};
+use crate::object::attr::{Attr, AttrMap};
 use aws_lc_rs::{constant_time, digest};
 use cryptoki_sys::*;
 use rsa::BigUint;

@@ -2,7 +2,7 @@
 
 use super::{KeyMaterial, Mechanism, Params};
 use crate::error::Result;
-use crate::token::attr::{Attr, AttrMap};
+use crate::object::attr::{Attr, AttrMap};
 use cryptoki_sys::*;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};

@@ -288,7 +288,7 @@ impl Group {
 
 /// Whether an uncertified caller (an application holding the key) may do `want`.
 pub fn permits(acl: &Acl, want: &Permission) -> bool {
-    permits_as(acl, want, &[], crate::module::world::now())
+    permits_as(acl, want, &[], crate::module::time::now())
 }
 
 /// Whether a caller presenting `certifiers` (e.g. the ACS's KNSO authority) may do `want` at
@@ -428,7 +428,7 @@ impl Acl {
                 limits.push(format!("{u} uses"));
             }
             if let Some(e) = g.limits.expires {
-                limits.push(format!("expires {}", crate::module::world::format_time(e)));
+                limits.push(format!("expires {}", crate::module::time::format_time(e)));
             }
             let lim = if limits.is_empty() { String::new() } else { format!(", limits: {}", limits.join(", ")) };
             out.push(format!(" Permission group {} ({cert}{lim}):", i + 1));

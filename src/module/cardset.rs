@@ -11,9 +11,10 @@
 //! `local/card_<HASH>` and `local/cards_<HASH>_<N>`; the ACS is described by the world file.
 
 use super::admin::{fail, AdminError, AdminResult, Interaction, Txn};
+use super::hash::hash_hex;
 use super::shamir::{self, Share};
-use super::store::{derive_key, open, seal, SecretKey32, Store, KDF_ITERATIONS};
-use super::world::hash_hex;
+use super::store::{derive_key, Store, KDF_ITERATIONS};
+use crate::object::envelope::{self, open, seal, SecretKey32};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -256,7 +257,7 @@ pub fn make_set(
     if passphrases.len() != n as usize {
         return fail("internal: passphrase count does not match the card count", "report this");
     }
-    let lt = super::store::random_key()?;
+    let lt = envelope::random_key()?;
     let tag: &[u8] = match kind {
         SetKind::Acs => b"emu-acs",
         SetKind::Ocs => b"emu-cardset",
@@ -481,13 +482,13 @@ mod tests {
 
     #[test]
     fn k_cards_rebuild_the_token() {
-        let km = crate::module::store::random_key().unwrap();
+        let km = envelope::random_key().unwrap();
         let (_d, st, new) = setup(2, 3, Some(&km));
         let mut ui = Scripted::new(&["pass-1", "pass-2"]);
         let lt = load_lt(&st, &new.set, None, Some(&km), &mut ui).unwrap();
         assert_eq!(&lt[..], &new.lt[..]);
         // Without the world key, right passphrases still fail.
-        let other = crate::module::store::random_key().unwrap();
+        let other = envelope::random_key().unwrap();
         let mut ui = Scripted::new(&["pass-1", "pass-2"]);
         assert!(load_lt(&st, &new.set, None, Some(&other), &mut ui).unwrap_err().what.contains("wrong passphrase"));
     }

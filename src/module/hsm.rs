@@ -7,8 +7,9 @@
 //! that only look at it see the same ESN before anything is written.
 
 use super::admin::{fail, AdminResult, Txn};
-use super::store::{random_key, SecretKey32, Store};
-use super::world::hash_hex;
+use super::hash::hash_hex;
+use super::store::Store;
+use crate::object::envelope::{random_key, SecretKey32};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! `generatekey --generate`: parameters, key material, and the key files.
 //!
 //! A key is written as complete PKCS#11 objects in the library's object-file format
-//! (`token::object::seal_file`), so the PKCS#11 library picks it up as a token object:
+//! (`object::stored::seal_file`), so the PKCS#11 library picks it up as a token object:
 //!
 //! * `local/key_<app>_<ident>`: the private (RSA/EC) or secret key. Module keys are sealed under
 //!   the world key KM with owner = hkm; softcard and card-set keys under that token's logical
@@ -18,20 +18,21 @@
 use super::acl::{Acl, BlobProtector, KeyFamily};
 use super::admin::{fail, AdminError, AdminResult, Interaction, Txn};
 use super::cardset::{self, CardSetFile};
+use super::new_object::complete_new;
 use super::softcard::{self, SoftcardFile, Who};
-use super::store::{seal, SecretKey32, Store};
+use super::store::Store;
 use super::world::{self, Operational, WorldFile};
 use crate::mech::registry::{
     CKM_NC_SHA224_HMAC_KEY_GEN, CKM_NC_SHA256_HMAC_KEY_GEN, CKM_NC_SHA384_HMAC_KEY_GEN, CKM_NC_SHA512_HMAC_KEY_GEN,
     CKM_NC_SHA_1_HMAC_KEY_GEN,
 };
 use crate::mech::rsa as rsa_gen;
-use crate::token::attr::{
+use crate::object::attr::{
     Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL, CKA_SHSM_PROTECTION,
 };
-use crate::token::manage::complete_new;
-use crate::token::object::{self, Protection};
-use crate::token::policy::{self, Origin};
+use crate::object::envelope::{self, seal, SecretKey32};
+use crate::object::policy::{self, Origin};
+use crate::object::stored::{self, Protection};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cryptoki_sys::*;
@@ -597,8 +598,14 @@ pub struct GeneratedKey {
     pub recovery: bool,
 }
 
+/// The SubjectPublicKeyInfo DER of a key file's attributes (RSA, EC, EdDSA, X25519/X448), or
+/// `None` for keys without a public half; what `byok-verify --expect-key` compares.
+pub fn public_key_info(attrs: &AttrMap) -> Option<Vec<u8>> {
+    crate::mech::public_key_info(attrs)
+}
+
 pub fn key_file_name(app: &str, ident: &str) -> String {
-    format!("{}{app}_{ident}", object::KEY_PREFIX)
+    format!("{}{app}_{ident}", stored::KEY_PREFIX)
 }
 
 /// nShield-style 20-byte key hash for CKA_NFKM_HASH (emulated: SHA-256 of the file name, cut),
@@ -906,7 +913,7 @@ fn recovery_blob(w: &WorldFile, file: &str, obj: &AttrMap) -> AdminResult<Vec<u8
     let spki = B64.decode(&w.kre_pub).map_err(|_| bad())?;
     let kre =
         OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&spki).map_err(|_| bad())?).map_err(|_| bad())?;
-    let k = super::store::random_key()?;
+    let k = envelope::random_key()?;
     let mut wrapped = vec![0u8; kre.ciphertext_size()];
     let n = kre.encrypt(&OAEP_SHA256_MGF1SHA256, &k[..], &mut wrapped, None).map_err(|_| bad())?.len();
     wrapped.truncate(n);
@@ -978,9 +985,9 @@ pub fn generate(store: &Store, p: &KeyParams, ui: &mut dyn Interaction) -> Admin
     let private_obj = prot.prot == Protection::Token;
     let naming = Naming { file: &file, ident: &ident, label: &label, private_obj, protection: &prot.desc };
     let (private, public) = build_objects(p, mat, &naming, &acl, &public_acl)?;
-    let private_blob = object::seal_file(&file, prot.prot, &prot.owner, &prot.key, &private)?;
+    let private_blob = stored::seal_file(&file, prot.prot, &prot.owner, &prot.key, &private)?;
     let public_blob = match &public {
-        Some(pubm) => Some(object::seal_file(&pub_file, Protection::Module, &prot.owner, &op.km, pubm)?),
+        Some(pubm) => Some(stored::seal_file(&pub_file, Protection::Module, &prot.owner, &op.km, pubm)?),
         None => None,
     };
     let rec = if recovery { Some(recovery_blob(&op.world, &file, &private)?) } else { None };
@@ -1031,7 +1038,7 @@ pub struct KeyEntry {
 
 /// Splits `key_<app>_<ident>[_pub]`.
 pub fn split_key_file(name: &str) -> Option<(String, String, bool)> {
-    let rest = name.strip_prefix(object::KEY_PREFIX)?;
+    let rest = name.strip_prefix(stored::KEY_PREFIX)?;
     let (app, ident) = rest.split_once('_')?;
     let (ident, public) = match ident.strip_suffix(PUB_SUFFIX) {
         Some(i) => (i, true),
@@ -1043,14 +1050,14 @@ pub fn split_key_file(name: &str) -> Option<(String, String, bool)> {
 /// Every key file, with what can be read of it using the world key `km`.
 pub fn list_keys(store: &Store, km: Option<&SecretKey32>) -> AdminResult<Vec<KeyEntry>> {
     let mut out = Vec::new();
-    let mut names: Vec<String> = store.list(object::KEY_PREFIX)?.into_iter().map(|(n, _)| n).collect();
+    let mut names: Vec<String> = store.list(stored::KEY_PREFIX)?.into_iter().map(|(n, _)| n).collect();
     names.sort();
     for name in names {
         let Some((app, ident, public_half)) = split_key_file(&name) else { continue };
         let Ok(raw) = store.read(&name) else { continue };
-        let Ok((protection, owner)) = object::peek_file(&raw) else { continue };
+        let Ok((protection, owner)) = stored::peek_file(&raw) else { continue };
         let attrs = match (protection, km) {
-            (Protection::Module, Some(k)) => object::open_file(&name, &raw, k).ok(),
+            (Protection::Module, Some(k)) => stored::open_file(&name, &raw, k).ok(),
             _ => None,
         };
         let label = attrs.as_ref().and_then(|a| a.bytes(CKA_LABEL)).map(|b| String::from_utf8_lossy(b).into_owned());
@@ -1070,7 +1077,7 @@ pub fn list_keys(store: &Store, km: Option<&SecretKey32>) -> AdminResult<Vec<Key
     let labels: Vec<(String, String)> = out
         .iter()
         .filter(|e| e.public_half)
-        .filter_map(|e| e.label.clone().map(|l| (format!("{}{}_{}", object::KEY_PREFIX, e.app, e.ident), l)))
+        .filter_map(|e| e.label.clone().map(|l| (format!("{}{}_{}", stored::KEY_PREFIX, e.app, e.ident), l)))
         .collect();
     for e in out.iter_mut().filter(|e| !e.public_half && e.label.is_none()) {
         if let Some((_, l)) = labels.iter().find(|(f, _)| *f == e.file) {
@@ -1099,7 +1106,7 @@ pub fn open_key(
     }
     let raw = store.read(&file)?;
     let damaged = || AdminError::new(format!("key file local/{file} is damaged"), "restore it from your backup");
-    let (protection, owner) = object::peek_file(&raw).map_err(|_| damaged())?;
+    let (protection, owner) = stored::peek_file(&raw).map_err(|_| damaged())?;
     let key = match protection {
         Protection::Module => {
             if owner != op.world.hkm {
@@ -1123,7 +1130,7 @@ pub fn open_key(
             }
         }
     };
-    let attrs = object::open_file(&file, &raw, &key).map_err(|_| damaged())?;
+    let attrs = stored::open_file(&file, &raw, &key).map_err(|_| damaged())?;
     let entry = KeyEntry {
         file,
         app: app.to_string(),
@@ -1204,9 +1211,9 @@ mod tests {
         assert!(st.emu().join("recovery/key_simple_contosokey.json").exists());
         let w = World::load(&st).unwrap().unwrap();
         let raw = st.read("key_simple_contosokey").unwrap();
-        let (prot, owner) = object::peek_file(&raw).unwrap();
+        let (prot, owner) = stored::peek_file(&raw).unwrap();
         assert_eq!((prot, owner.as_str()), (Protection::Module, w.file.hkm.as_str()));
-        let a = object::open_file("key_simple_contosokey", &raw, &w.km).unwrap();
+        let a = stored::open_file("key_simple_contosokey", &raw, &w.km).unwrap();
         assert_eq!(a.class(), Some(CKO_PRIVATE_KEY));
         assert_eq!(a.bytes(CKA_LABEL), Some(&b"contosokey"[..]));
         assert_eq!(a.bytes(CKA_ID), Some(&b"contosokey"[..]));
@@ -1231,7 +1238,7 @@ mod tests {
         let p2 = rsa::BigUint::from_bytes_be(a.bytes(CKA_PRIME_2).unwrap());
         assert_eq!(n, p1 * p2);
         let pubraw = st.read("key_simple_contosokey_pub").unwrap();
-        let pa = object::open_file("key_simple_contosokey_pub", &pubraw, &w.km).unwrap();
+        let pa = stored::open_file("key_simple_contosokey_pub", &pubraw, &w.km).unwrap();
         assert_eq!(pa.class(), Some(CKO_PUBLIC_KEY));
         assert_eq!(pa.ulong(CKA_MODULUS_BITS), Some(2048));
         assert_eq!(pa.bytes(CKA_MODULUS), a.bytes(CKA_MODULUS));
@@ -1249,7 +1256,7 @@ mod tests {
         let (p, _) = parse_params("simple", &pairs("type=EC curve=NISTP521 ident=e1")).unwrap();
         let g = generate(&st, &p, &mut Scripted::new(&[])).unwrap();
         assert!(!g.recovery);
-        let a = object::open_file("key_simple_e1", &st.read("key_simple_e1").unwrap(), &w.km).unwrap();
+        let a = stored::open_file("key_simple_e1", &st.read("key_simple_e1").unwrap(), &w.km).unwrap();
         assert_eq!(a.bytes(CKA_VALUE).unwrap().len(), 66);
         assert_eq!(a.bytes(CKA_EC_PARAMS), Some(Curve::P521.ec_params()));
         let pt = a.bytes(CKA_EC_POINT).unwrap();
@@ -1260,7 +1267,7 @@ mod tests {
             let g = generate(&st, &p, &mut Scripted::new(&[])).unwrap();
             assert!(g.ident.starts_with("ua"), "{}", g.ident);
             assert_eq!(g.files.len(), 1);
-            let a = object::open_file(&g.files[0], &st.read(&g.files[0]).unwrap(), &w.km).unwrap();
+            let a = stored::open_file(&g.files[0], &st.read(&g.files[0]).unwrap(), &w.km).unwrap();
             assert_eq!(a.bytes(CKA_VALUE).unwrap().len(), len);
             assert_eq!(a.ulong(CKA_VALUE_LEN), Some(len as CK_ULONG));
             assert_eq!(a.bytes(CKA_LABEL), Some(&b"lbl"[..]));

@@ -4,9 +4,10 @@
 //! attempts are counted in the file itself, so the count survives restarts and is shared by
 //! every process.
 
-use super::store::{derive_key, open, random_key, seal, SecretKey32, Store, StoreLock, KDF_ITERATIONS};
-use super::world::hash_hex;
+use super::hash::hash_hex;
+use super::store::{derive_key, Store, StoreLock, KDF_ITERATIONS};
 use crate::error::{err, Result};
+use crate::object::envelope::{open, random_key, seal, SecretKey32};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cryptoki_sys::*;
@@ -130,7 +131,7 @@ impl SoftcardFile {
             serial: hash[..16].to_string(),
             hash,
             slot,
-            createtime: super::world::now(),
+            createtime: super::time::now(),
             max_tries: max_tries(),
             so: PinRecord { salt: String::new(), iterations: 0, wrapped_lt: String::new() },
             user: None,

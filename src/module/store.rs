@@ -1,12 +1,16 @@
 //! The kmdata directory on disk: atomic file writes, the cross-process lock, the generation
-//! counter other processes watch, and the AEAD envelope every secret file uses.
+//! counter other processes watch, and the PIN/passphrase key derivation. The AEAD envelope the
+//! secret files use is [`crate::object::envelope`].
+//!
+//! The crate's only `unsafe` outside `abi` and `mech::ffi` is here: `flock`, `geteuid` and
+//! `kill(pid, 0)` through `libc`.
 //!
 //! Layout (nShield's, docs/nshield-emulation.md §2.4/§3.1): `local/` holds `world`,
 //! `softcard_<HASH>`, `key_<APP>_<IDENT>` files; `emu/` holds what a real HSM keeps inside itself
 //! (module state) and our bookkeeping (`lock`, `generation`).
 
 use crate::error::{Error, Result};
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use crate::object::envelope::{SecretKey32, KEY_LEN};
 use cryptoki_sys::*;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -514,37 +518,7 @@ impl Generation {
     }
 }
 
-// ---- the envelope: AES-256-GCM with the file's identity as associated data ----
-
-pub const KEY_LEN: usize = 32;
-pub type SecretKey32 = Zeroizing<[u8; KEY_LEN]>;
-
-/// `nonce || ciphertext || tag`. `aad` binds what the blob is (format, name, owner) so a blob
-/// copied to another name or token fails to open.
-pub fn seal(key: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-    let k = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key)?);
-    let mut nonce = [0u8; NONCE_LEN];
-    aws_lc_rs::rand::fill(&mut nonce)?;
-    let mut buf = Vec::with_capacity(NONCE_LEN + plaintext.len() + 16);
-    buf.extend_from_slice(&nonce);
-    let mut body = plaintext.to_vec();
-    k.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut body)?;
-    buf.extend_from_slice(&body);
-    Ok(buf)
-}
-
-/// Inverse of [`seal`]; any tampering, wrong key or wrong `aad` is an error.
-pub fn open(key: &[u8; KEY_LEN], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    if sealed.len() < NONCE_LEN + 16 {
-        return Err(CKR_DEVICE_ERROR.into());
-    }
-    let k = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key)?);
-    let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN])?;
-    let mut body = Zeroizing::new(sealed[NONCE_LEN..].to_vec());
-    let n = k.open_in_place(nonce, Aad::from(aad), &mut body)?.len();
-    body.truncate(n);
-    Ok(body)
-}
+// ---- PIN and passphrase keys (the envelope itself is `crate::object::envelope`) ----
 
 /// Iterations of PBKDF2-HMAC-SHA256 for PINs and passphrases (OWASP's 2023 floor is 600k for
 /// SHA-256; 210k keeps a login near 50 ms here while staying far above SoftHSMv2's 1 round).
@@ -567,28 +541,9 @@ pub fn derive_key(secret: &[u8], salt: &[u8], iterations: u32, context: &[u8]) -
     out
 }
 
-pub fn random_key() -> Result<SecretKey32> {
-    let mut k = Zeroizing::new([0u8; KEY_LEN]);
-    aws_lc_rs::rand::fill(&mut k[..])?;
-    Ok(k)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seal_binds_key_and_aad() {
-        let k = random_key().unwrap();
-        let blob = seal(&k, b"name-a", b"secret").unwrap();
-        assert_eq!(&open(&k, b"name-a", &blob).unwrap()[..], b"secret");
-        assert!(open(&k, b"name-b", &blob).is_err());
-        let k2 = random_key().unwrap();
-        assert!(open(&k2, b"name-a", &blob).is_err());
-        let mut t = blob.clone();
-        t[20] ^= 1;
-        assert!(open(&k, b"name-a", &t).is_err());
-    }
 
     #[test]
     fn pbkdf2_matches_rfc7914_vector() {

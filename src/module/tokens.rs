@@ -8,7 +8,8 @@ use super::admin::{fail, AdminError, AdminResult, Interaction, Txn};
 use super::cardset::{self, CardInfoFile, CardSetFile, SetKind, CARDINFO_FORMAT, CARDSET_FORMAT};
 use super::softcard::{self, SoftcardFile, Who};
 use super::store::Store;
-use super::world::{self, now};
+use super::time::now;
+use super::world;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use std::path::{Path, PathBuf};
@@ -183,7 +184,7 @@ mod tests {
     use super::super::keygen::{self, parse_params};
     use super::super::world::{new_world, NewWorldParams, World};
     use super::*;
-    use crate::token::object::{self, Protection};
+    use crate::object::stored::{self, Protection};
 
     fn world() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -215,14 +216,14 @@ mod tests {
         let g = keygen::generate(&st, &p, &mut Scripted::new(&["soft-pass"])).unwrap();
         assert!(g.ident.starts_with(&format!("us{}-", &sc.hash[..8])), "{}", g.ident);
         let raw = st.read(&g.files[0]).unwrap();
-        assert_eq!(object::peek_file(&raw).unwrap(), (Protection::Token, sc.hash.clone()));
-        let a = object::open_file(&g.files[0], &raw, &lt).unwrap();
+        assert_eq!(stored::peek_file(&raw).unwrap(), (Protection::Token, sc.hash.clone()));
+        let a = stored::open_file(&g.files[0], &raw, &lt).unwrap();
         assert_eq!(a.bool(cryptoki_sys::CKA_PRIVATE), Some(true));
         let w = World::load(&st).unwrap().unwrap();
-        assert!(object::open_file(&g.files[0], &raw, &w.km).is_err());
+        assert!(stored::open_file(&g.files[0], &raw, &w.km).is_err());
         // The public half opens with KM, owned by the softcard.
         let pubraw = st.read(&g.files[1]).unwrap();
-        assert_eq!(object::peek_file(&pubraw).unwrap(), (Protection::Module, sc.hash.clone()));
+        assert_eq!(stored::peek_file(&pubraw).unwrap(), (Protection::Module, sc.hash.clone()));
     }
 
     #[test]

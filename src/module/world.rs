@@ -12,9 +12,12 @@
 
 use super::admin::{fail, AdminError, AdminResult, Interaction, Txn};
 use super::cardset::{self, SetKind, SetRef};
+use super::hash::hash_hex;
 use super::hsm::{self, Mode, ModuleState};
-use super::store::{open, random_key, seal, SecretKey32, Store, StoreLock};
+use super::store::{Store, StoreLock};
+use super::time::now;
 use crate::error::Result;
+use crate::object::envelope::{open, random_key, seal, SecretKey32};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::KeyPair;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -507,36 +510,6 @@ pub fn operational(store: &Store, module_no: u32, doing: &str) -> AdminResult<Op
     Ok(Operational { world, module, km })
 }
 
-/// 40-hex (SHA-1-sized) identifier as nShield prints hashes; SHA-256 truncated.
-pub fn hash_hex(parts: &[&[u8]]) -> String {
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    for p in parts {
-        ctx.update(p);
-    }
-    hex::encode(&ctx.finish().as_ref()[..20])
-}
-
-pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// `YYYY-MM-DD HH:MM:SS` (UTC) for unix seconds.
-pub fn format_time(t: u64) -> String {
-    let days = (t / 86_400) as i64;
-    let secs = t % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::admin::Scripted;
@@ -550,13 +523,6 @@ mod tests {
             recovery: false,
             ..NewWorldParams::default()
         }
-    }
-
-    #[test]
-    fn time_format() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00");
-        assert_eq!(format_time(1_464_775_200), "2016-06-01 10:00:00");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00");
     }
 
     #[test]

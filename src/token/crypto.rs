@@ -1,13 +1,13 @@
 //! Encrypt, decrypt, digest, sign and verify on a session, including the two-call length
 //! convention, which is handled once here for every mechanism.
 
-use super::lineage;
-use super::object::Object;
 use super::session::{Active, Ops, Session};
+use super::table::Object;
 use super::Library;
 use crate::assurance::Assurance;
 use crate::error::{err, Result};
 use crate::mech::{self, CipherOp, KeyMaterial, Params, SignOp};
+use crate::module::lineage;
 use cryptoki_sys::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -136,12 +136,12 @@ impl Library {
         }
         // nShield keys carry an ACL (CKA_SHSM_ACL): the operation must be in it too.
         if let Some(op) = crate::module::acl::op_for_usage(usage) {
-            let acl = obj.attrs.bytes(crate::token::attr::CKA_SHSM_ACL);
+            let acl = obj.attrs.bytes(crate::object::attr::CKA_SHSM_ACL);
             if acl.is_some() && !crate::module::acl::permits_json(acl, &crate::module::acl::Permission::Op(op)) {
                 return err(CKR_KEY_FUNCTION_NOT_PERMITTED);
             }
         }
-        if let Some(crate::token::attr::Attr::MechList(allowed)) = obj.attrs.get(CKA_ALLOWED_MECHANISMS) {
+        if let Some(crate::object::attr::Attr::MechList(allowed)) = obj.attrs.get(CKA_ALLOWED_MECHANISMS) {
             if !allowed.is_empty() && !allowed.contains(&mech) {
                 return err(CKR_MECHANISM_INVALID);
             }

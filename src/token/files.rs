@@ -1,11 +1,14 @@
 //! Token objects on disk: which key seals an object file, loading a slot's files into its table
 //! when any process changed the store, and writing and removing files under the store lock.
 
-use super::attr::AttrMap;
-use super::object::{self, Object, ObjectTable, Owner, Protection};
-use super::{lineage, policy, Library, Slot, SlotKind, Write};
+use super::table::{Object, ObjectTable, Owner};
+use super::{Library, Slot, SlotKind, Write};
 use crate::error::{err, Result};
-use crate::module::store::SecretKey32;
+use crate::module::lineage;
+use crate::object::attr::AttrMap;
+use crate::object::envelope::SecretKey32;
+use crate::object::policy;
+use crate::object::stored::{self, Protection};
 use cryptoki_sys::*;
 use std::collections::HashMap;
 
@@ -48,14 +51,14 @@ impl Library {
             Some(h) => h.to_string(),
         };
         let own_prefix = match slot.card_hash() {
-            None => format!("{}ua", object::FILE_PREFIX),
-            Some(h) => format!("{}us{}", object::FILE_PREFIX, h.get(..8).unwrap_or(h)),
+            None => format!("{}ua", stored::FILE_PREFIX),
+            Some(h) => format!("{}us{}", stored::FILE_PREFIX, h.get(..8).unwrap_or(h)),
         };
         let files: HashMap<String, _> = self
             .store
-            .list(object::KEY_PREFIX)?
+            .list(stored::KEY_PREFIX)?
             .into_iter()
-            .filter(|(n, _)| n.starts_with(&own_prefix) || !n.starts_with(object::FILE_PREFIX))
+            .filter(|(n, _)| n.starts_with(&own_prefix) || !n.starts_with(stored::FILE_PREFIX))
             .collect();
         // A destroyed object stays destroyed, even if an old copy of its file comes back.
         let destroyed = self.store.destroyed_set();
@@ -92,7 +95,7 @@ impl Library {
                 Ok(r) => r,
                 Err(_) => continue, // removed meanwhile
             };
-            let Ok((prot, owner)) = object::peek_file(&raw) else {
+            let Ok((prot, owner)) = stored::peek_file(&raw) else {
                 t.foreign.insert(name, stamp);
                 continue;
             };
@@ -107,7 +110,7 @@ impl Library {
             };
             let Some(key) = key else {
                 let km = self.world().map(|w| w.km.clone());
-                match km.and_then(|km| object::open_view(&name, &raw, &km).ok()) {
+                match km.and_then(|km| stored::open_view(&name, &raw, &km).ok()) {
                     Some(view) => {
                         let h = t.dormant.remove(&name).unwrap_or_else(|| self.new_object_handle());
                         t.insert(h, Owner::File(name.clone()), Object::new(with_unique_id(view, &name)));
@@ -122,7 +125,7 @@ impl Library {
             };
             // A file that fails to open is damaged or foreign: skip it rather than fail the
             // whole token (nShield's hardserver logs and carries on likewise).
-            let Ok(mut attrs) = object::open_file(&name, &raw, &key) else {
+            let Ok(mut attrs) = stored::open_file(&name, &raw, &key) else {
                 t.foreign.insert(name, stamp);
                 continue;
             };
@@ -149,9 +152,9 @@ impl Library {
         let blob = if prot == Protection::Token && !attrs.flag(CKA_PRIVATE) {
             // Visible before login (its public view under the module key), usable only after.
             let km = self.world().ok_or(CKR_TOKEN_WRITE_PROTECTED)?.km.clone();
-            object::seal_file_with_view(name, &owner, &key, &km, attrs, &policy::public_view(attrs))?
+            stored::seal_file_with_view(name, &owner, &key, &km, attrs, &policy::public_view(attrs))?
         } else {
-            object::seal_file(name, prot, &owner, &key, attrs)?
+            stored::seal_file(name, prot, &owner, &key, attrs)?
         };
         let lock = self.store.lock()?;
         if how == Write::Update && !self.store.exists(name) {
@@ -177,7 +180,7 @@ impl Library {
         let lock = self.store.lock()?;
         // PKCS#11-made names are random and never reused, so the name alone marks the object;
         // nShield names (`key_<app>_<ident>`) may be made again and are not recorded.
-        if name.starts_with(object::FILE_PREFIX) {
+        if name.starts_with(stored::FILE_PREFIX) {
             lock.record_destroyed(name)?;
         }
         lock.remove(name)?;
@@ -202,7 +205,7 @@ impl Library {
 fn with_unique_id(mut attrs: AttrMap, name: &str) -> AttrMap {
     if !attrs.contains(CKA_UNIQUE_ID) {
         let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("shieldhsm/unique-id|{name}").as_bytes());
-        attrs.set(CKA_UNIQUE_ID, super::attr::Attr::bytes(hex::encode(&d.as_ref()[..16]).into_bytes()));
+        attrs.set(CKA_UNIQUE_ID, crate::object::attr::Attr::bytes(hex::encode(&d.as_ref()[..16]).into_bytes()));
     }
     attrs
 }

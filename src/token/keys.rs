@@ -1,15 +1,15 @@
 //! Key generation, wrapping and unwrapping, and the token's random number generator.
 
-use super::attr::{Attr, AttrMap, CKA_SHSM_ACL, CKA_SHSM_VALUE_KNOWN};
 use super::crypto::{Mech, Out, Outcome};
-use super::lineage;
-use super::manage::complete_new;
-use super::policy::{self, Origin};
 use super::session::Session;
 use super::Library;
 use crate::assurance::Assurance;
 use crate::error::{err, Result};
 use crate::mech;
+use crate::module::lineage;
+use crate::module::new_object::complete_new;
+use crate::object::attr::{Attr, AttrMap, CKA_SHSM_ACL, CKA_SHSM_VALUE_KNOWN};
+use crate::object::policy::{self, Origin};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
@@ -32,6 +32,9 @@ fn des_parity(key: &mut [u8]) {
     }
 }
 
+/// The longest secret C_DeriveKey makes (bytes): longer than any key a mechanism here takes,
+/// short enough that a hostile CKA_VALUE_LEN cannot make a KDF allocate without limit.
+pub const MAX_DERIVED_LEN: usize = 1024;
 impl Library {
     /// `C_GenerateKey` for the secret-key generation mechanisms of the registry.
     pub fn generate_key(&self, session: &Session, m: &Mech, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
@@ -318,8 +321,13 @@ impl Library {
         let len = match (attrs.key_type(), len) {
             (Some(CKK_DES3), _) => Some(24),
             (Some(CKK_AES), None) => return err(CKR_TEMPLATE_INCOMPLETE),
+            (Some(CKK_AES), Some(l)) if !matches!(l, 16 | 24 | 32) => return err(CKR_ATTRIBUTE_VALUE_INVALID),
             (_, l) => l,
         };
+        // The caller's CKA_VALUE_LEN sizes the derivation's output: bound it before any KDF runs.
+        if len.is_some_and(|l| l == 0 || l > MAX_DERIVED_LEN) {
+            return err(CKR_ATTRIBUTE_VALUE_INVALID);
+        }
         let value = entry.imp.derive(&m.params, &bmat, len)?;
         attrs.set(CKA_VALUE, Attr::Bytes(value));
         attrs.remove(CKA_VALUE_LEN);

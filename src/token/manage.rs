@@ -1,15 +1,17 @@
 //! Object management: create, copy, destroy, read and change attributes, search.
 //! Every object-making path (create, generate, unwrap, derive, copy) ends in [`Library::add_object`].
 
-use super::attr::{kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL};
-use super::lineage;
-use super::object::{self, Object, Owner};
-use super::policy::{self, Origin};
 use super::session::{FindState, Session};
+use super::table::{Object, Owner};
 use super::{Library, Slot, SlotKind, Write};
 use crate::assurance::Assurance;
 use crate::error::{err, Result};
+use crate::module::lineage;
+use crate::module::new_object::complete_new;
 use crate::module::softcard::Who;
+use crate::object::attr::{kind_of, Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL};
+use crate::object::policy::{self, Origin};
+use crate::object::stored;
 use cryptoki_sys::*;
 use std::sync::Arc;
 
@@ -36,91 +38,6 @@ pub fn read_attr(obj: &Object, t: CK_ATTRIBUTE_TYPE) -> AttrRead<'_> {
             None if policy::is_material(a, t) && !policy::readable(a, t) => AttrRead::Sensitive,
             None => AttrRead::Invalid,
         },
-    }
-}
-
-/// Fills in what the token computes for a new object, per class and origin.
-pub fn complete_new(attrs: &mut AttrMap, origin: Origin, keygen_mech: Option<CK_MECHANISM_TYPE>) -> Result<()> {
-    let class = attrs.class().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-    let mut id = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut id)?;
-    attrs.set(CKA_UNIQUE_ID, Attr::bytes(hex::encode(id).into_bytes()));
-    if !matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
-        return Ok(());
-    }
-    let local = matches!(origin, Origin::Generate);
-    attrs.set(CKA_LOCAL, Attr::Bool(local));
-    attrs.set(CKA_KEY_GEN_MECHANISM, Attr::Ulong(keygen_mech.filter(|_| local).unwrap_or(CK_UNAVAILABLE_INFORMATION)));
-    if matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
-        // "Always"/"never" hold only for keys born inside the token with that property.
-        // Only a key generated here has provably never been outside the token.
-        let generated = origin == Origin::Generate;
-        attrs.set(CKA_ALWAYS_SENSITIVE, Attr::Bool(generated && attrs.flag(CKA_SENSITIVE)));
-        attrs.set(CKA_NEVER_EXTRACTABLE, Attr::Bool(generated && !attrs.flag(CKA_EXTRACTABLE)));
-        lineage::at_birth(attrs, origin);
-    }
-    if class == CKO_SECRET_KEY {
-        let kt = attrs.key_type().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-        let len = attrs.bytes(CKA_VALUE).map(<[u8]>::len).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-        let ok = match kt {
-            CKK_AES => matches!(len, 16 | 24 | 32),
-            CKK_DES3 => len == 24,
-            _ => len >= 1,
-        };
-        if !ok {
-            return err(if origin == Origin::Create { CKR_ATTRIBUTE_VALUE_INVALID } else { CKR_KEY_SIZE_RANGE });
-        }
-        attrs.set(CKA_VALUE_LEN, Attr::Ulong(len as CK_ULONG));
-    }
-    if matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY) {
-        complete_asymmetric(attrs, class)?;
-    }
-    Ok(())
-}
-
-/// Public/private keys: the material must parse (a bad key is refused at import, not at first
-/// use), and derived public attributes are filled in.
-fn complete_asymmetric(attrs: &mut AttrMap, class: CK_OBJECT_CLASS) -> Result<()> {
-    let kt = attrs.key_type().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-    crate::mech::KeyMaterial::from_attrs(attrs).map_err(|e| {
-        if matches!(e.rv(), CKR_CURVE_NOT_SUPPORTED | CKR_DOMAIN_PARAMS_INVALID | CKR_TEMPLATE_INCOMPLETE) {
-            e
-        } else {
-            CKR_ATTRIBUTE_VALUE_INVALID.into()
-        }
-    })?;
-    if class == CKO_PRIVATE_KEY {
-        // Private keys also carry their public half (EC point; RSA modulus and exponent).
-        for (t, v) in crate::mech::pkcs8::public_from_private(attrs)?.iter() {
-            if !attrs.contains(t) {
-                attrs.set(t, v.clone());
-            }
-        }
-    }
-    if kt == CKK_RSA && class == CKO_PUBLIC_KEY {
-        let n = attrs.bytes(CKA_MODULUS).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
-        let bits = bit_len(n);
-        if bits == 0 {
-            return err(CKR_ATTRIBUTE_VALUE_INVALID);
-        }
-        attrs.set(CKA_MODULUS_BITS, Attr::Ulong(bits as CK_ULONG));
-    }
-    // CKA_PUBLIC_KEY_INFO is computed from the key; one given by the caller must be that value
-    // (a key that claims another key's public half would mislead whoever trusts it).
-    let given = attrs.bytes(CKA_PUBLIC_KEY_INFO).filter(|b| !b.is_empty()).map(<[u8]>::to_vec);
-    if let Some(spki) = crate::mech::pkcs8::public_key_info(attrs) {
-        if given.is_some_and(|g| g != spki) {
-            return err(CKR_ATTRIBUTE_VALUE_INVALID);
-        }
-        attrs.set(CKA_PUBLIC_KEY_INFO, Attr::bytes(spki));
-    }
-    Ok(())
-}
-
-fn bit_len(be: &[u8]) -> usize {
-    match be.iter().position(|b| *b != 0) {
-        None => 0,
-        Some(i) => (be.len() - i) * 8 - be[i].leading_zeros() as usize,
     }
 }
 
@@ -163,8 +80,8 @@ impl Library {
         let slot: &Slot = &session.slot;
         let h = self.new_object_handle();
         if attrs.flag(CKA_TOKEN) {
-            let name = object::new_file_name(slot.card_hash())?;
-            let ident = name.trim_start_matches(object::FILE_PREFIX).to_string();
+            let name = stored::new_file_name(slot.card_hash())?;
+            let ident = name.trim_start_matches(stored::FILE_PREFIX).to_string();
             if matches!(attrs.class(), Some(CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY)) {
                 attrs.set(CKA_NFKM_APPNAME, Attr::bytes(b"pkcs11".to_vec()));
                 attrs.set(CKA_NFKM_ID, Attr::bytes(ident.into_bytes()));

@@ -1,34 +1,38 @@
-//! PKCS#11 semantics over the module core: slots and tokens, login state, sessions, objects and
-//! per-session operations. Safe Rust; the ABI layer calls these typed functions.
+//! PKCS#11 semantics over the module core: slots and tokens, login state, sessions, the
+//! per-slot object table ([`table`]) and per-session operations. Safe Rust; the ABI layer calls
+//! these typed functions.
+//!
+//! Below `abi`, above everything else it names: [`crate::module`] (store, softcards, world,
+//! ACLs, lineage, new-object completion), [`crate::mech`], [`crate::object`] (attributes,
+//! policy, object files), [`crate::config`] and [`crate::assurance`]. Nothing below names it.
 //!
 //! Slots follow nShield's load-sharing model (docs/nshield-emulation.md §2.7, §3.4): slot 0 is
 //! the module ("accelerator") slot for module-protected keys; each softcard is a slot with a
 //! persisted id; one more slot always holds an uninitialized token for `C_InitToken`. Slots are
 //! listed login tokens first and the module slot last (see [`Library::slot_ids`]).
 
-pub mod attr;
-pub mod config;
 pub mod crypto;
 mod files;
 pub mod keys;
-pub mod lineage;
 pub mod manage;
-pub mod object;
-pub mod policy;
 pub mod session;
+pub mod table;
 
+use crate::config;
 use crate::error::{err, Result};
 use crate::module::softcard::{self, SoftcardFile, Who};
-use crate::module::store::{SecretKey32, Store};
+use crate::module::store::Store;
 use crate::module::world::World;
-use attr::AttrMap;
+use crate::object::attr::AttrMap;
+use crate::object::envelope::SecretKey32;
+use crate::object::stored;
 use cryptoki_sys::*;
-use object::{Entry, ObjectTable, Owner};
 use parking_lot::{Mutex, RwLock};
 use session::Session;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use table::{Entry, ObjectTable, Owner};
 
 pub const MODULE_SLOT: CK_SLOT_ID = 0;
 pub const MANUFACTURER: &str = "shieldhsm (nShield emulator)";
@@ -174,9 +178,9 @@ impl Library {
     /// that key wrapped, its private half unwraps into a protected key (see `lineage`).
     pub fn trusted_public_twin(&self, spki: &[u8]) -> bool {
         let want: AttrMap = [
-            (CKA_CLASS, attr::Attr::Ulong(CKO_PUBLIC_KEY)),
-            (CKA_TRUSTED, attr::Attr::Bool(true)),
-            (CKA_PUBLIC_KEY_INFO, attr::Attr::bytes(spki.to_vec())),
+            (CKA_CLASS, crate::object::attr::Attr::Ulong(CKO_PUBLIC_KEY)),
+            (CKA_TRUSTED, crate::object::attr::Attr::Bool(true)),
+            (CKA_PUBLIC_KEY_INFO, crate::object::attr::Attr::bytes(spki.to_vec())),
         ]
         .into_iter()
         .collect();
@@ -428,7 +432,7 @@ impl Library {
                 let lock = self.store.lock()?;
                 // Wipe: every object file of this card, then the card itself, then a new card in
                 // the same slot (new LT, so nothing old can be opened again).
-                let prefix = format!("{}us{}", object::FILE_PREFIX, hash.get(..8).unwrap_or(hash));
+                let prefix = format!("{}us{}", stored::FILE_PREFIX, hash.get(..8).unwrap_or(hash));
                 for (n, _) in self.store.list(&prefix)? {
                     lock.remove(&n)?;
                 }

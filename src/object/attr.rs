@@ -128,7 +128,7 @@ pub const CKA_SHSM_ACL: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x01;
 /// What protects a key: `module`, `softcard:<hash>` or `cardset:<hash>`. Read-only.
 pub const CKA_SHSM_PROTECTION: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x02;
 /// Lineage: the caller may know this key's value (it gave it, read it, or could compute it from
-/// what it gave). Computed by the token, read-only; see `token::lineage`.
+/// what it gave). Computed by the token, read-only; see `module::lineage`.
 pub const CKA_SHSM_VALUE_KNOWN: CK_ATTRIBUTE_TYPE = SHSM_VENDOR | 0x03;
 /// Lineage: a key-encryption key born in the token (generated sensitive, wrap-only, unable to
 /// decrypt): the one kind of secret key that may wrap protected keys. Computed, read-only.

@@ -1,6 +1,9 @@
 //! Library configuration in nShield's terms: `cknfastrc` (`$NFAST_HOME/cknfastrc`, default
 //! `/opt/nfast/cknfastrc`, lines `VAR=value`) overridden by the environment, read once at
 //! `C_Initialize`. Booleans are `1/0/Y/N` (any case), as nShield documents.
+//!
+//! A leaf beside [`crate::assurance`] (its only dependency): the token reads all of it, the
+//! `shieldhsm` tool only the assurance overrides, so neither reaches into the other.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,8 @@
 //! Key lineage: what the caller of the C ABI may know of a key, and which keys may protect
-//! others. The wrap, unwrap, copy, set and digest rules of `keys.rs` and `manage.rs` rest on it.
+//! others. The wrap, unwrap, copy, set and digest rules of `token::keys` and `token::manage` rest
+//! on it; [`super::new_object`] records it at birth and `byok` applies ACLs with it. It lives in
+//! `module` (not `token`) because it reads nShield ACLs ([`super::acl`]) and the module's own
+//! key making needs it too.
 //!
 //! A key is *protected* when its value has never been known to the caller: generated here and
 //! never readable, or unwrapped by a key that only wraps protected keys. Every other key is
@@ -15,12 +18,10 @@
 //! Marking a key known when it is protected is what would leak, so every doubt resolves to
 //! "protected".
 
-use super::attr::{AttrMap, CKA_SHSM_ACL, CKA_SHSM_KEK, CKA_SHSM_VALUE_KNOWN};
-use super::policy::Origin;
-use crate::module::acl::{self, Acl, Op, Permission};
+use super::acl::{self, Acl, Op, Permission};
+use crate::object::attr::{Attr, AttrMap, CKA_SHSM_ACL, CKA_SHSM_KEK, CKA_SHSM_VALUE_KNOWN};
+use crate::object::policy::Origin;
 use cryptoki_sys::*;
-
-use super::attr::Attr;
 
 fn holds_secret(a: &AttrMap) -> bool {
     matches!(a.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY))
@@ -28,7 +29,8 @@ fn holds_secret(a: &AttrMap) -> bool {
 
 /// Whether the key's secret components may be read with `C_GetAttributeValue` now.
 pub fn readable(a: &AttrMap) -> bool {
-    !a.flag(CKA_SENSITIVE) && a.bool(CKA_EXTRACTABLE).unwrap_or(false)
+    // The same reading as the attribute policy's: an absent CKA_SENSITIVE counts as true.
+    !a.bool(CKA_SENSITIVE).unwrap_or(true) && a.bool(CKA_EXTRACTABLE).unwrap_or(false)
 }
 
 /// Whether the caller may know the key's value. Files written before lineage was kept carry no

@@ -1,0 +1,100 @@
+//! What every new object gets before it is stored, whoever makes it (`C_CreateObject`,
+//! `C_GenerateKey[Pair]`, `C_UnwrapKey`, `C_DeriveKey` in the token; `generatekey` in
+//! [`super::keygen`]): a unique id, `CKA_LOCAL` and the key-generation mechanism,
+//! the "always sensitive"/"never extractable" history, lineage, and for asymmetric keys a
+//! check that the material parses plus the public attributes derived from it.
+//!
+//! Object-model rules, but they need [`crate::mech`] to parse keys and derive public halves, so
+//! they sit here, above `mech` and `object`, where both the token and `keygen` reach them.
+
+use super::lineage;
+use crate::error::{err, Result};
+use crate::object::attr::{Attr, AttrMap};
+use crate::object::policy::Origin;
+use cryptoki_sys::*;
+
+/// Fills in what the token computes for a new object, per class and origin.
+pub fn complete_new(attrs: &mut AttrMap, origin: Origin, keygen_mech: Option<CK_MECHANISM_TYPE>) -> Result<()> {
+    let class = attrs.class().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+    let mut id = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut id)?;
+    attrs.set(CKA_UNIQUE_ID, Attr::bytes(hex::encode(id).into_bytes()));
+    if !matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
+        return Ok(());
+    }
+    let local = matches!(origin, Origin::Generate);
+    attrs.set(CKA_LOCAL, Attr::Bool(local));
+    attrs.set(CKA_KEY_GEN_MECHANISM, Attr::Ulong(keygen_mech.filter(|_| local).unwrap_or(CK_UNAVAILABLE_INFORMATION)));
+    if matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
+        // "Always"/"never" hold only for keys born inside the token with that property.
+        // Only a key generated here has provably never been outside the token.
+        let generated = origin == Origin::Generate;
+        attrs.set(CKA_ALWAYS_SENSITIVE, Attr::Bool(generated && attrs.flag(CKA_SENSITIVE)));
+        attrs.set(CKA_NEVER_EXTRACTABLE, Attr::Bool(generated && !attrs.flag(CKA_EXTRACTABLE)));
+        lineage::at_birth(attrs, origin);
+    }
+    if class == CKO_SECRET_KEY {
+        let kt = attrs.key_type().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        let len = attrs.bytes(CKA_VALUE).map(<[u8]>::len).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        let ok = match kt {
+            CKK_AES => matches!(len, 16 | 24 | 32),
+            CKK_DES3 => len == 24,
+            _ => len >= 1,
+        };
+        if !ok {
+            return err(if origin == Origin::Create { CKR_ATTRIBUTE_VALUE_INVALID } else { CKR_KEY_SIZE_RANGE });
+        }
+        attrs.set(CKA_VALUE_LEN, Attr::Ulong(len as CK_ULONG));
+    }
+    if matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY) {
+        complete_asymmetric(attrs, class)?;
+    }
+    Ok(())
+}
+
+/// Public/private keys: the material must parse (a bad key is refused at import, not at first
+/// use), and derived public attributes are filled in.
+fn complete_asymmetric(attrs: &mut AttrMap, class: CK_OBJECT_CLASS) -> Result<()> {
+    let kt = attrs.key_type().ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+    // Parsed (and checked) once; the public attributes below come from this key.
+    let material = crate::mech::KeyMaterial::from_attrs(attrs).map_err(|e| {
+        if matches!(e.rv(), CKR_CURVE_NOT_SUPPORTED | CKR_DOMAIN_PARAMS_INVALID | CKR_TEMPLATE_INCOMPLETE) {
+            e
+        } else {
+            CKR_ATTRIBUTE_VALUE_INVALID.into()
+        }
+    })?;
+    if class == CKO_PRIVATE_KEY {
+        // Private keys also carry their public half (EC point; RSA modulus and exponent).
+        for (t, v) in crate::mech::pkcs8::public_from_private_parsed(attrs, &material)?.iter() {
+            if !attrs.contains(t) {
+                attrs.set(t, v.clone());
+            }
+        }
+    }
+    if kt == CKK_RSA && class == CKO_PUBLIC_KEY {
+        let n = attrs.bytes(CKA_MODULUS).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        let bits = bit_len(n);
+        if bits == 0 {
+            return err(CKR_ATTRIBUTE_VALUE_INVALID);
+        }
+        attrs.set(CKA_MODULUS_BITS, Attr::Ulong(bits as CK_ULONG));
+    }
+    // CKA_PUBLIC_KEY_INFO is computed from the key; one given by the caller must be that value
+    // (a key that claims another key's public half would mislead whoever trusts it).
+    let given = attrs.bytes(CKA_PUBLIC_KEY_INFO).filter(|b| !b.is_empty()).map(<[u8]>::to_vec);
+    if let Some(spki) = crate::mech::pkcs8::public_key_info_parsed(attrs, &material) {
+        if given.is_some_and(|g| g != spki) {
+            return err(CKR_ATTRIBUTE_VALUE_INVALID);
+        }
+        attrs.set(CKA_PUBLIC_KEY_INFO, Attr::bytes(spki));
+    }
+    Ok(())
+}
+
+fn bit_len(be: &[u8]) -> usize {
+    match be.iter().position(|b| *b != 0) {
+        None => 0,
+        Some(i) => (be.len() - i) * 8 - be[i].leading_zeros() as usize,
+    }
+}
