@@ -1,50 +1,109 @@
-//! The one error type of the core: a PKCS#11 return value.
+//! The one error type of the core: a PKCS#11 return value, and optionally why.
 //!
-//! The core speaks `Result<T>`; the ABI layer turns `Err(e)` into `e.rv()`. Keeping the CK_RV as
-//! the error makes the mapping to the C world exact and lets `?` carry spec codes through layers.
+//! The core speaks `Result<T>`; the ABI layer turns `Err(e)` into `e.rv()` and nothing else, so
+//! the mapping to the C world stays exact and `?` carries spec codes through layers. A failure
+//! site that knows more than the code (which file, which check) attaches a [`reason`]: the
+//! administration tools print it (`module::admin`), the ABI ignores it.
+//!
+//! [`reason`]: Error::reason
 
 use cryptoki_sys::*;
+use std::borrow::Cow;
 use std::fmt;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Error(CK_RV);
+/// A CK_RV and, boxed so the error stays two words, an optional sentence saying why.
+///
+/// Equality compares the CK_RV only: the reason is for people, the code is the contract.
+#[derive(Clone)]
+pub struct Error {
+    rv: CK_RV,
+    reason: Option<Box<Cow<'static, str>>>,
+}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub const fn new(rv: CK_RV) -> Self {
-        Error(rv)
+        Error { rv, reason: None }
     }
-    pub const fn rv(self) -> CK_RV {
-        self.0
+    pub const fn rv(&self) -> CK_RV {
+        self.rv
     }
     pub const fn general() -> Self {
-        Error(CKR_GENERAL_ERROR)
+        Error::new(CKR_GENERAL_ERROR)
+    }
+    /// `rv`, because of `reason` (a literal, or a formatted `String`).
+    pub fn with_reason(rv: CK_RV, reason: impl Into<Cow<'static, str>>) -> Self {
+        Error { rv, reason: Some(Box::new(reason.into())) }
+    }
+    /// Why, if the failure site said.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref().map(|r| r.as_ref())
+    }
+    /// The same code with `context` in front of the reason: `"<context>: <reason>"`, or just
+    /// `context` when there was none.
+    pub fn context(self, context: impl Into<Cow<'static, str>>) -> Self {
+        let context = context.into();
+        let reason = match self.reason {
+            Some(r) => Cow::Owned(format!("{context}: {r}")),
+            None => context,
+        };
+        Error { rv: self.rv, reason: Some(Box::new(reason)) }
     }
 }
 
+/// [`Error::context`] on a `Result`.
+pub trait Context<T> {
+    /// Puts `context` in front of the error's reason.
+    fn context(self, context: impl Into<Cow<'static, str>>) -> Result<T>;
+    /// As [`Context::context`], formatted only on failure.
+    fn with_context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, context: impl Into<Cow<'static, str>>) -> Result<T> {
+        self.map_err(|e| e.into().context(context))
+    }
+    fn with_context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| e.into().context(context()))
+    }
+}
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.rv == other.rv
+    }
+}
+
+impl Eq for Error {}
+
 impl From<CK_RV> for Error {
     fn from(rv: CK_RV) -> Self {
-        Error(rv)
+        Error::new(rv)
     }
 }
 
 impl From<std::io::Error> for Error {
-    fn from(_: std::io::Error) -> Self {
-        // Storage failures surface as CKR_DEVICE_ERROR (the spec's "problem with the token").
-        Error(CKR_DEVICE_ERROR)
+    fn from(e: std::io::Error) -> Self {
+        // Storage failures surface as CKR_DEVICE_ERROR (the spec's "problem with the token"); the
+        // system's words are the reason.
+        Error::with_reason(CKR_DEVICE_ERROR, e.to_string())
     }
 }
 
 impl From<aws_lc_rs::error::Unspecified> for Error {
     fn from(_: aws_lc_rs::error::Unspecified) -> Self {
-        Error(CKR_FUNCTION_FAILED)
+        Error::new(CKR_FUNCTION_FAILED)
     }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (0x{:08X})", rv_name(self.0), self.0)
+        write!(f, "{} (0x{:08X})", rv_name(self.rv), self.rv)?;
+        match self.reason() {
+            Some(r) => write!(f, ": {r}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -58,7 +117,12 @@ impl std::error::Error for Error {}
 
 /// `return err(CKR_X)` shorthand.
 pub fn err<T>(rv: CK_RV) -> Result<T> {
-    Err(Error(rv))
+    Err(Error::new(rv))
+}
+
+/// `return err_because(CKR_X, "why")` shorthand.
+pub fn err_because<T>(rv: CK_RV, reason: impl Into<Cow<'static, str>>) -> Result<T> {
+    Err(Error::with_reason(rv, reason))
 }
 
 /// Human name of a return value, for logs and CLI messages.
@@ -154,4 +218,25 @@ pub fn rv_name(rv: CK_RV) -> &'static str {
         CKR_FUNCTION_REJECTED,
         CKR_OPERATION_CANCEL_FAILED,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_rides_along_but_the_code_is_the_contract() {
+        assert_eq!(std::mem::size_of::<Error>(), 16);
+        let plain = Error::new(CKR_DEVICE_ERROR);
+        assert_eq!(plain.reason(), None);
+        let why = Error::with_reason(CKR_DEVICE_ERROR, "local/world is not a regular file");
+        assert_eq!(why, plain);
+        assert_eq!(why.rv(), CKR_DEVICE_ERROR);
+        assert_eq!(format!("{why}"), "CKR_DEVICE_ERROR (0x00000030): local/world is not a regular file");
+        let io: Result<()> = Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied).into());
+        let e = io.context("cannot read local/world").unwrap_err();
+        assert_eq!(e.rv(), CKR_DEVICE_ERROR);
+        assert_eq!(e.reason(), Some("cannot read local/world: permission denied"));
+        assert_eq!(Error::new(CKR_PIN_INCORRECT).context("softcard x").reason(), Some("softcard x"));
+    }
 }

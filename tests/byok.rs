@@ -209,10 +209,14 @@ fn vendor_interface_and_standard_wrap_produce_packages_azure_would_import() {
     assert_eq!(read_attr(&r, s, pubs[0], CKA_PUBLIC_KEY_INFO), v.public_spki);
 
     // 4. Standard PKCS#11: C_CreateObject the KEK, C_WrapKey(CKM_RSA_AES_KEY_WRAP).
-    let privs = find(&r, s, &mut [attr(CKA_CLASS, &privc), attr(CKA_LABEL, b"contosokey")]);
-    assert_eq!(privs.len(), 2, "the key and its reduced-ACL transfer copy");
+    // The transfer copy carries its own label, so a client choosing by label gets the original.
+    let original = find(&r, s, &mut [attr(CKA_CLASS, &privc), attr(CKA_LABEL, b"contosokey")]);
+    let xfer = find(&r, s, &mut [attr(CKA_CLASS, &privc), attr(CKA_LABEL, b"contosokey (transfer copy)")]);
+    assert_eq!((original.len(), xfer.len()), (1, 1), "the key and its reduced-ACL transfer copy");
     let app = |h| read_attr(&r, s, h, 0xDE43_6975).unwrap(); // CKA_NFKM_APPNAME
-    let (xfer, original): (Vec<_>, Vec<_>) = privs.iter().partition(|h| app(**h) == b"xferacld");
+    assert_eq!((app(original[0]).as_slice(), app(xfer[0]).as_slice()), (&b"simple"[..], &b"xferacld"[..]));
+    let no = [CK_FALSE];
+    assert_eq!(read_attr(&r, s, xfer[0], CKA_SIGN).unwrap(), no, "its usage flags say what its ACL allows");
     let kek = kek_object(&r, s, &kat.public_pem);
     let ct = wrap_azure(&r, s, kek, xfer[0]).unwrap();
     let doc = ByokDocument::new(&kat.kid, &ct, "tests/byok.rs").to_bytes();

@@ -67,8 +67,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The module path of a file: `src/module/keygen.rs` → `[module, keygen]`, `src/mech/mod.rs` →
-/// `[mech]`; the binary and its `cli` directory are one layer, `cli`.
+/// The module path of a file: `src/module/keygen/params.rs` → `[module, keygen, params]`,
+/// `src/mech/mod.rs` → `[mech]`; the binary and its `cli` directory are one layer, `cli`.
 fn module_path(rel: &Path) -> Vec<String> {
     let mut parts: Vec<String> = rel.with_extension("").iter().map(|s| s.to_string_lossy().into_owned()).collect();
     if parts.last().is_some_and(|l| l == "mod") {

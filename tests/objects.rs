@@ -184,21 +184,20 @@ fn find_uses_indexes_over_many_objects() {
     for i in 0..2000 {
         s.create_object(&data(&format!("obj-{i}"), false, false)).unwrap();
     }
-    let t0 = std::time::Instant::now();
     for i in (0..2000).step_by(7) {
         let f = s
             .find_objects(&[Attribute::Class(ObjectClass::DATA), Attribute::Label(format!("obj-{i}").into_bytes())])
             .unwrap();
         assert_eq!(f.len(), 1);
     }
-    // Not a speed assertion: a correctness check that every lookup found exactly its object.
-    let _ = t0.elapsed();
     assert_eq!(s.find_objects(&[Attribute::Class(ObjectClass::DATA)]).unwrap().len(), 2000);
 }
 
-/// The child side of `killed_mid_write_leaves_a_usable_store`: writes token objects forever.
+/// The child side of `killed_mid_write_leaves_a_usable_store` and
+/// `two_processes_writing_one_store_lose_nothing`: writes token objects (forever, or
+/// `SHIELDHSM_CHILD_COUNT` of them).
 #[test]
-#[ignore]
+#[ignore = "run by the other tests, in a child process with SHIELDHSM_CHILD_KMDATA set"]
 fn child_writer() {
     let Ok(dir) = std::env::var("SHIELDHSM_CHILD_KMDATA") else { return };
     let so = std::path::PathBuf::from(std::env::var("SHIELDHSM_CHILD_SO").unwrap());

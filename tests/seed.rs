@@ -118,6 +118,27 @@ fn the_seed_runs_verbatim_in_order_on_an_empty_data_directory() {
     assert!(version.len() == 32 && version.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
     assert!(out.contains("Key Type       : RSA-HSM"), "{out}");
     assert_eq!(ws.vault_keys().len(), 1);
+    // After the seed, a client choosing the key by label signs with the original (the transfer
+    // copy has its own label and may only be exported), as examples/run-demo does.
+    std::fs::write(ws.work().join("msg.txt"), b"payment order 42").unwrap();
+    let so = common::built_module();
+    let sign = [
+        "--module",
+        so.to_str().unwrap(),
+        "--slot",
+        "0",
+        "--sign",
+        "-m",
+        "SHA256-RSA-PKCS",
+        "--label",
+        "contosokey",
+        "-i",
+        "msg.txt",
+        "-o",
+        "msg.sig",
+    ];
+    ws.ok("pkcs11-tool", &sign);
+    assert_eq!(std::fs::metadata(ws.work().join("msg.sig")).unwrap().len(), 256);
     // The module holding a world now refuses a second new-world until put into initialisation mode.
     let e = ws.fails("new-world", &["--initialize", "--module=1", "--acs-quorum=1/1"]);
     assert!(e.contains("hsm-mode -m 1 I"), "{e}");

@@ -14,9 +14,10 @@ const FORBIDDEN: [&str; 3] = [concat!("..", "/shared"), concat!("shared", "/byok
 const README_ALLOWED: &str = concat!("..", "/shared", "/bench/bench-vs-softhsm.sh");
 
 /// Directories scanned recursively, relative to the repository root.
-const DIRS: [&str; 10] = [
+const DIRS: [&str; 11] = [
     "src",
     "tests",
+    "benches",
     "examples",
     "pkcs11-conformance",
     "fuzz/fuzz_targets",

@@ -2,7 +2,7 @@
 //! marshalling layer under AddressSanitizer/LeakSanitizer (an ASan-built `.so` cannot be
 //! dlopen'ed by ordinary test binaries). The same calls run in every ordinary `cargo test`.
 
-use super::entry::*;
+use super::fns::*;
 use cryptoki_sys::*;
 use std::ffi::c_void;
 use std::ptr::null_mut;

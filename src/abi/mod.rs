@@ -1,12 +1,20 @@
 //! The C ABI: the only room with raw pointers from the caller (the other `unsafe` is aws-lc's C
-//! API in `mech::ffi` and libc calls in `module::store`). Each `C_*` function is a thin shim
-//! that catches panics, turns pointers into slices and typed values ([`marshal`]), calls the
-//! token layer, and maps the result to a `CK_RV`. The vendor calls ([`vendor`]) reach `module`
-//! and `byok` directly. The top layer: nothing in the library names it but `fuzzing`.
+//! API in `mech::ffi` and libc calls in `module::store`). It holds marshalling and shims only:
+//! PKCS#11 policy (PIN flags, operation state, the dual-function updates) is the token layer's.
+//!
+//! - [`fns`]: the `C_*` entry points, one file per chapter of the function list (general,
+//!   slot and token, session, object, encrypt, decrypt, digest, sign, verify, dual-function,
+//!   key, random, the 3.0 message functions). Each is a thin shim that catches panics
+//!   ([`guard`]), turns pointers into slices and typed values ([`marshal`]), calls a typed
+//!   function of the token layer, and maps the result to a `CK_RV`.
+//! - [`tables`]: the 2.40 and 3.0 function lists and `C_GetInterface`/`C_GetInterfaceList`.
+//! - [`vendor`]: the "ShieldHSM" vendor calls, which reach `module` and `byok` directly.
+//!
+//! The top layer: nothing in the library names it but `fuzzing`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod entry;
+pub mod fns;
 pub mod marshal;
 pub mod tables;
 pub mod vendor;

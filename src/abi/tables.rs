@@ -3,7 +3,7 @@
 
 #![allow(non_snake_case)]
 
-use super::entry::*;
+use super::fns::*;
 use super::guard;
 use super::marshal::{out, write_list};
 use crate::error::err;

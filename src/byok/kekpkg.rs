@@ -1,5 +1,6 @@
 //! KEK packages as evidence: the one check of a vendor-signed KEK package's body (every tool
-//! uses it), and the integrity of KEKs registered in `local/kekpkg_<name>`.
+//! uses it: `verifykeypackage`, `KeyTransferRemote` and the vendor interface), and the integrity
+//! of KEKs registered in `local/kekpkg_<name>`.
 //!
 //! `local/` is like a real nShield's kmdata: administrators read, copy and edit it. A registered
 //! KEK decides where a module key may be exported, so its file carries an HMAC-SHA256 under a key
@@ -15,11 +16,15 @@ use aws_lc_rs::hmac;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
+/// The format of a vendor-signed KEK package's body (`BYOK-KEK-pkg-<REGION>-1`).
 pub const KEK_PKG_FORMAT: &str = "shieldhsm/byok-kek-pkg/1";
+/// The format of a KEK registered in `local/kekpkg_<name>`.
+pub const REGISTERED_FORMAT: &str = "shieldhsm/kekpkg/1";
 pub const KEK_CLAIMS: [&str; 2] = ["generated-in-hsm", "non-exportable"];
 const MAC_LABEL: &[u8] = b"shieldhsm/kekpkg-mac/1";
 
-fn missing(have: &[String], want: &[&str]) -> Vec<String> {
+/// The claims of `want` that `have` lacks.
+pub fn missing_claims(have: &[String], want: &[&str]) -> Vec<String> {
     want.iter().filter(|w| !have.iter().any(|h| h == *w)).map(|w| w.to_string()).collect()
 }
 
@@ -32,7 +37,7 @@ pub fn check_kek_body(b: &PackageBody, name: &str) -> AdminResult<(Kek, String)>
             "pass BYOK-KEK-pkg-<REGION>-1 to -k and BYOK-SecurityWorld-pkg-<REGION>-1 to -w",
         ));
     }
-    let gaps = missing(&b.claims, &KEK_CLAIMS);
+    let gaps = missing_claims(&b.claims, &KEK_CLAIMS);
     if !gaps.is_empty() {
         return Err(AdminError::new(
             format!("{name} does not claim {}", gaps.join(", ")),
@@ -42,14 +47,12 @@ pub fn check_kek_body(b: &PackageBody, name: &str) -> AdminResult<(Kek, String)>
     let (Some(kid), Some(spki)) = (&b.kid, &b.kek_spki) else {
         return Err(AdminError::new(format!("{name} carries no KEK"), "download the toolset again (byok-toolset)"));
     };
-    check_kid(kid).map_err(|e| {
-        let what = e.0.split(" \u{2014} ").next().unwrap_or("bad kid").to_string();
-        AdminError::new(format!("{name}: {what}"), "download the toolset again (byok-toolset)")
-    })?;
+    check_kid(kid)
+        .map_err(|e| AdminError::new(format!("{name}: {}", e.what), "download the toolset again (byok-toolset)"))?;
     let der = B64
         .decode(spki)
         .map_err(|_| AdminError::new(format!("{name}: the KEK is not base64"), "run byok-toolset again"))?;
-    let kek = Kek::parse(&der).map_err(|e| AdminError::new(format!("{name}: {e}"), "run byok-toolset again"))?;
+    let kek = Kek::parse(&der).map_err(|e| AdminError::new(format!("{name}: {}", e.what), "run byok-toolset again"))?;
     Ok((kek, kid.clone()))
 }
 

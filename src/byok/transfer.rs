@@ -3,14 +3,17 @@
 //! package wrapped to the KEK with CKM_RSA_AES_KEY_WRAP (AES-256, OAEP-SHA-1) — plus the offline
 //! check of a package with the KEK's private key.
 
-use super::kek::{check_kid, Kek};
-use super::kekpkg;
+use super::kek::{self, check_kid, Kek};
+use super::kekpkg::{self, REGISTERED_FORMAT};
 use super::package::ByokDocument;
-use super::vendor::{SignedPackage, VendorRoot};
+use super::sha256_hex;
+use super::toolset;
+use super::vendor::{PackageBody, SignedPackage};
 use crate::mech::{self, KeyMaterial, Params};
 use crate::module::acl::{self, Acl, Permission};
 use crate::module::admin::{fail, AdminError, AdminResult, Interaction};
-use crate::module::keygen::{key_file_name, open_key};
+use crate::module::keygen::{self, key_file_name, open_key, PUB_SUFFIX};
+use crate::module::kmfile;
 use crate::module::store::Store;
 use crate::module::world::{load_acs, operational};
 use crate::object::attr::{Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL};
@@ -176,6 +179,67 @@ pub fn register_kek(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
     save_kekpkg(store, pkg)
 }
 
+/// `KeyTransferRemote`'s KEK (`-ExchangeKeyPackage`, `-KekId`) and, for a vendor KEK, its
+/// checked Security World package (`-NewSecurityWorldPackage`, required then). Writes nothing.
+pub fn find_kek_and_world(
+    store: &Store,
+    kek_arg: &str,
+    kid: Option<&str>,
+    world_arg: Option<&str>,
+) -> AdminResult<(KekPackage, Option<PackageBody>)> {
+    let kek = find_kek(store, kek_arg, kid)?;
+    if let Some(k) = kid {
+        if k != kek.kid {
+            return fail(
+                format!("-KekId {k} is not the kid of KEK {} ({})", kek.name, kek.kid),
+                "drop -KekId, or give the KEK file that belongs to it",
+            );
+        }
+    }
+    let world = match world_arg {
+        Some(w) => Some(toolset::check_world_package(store, w, kek.region.as_deref())?),
+        None if kek.source == "emulated-vendor" => {
+            let r = kek.region.clone().unwrap_or_else(|| "<REGION>".into());
+            return fail(
+                format!("-NewSecurityWorldPackage is missing (KEK {} comes from a vendor package)", kek.name),
+                format!("add -NewSecurityWorldPackage BYOK-SecurityWorld-pkg-{r}-1"),
+            );
+        }
+        None => None,
+    };
+    Ok((kek, world))
+}
+
+/// `byok-kek-import`'s checks before the data directory is opened: the kid, then the KEK file
+/// `az keyvault key download` wrote. Returns the file's bytes and the KEK.
+pub fn read_azure_kek(path: &str, kid: &str) -> AdminResult<(Vec<u8>, Kek)> {
+    check_kid(kid).map_err(|e| e.or_todo("pass the kid exactly as `az keyvault key show` prints it"))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| AdminError::new(format!("cannot read {path} ({e})"), "check the --pem path"))?;
+    let kek = Kek::parse(&bytes)?;
+    Ok((bytes, kek))
+}
+
+/// The local name of a KEK imported without one: its name in the kid.
+pub fn default_kek_name(kid: &str) -> String {
+    kek::kid_key_name(kid).unwrap_or("KEKforBYOK").to_string()
+}
+
+/// Registers the Azure KEK `kek` (read from `bytes`) under `name`, unless that very KEK and kid
+/// are registered there already. Returns the registered package and whether it was there.
+pub fn register_azure_kek(
+    store: &Store,
+    name: &str,
+    bytes: &[u8],
+    kek: &Kek,
+    kid: &str,
+) -> AdminResult<(KekPackage, bool)> {
+    match KekPackage::load_registered(store, name)? {
+        Some(pkg) if pkg.kid == kid && pkg.fingerprint_sha256 == kek.fingerprint() => Ok((pkg, true)),
+        _ => Ok((import_azure_kek(store, name, bytes, kid)?, false)),
+    }
+}
+
 fn check_no_conflict(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
     if KekPackage::load_registered(store, &pkg.name)?.is_some_and(|o| !o.same_kek(pkg)) {
         return fail(
@@ -190,18 +254,10 @@ fn azure_kek_package(name: &str, kek_bytes: &[u8], kid: &str) -> AdminResult<Kek
     if !valid_name(name) {
         return fail(format!("KEK name {name:?} is not valid"), "use letters, digits, '-' or '_'");
     }
-    check_kid(kid).map_err(|e| match e.0.split_once(" \u{2014} ") {
-        Some((what, todo)) => AdminError::new(what, todo),
-        None => AdminError::new(e.0, "pass the versioned kid with -KekId"),
-    })?;
-    let kek = Kek::parse(kek_bytes).map_err(|e| {
-        AdminError::new(
-            e.0,
-            "give the KEK `az keyvault key download` wrote (an RSA-HSM key of 2048, 3072 or 4096 bits)",
-        )
-    })?;
+    check_kid(kid).map_err(|e| e.or_todo("pass the versioned kid with -KekId"))?;
+    let kek = Kek::parse(kek_bytes)?;
     Ok(KekPackage {
-        format: "shieldhsm/kekpkg/1".into(),
+        format: REGISTERED_FORMAT.into(),
         name: name.into(),
         kid: kid.into(),
         spki: B64.encode(&kek.spki_der),
@@ -214,13 +270,7 @@ fn azure_kek_package(name: &str, kek_bytes: &[u8], kid: &str) -> AdminResult<Kek
 }
 
 fn kek_from_vendor_package(store: &Store, signed: &SignedPackage) -> AdminResult<KekPackage> {
-    let root =
-        VendorRoot::load(store).map_err(|e| AdminError::new(e, "check emu/vendor-root.json"))?.ok_or_else(|| {
-            AdminError::new(
-                "this installation has no emulated vendor root to check the KEK package against",
-                "run byok-toolset --region <REGION> in this data directory first",
-            )
-        })?;
+    let root = toolset::trusted_root(store)?;
     signed
         .verify(&root.public_key())
         .map_err(|e| AdminError::new(format!("the KEK package does not verify: {e}"), "run verifykeypackage"))?;
@@ -228,8 +278,8 @@ fn kek_from_vendor_package(store: &Store, signed: &SignedPackage) -> AdminResult
     let (kek, kid) = kekpkg::check_kek_body(body, "the KEK package")?;
     let spki = B64.encode(&kek.spki_der);
     Ok(KekPackage {
-        format: "shieldhsm/kekpkg/1".into(),
-        name: format!("BYOK-KEK-pkg-{}-1", body.region),
+        format: REGISTERED_FORMAT.into(),
+        name: toolset::package_names(&body.region).0,
         kid,
         spki,
         modulus_bits: kek.modulus_bits,
@@ -281,6 +331,15 @@ pub fn modify_acls(
     // to this one KEK, and it stays sensitive (never in the clear).
     attrs.set(CKA_EXTRACTABLE, Attr::Bool(true));
     attrs.set(CKA_SENSITIVE, Attr::Bool(true));
+    // Its ACL permits wrapped export only: the usage flags say so, and its own label keeps a
+    // client that picks a key by label (`pkcs11-tool --label contosokey`) on the original.
+    for usage in [CKA_SIGN, CKA_SIGN_RECOVER, CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE, CKA_ENCRYPT, CKA_WRAP] {
+        if attrs.contains(usage) {
+            attrs.set(usage, Attr::Bool(false));
+        }
+    }
+    let label = attrs.bytes(CKA_LABEL).map(|l| String::from_utf8_lossy(l).into_owned()).unwrap_or_default();
+    attrs.set(CKA_LABEL, Attr::bytes(format!("{label} (transfer copy)").into_bytes()));
     // Truthful attributes: the copy may be exported, so it is not "never extractable"; nobody
     // may change, destroy or copy it through PKCS#11.
     crate::module::lineage::apply_acl(&mut attrs);
@@ -306,6 +365,15 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    /// As the tools print it: `RSA-2048`, `EC P-256`, `oct AES-256`.
+    pub fn describe(&self) -> String {
+        match self {
+            TargetKind::Rsa(bits) => format!("RSA-{bits}"),
+            TargetKind::Ec(c) => format!("EC {c}"),
+            TargetKind::Oct(bits) => format!("oct AES-{bits}"),
+        }
+    }
+
     pub fn az_args(&self) -> String {
         match self {
             TargetKind::Rsa(_) => "--kty RSA".into(),
@@ -404,10 +472,7 @@ pub fn package_document(store: &Store, ident: &str, kek: &KekPackage) -> AdminRe
             format!("run KeyTransferRemote -ModifyAcls -KeyAppName simple -KeyIdentifier {ident} first"),
         );
     }
-    let raw = store.read(&file)?;
-    let attrs = stored::open_file(&file, &raw, &op.km).map_err(|_| {
-        AdminError::new(format!("local/{file} does not open with this world"), "restore it from backup")
-    })?;
+    let attrs = kmfile::open_module_file(store, &file, &op.km)?;
     // The ACL is matched against the fingerprint of the very key the wrap uses.
     let wrap_to = kek.kek()?;
     let want = Permission::ExportWrapped { kek: wrap_to.fingerprint() };
@@ -432,6 +497,17 @@ pub struct Verified {
     /// The key's public half (SPKI DER) for RSA/EC; `None` for AES.
     pub public_spki: Option<Vec<u8>>,
     pub plaintext_sha256: String,
+}
+
+impl Verified {
+    /// Writes the transferred key's public half (SPKI PEM) to `path`, which must not exist.
+    pub fn write_public_pem(&self, path: &str) -> AdminResult<()> {
+        let spki = self.public_spki.as_ref().ok_or_else(|| {
+            AdminError::new("an AES key has no public half to write", "drop --public-out for oct packages")
+        })?;
+        let pem = crate::mech::asn1::pem_encode("PUBLIC KEY", spki);
+        super::write_new_file(path, 0o644, pem.as_bytes(), "check the --public-out path")
+    }
 }
 
 /// Opens a `.byok` with the KEK's private key (PKCS#8 DER) and checks every layer: JSON shape,
@@ -468,8 +544,70 @@ pub fn verify(byok: &[u8], kek_private_pkcs8: &[u8], expect_kid: Option<&str>) -
         Err(_) if matches!(pt.len(), 16 | 24 | 32) => (TargetKind::Oct(pt.len() * 8), None),
         Err(_) => return Err("the plaintext is neither PKCS#8 nor an AES key".into()),
     };
-    let plaintext_sha256 = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pt));
+    let plaintext_sha256 = sha256_hex(&pt);
     Ok(Verified { kid: doc.header.kid, aes_bits: aes.len() * 8, kind, public_spki, plaintext_sha256 })
+}
+
+/// How a verified package's key matched a module key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMatch {
+    /// Same public key (RSA, EC).
+    PublicKey,
+    /// Same key value (AES), compared inside this process only.
+    Value,
+}
+
+/// `byok-verify --expect-key APP IDENT`: whether the package `v` holds the module key
+/// `key_APP_IDENT`. RSA and EC keys compare by their public half (the `_pub` file when there is
+/// one, else the key itself); an AES key by its value. Opening a token-protected key asks `ui`,
+/// made only when needed.
+pub fn compare_with_key<U: Interaction>(
+    store: &Store,
+    v: &Verified,
+    app: &str,
+    ident: &str,
+    card_dir: Option<&Path>,
+    ui: impl FnOnce() -> AdminResult<U>,
+) -> AdminResult<KeyMatch> {
+    let op = operational(store, 1, "byok-verify --expect-key")?;
+    let name = key_file_name(app, ident);
+    let mismatch = |what: &str| {
+        AdminError::new(
+            format!("the package's key is not {name} ({what} differ)"),
+            "check which key was transferred, or --expect-key",
+        )
+    };
+    match &v.public_spki {
+        Some(spki) => {
+            let pub_name = format!("{name}{PUB_SUFFIX}");
+            let ours = if store.exists(&pub_name) {
+                keygen::public_key_info(&kmfile::open_module_file(store, &pub_name, &op.km)?)
+            } else {
+                let mut ui = ui()?;
+                let (_, attrs) = open_key(store, &op, app, ident, card_dir, &mut ui)?;
+                ui.busy_end();
+                keygen::public_key_info(&attrs)
+            };
+            let ours = ours.ok_or_else(|| {
+                AdminError::new(format!("{name} has no public key to compare"), "give an RSA or EC key")
+            })?;
+            if &ours != spki {
+                return Err(mismatch("public keys"));
+            }
+            Ok(KeyMatch::PublicKey)
+        }
+        None => {
+            let mut ui = ui()?;
+            let (_, attrs) = open_key(store, &op, app, ident, card_dir, &mut ui)?;
+            let value = attrs.bytes(CKA_VALUE).ok_or_else(|| {
+                AdminError::new(format!("{name} is not a secret key"), "give the AES key that was transferred")
+            })?;
+            if sha256_hex(value) != v.plaintext_sha256 {
+                return Err(mismatch("key values"));
+            }
+            Ok(KeyMatch::Value)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -487,13 +625,9 @@ mod tests {
         serde_json::from_slice(&data("kat.json")).unwrap()
     }
 
-    fn pem_der(pem: &[u8]) -> Vec<u8> {
-        let body: String = std::str::from_utf8(pem).unwrap().lines().filter(|l| !l.starts_with("-----")).collect();
-        B64.decode(body).unwrap()
-    }
-
     fn kek_private(k: &serde_json::Value) -> Vec<u8> {
-        pem_der(&data(k["kek_private_pem_file"].as_str().unwrap()))
+        let pem = data(k["kek_private_pem_file"].as_str().unwrap());
+        crate::mech::asn1::pem_decode(std::str::from_utf8(&pem).unwrap()).unwrap().1
     }
 
     fn target_hex(c: &serde_json::Value) -> String {

@@ -34,22 +34,22 @@ impl VendorRoot {
             return Ok(None);
         }
         let raw = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let f: RootFile = serde_json::from_slice(&raw).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&path, &raw).map(Some)
+    }
+
+    fn parse(path: &std::path::Path, raw: &[u8]) -> Result<VendorRoot, String> {
+        let f: RootFile = serde_json::from_slice(raw).map_err(|e| format!("{}: {e}", path.display()))?;
         let der = B64.decode(&f.private_pkcs8).map_err(|_| "vendor root key is not base64".to_string())?;
         let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &der)
             .map_err(|_| "vendor root key does not parse".to_string())?;
-        Ok(Some(VendorRoot { pair }))
+        Ok(VendorRoot { pair })
     }
 
     /// Loads the root, creating it on first use.
     pub fn load_or_create(store: &Store, lock: &StoreLock<'_>) -> Result<VendorRoot, String> {
         let path = store.emu().join(ROOT_FILE);
         if let Ok(raw) = std::fs::read(&path) {
-            let f: RootFile = serde_json::from_slice(&raw).map_err(|e| format!("{}: {e}", path.display()))?;
-            let der = B64.decode(&f.private_pkcs8).map_err(|_| "vendor root key is not base64".to_string())?;
-            let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &der)
-                .map_err(|_| "vendor root key does not parse".to_string())?;
-            return Ok(VendorRoot { pair });
+            return Self::parse(&path, &raw);
         }
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let doc = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
@@ -89,7 +89,7 @@ pub fn fingerprints(public_key: &[u8]) -> (String, String) {
 /// A signed package body: what is claimed, and by whom.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct PackageBody {
-    /// `shieldhsm/byok-kek-pkg/1` or `shieldhsm/byok-world-pkg/1`.
+    /// [`super::kekpkg::KEK_PKG_FORMAT`] or [`super::toolset::WORLD_PKG_FORMAT`].
     pub format: String,
     pub region: String,
     /// KEK packages: the Key Vault key identifier and the KEK's SPKI (base64).
@@ -161,7 +161,7 @@ mod tests {
         };
         assert_eq!(root.public_key(), again.public_key());
         let body = PackageBody {
-            format: "shieldhsm/byok-kek-pkg/1".into(),
+            format: super::super::kekpkg::KEK_PKG_FORMAT.into(),
             region: "EU".into(),
             kid: Some("https://x.vault.azure.net/keys/K/0123456789abcdef0123456789abcdef".into()),
             kek_spki: Some("AAAA".into()),

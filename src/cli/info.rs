@@ -11,6 +11,7 @@ use shieldhsm::module::admin::{AdminError, AdminResult};
 use shieldhsm::module::cardset;
 use shieldhsm::module::hsm::{self, Mode, ModuleState};
 use shieldhsm::module::keygen::{self, KeyEntry};
+use shieldhsm::module::kmfile::{self, Contents};
 use shieldhsm::module::softcard;
 use shieldhsm::module::store::Store;
 use shieldhsm::module::time::format_time;
@@ -20,21 +21,11 @@ use shieldhsm::object::attr::{
 };
 use shieldhsm::object::envelope::SecretKey32;
 use shieldhsm::object::policy;
-use shieldhsm::object::stored::{self, Protection};
+use shieldhsm::object::stored::Protection;
 use std::path::{Path, PathBuf};
 
 const NFKMINFO_USAGE: &str = "usage: nfkminfo [-w] [-k [APP [IDENT]]] [-l [APP...]] [-c] [-s] [-m N]\n  \
 -w world and modules (default), -k keys, -l key names by protection, -c card sets, -s softcards";
-
-/// The world key, if module `number` holds the world (any mode: reading needs no O switch).
-fn world_km(store: &Store, w: Option<&WorldFile>, number: u32) -> Option<SecretKey32> {
-    let w = w?;
-    let m = hsm::get(store, number).ok()?;
-    if m.has_world(&w.hkm) {
-        return m.km();
-    }
-    hsm::list(store).ok()?.into_iter().find(|m| m.has_world(&w.hkm)).and_then(|m| m.km())
-}
 
 pub fn nfkminfo(tool: &str, a: &[String]) -> AdminResult<()> {
     let opts = [
@@ -60,7 +51,7 @@ pub fn nfkminfo(tool: &str, a: &[String]) -> AdminResult<()> {
         hsm::get(&store, m)?;
     }
     let w = WorldFile::read(&store)?;
-    let km = world_km(&store, w.as_ref(), module.unwrap_or(1));
+    let km = kmfile::world_km(&store, w.as_ref(), module.unwrap_or(1));
     if p.has("world-info") || !any_list {
         print_world(&store, w.as_ref(), module)?;
     }
@@ -360,47 +351,6 @@ fn show_attrs(attrs: &AttrMap) {
     }
 }
 
-/// Field names whose values are secret (sealed or key material): shown as their length only.
-const SECRET_FIELDS: [&str; 12] = [
-    "share",
-    "km",
-    "km0",
-    "wrapped_lt",
-    "knso_sealed",
-    "km_sealed",
-    "kre_sealed",
-    "kra_sealed",
-    "wrapped_key",
-    "blob",
-    "salt",
-    "check",
-];
-
-fn redact(v: &mut serde_json::Value) {
-    use base64::Engine;
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, val) in m.iter_mut() {
-                if SECRET_FIELDS.contains(&k.as_str()) {
-                    if let serde_json::Value::String(s) = val {
-                        if !s.is_empty() {
-                            let n = base64::engine::general_purpose::STANDARD
-                                .decode(s.as_bytes())
-                                .map(|b| b.len())
-                                .unwrap_or(s.len());
-                            *val = serde_json::Value::String(format!("<{n} bytes, not shown>"));
-                        }
-                    }
-                } else {
-                    redact(val);
-                }
-            }
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(redact),
-        _ => {}
-    }
-}
-
 pub fn kmfile_dump(tool: &str, a: &[String]) -> AdminResult<()> {
     let p = args::parse(a, &[valued("module", Some('m'))], tool)?;
     if help_if_asked(&p, "usage: kmfile-dump FILE\n  FILE: a path, or a name in the data directory's local/ (e.g. key_simple_contosokey)") {
@@ -409,68 +359,57 @@ pub fn kmfile_dump(tool: &str, a: &[String]) -> AdminResult<()> {
     no_extra(&p, 1, tool)?;
     let arg = p.pos.first().ok_or_else(|| AdminError::new("no file given", format!("run `{tool} <file>`")))?;
     let store = open_store()?;
-    let path = {
-        let direct = PathBuf::from(arg);
-        if direct.exists() {
-            direct
-        } else if store.local().join(arg).exists() {
-            store.local().join(arg)
-        } else {
-            return Err(AdminError::new(
-                format!("no such file {arg:?}"),
-                "give a path, or a file name in local/ (see `ls` of the data directory)",
-            ));
-        }
-    };
+    let path = kmfile::locate(&store, arg).ok_or_else(|| {
+        AdminError::new(
+            format!("no such file {arg:?}"),
+            "give a path, or a file name in local/ (see `ls` of the data directory)",
+        )
+    })?;
     let raw = std::fs::read(&path)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
     out!("File {}", path.display());
-    if let Ok((prot, owner)) = stored::peek_file(&raw) {
+    if let Some(h) = kmfile::object_header(&name, &raw) {
         out!(" format       shieldhsm object file v1 (SHSMOBJ1), AES-256-GCM sealed PKCS#11 attributes");
-        if let Some((app, ident, public_half)) = keygen::split_key_file(&name) {
-            out!(" key          AppName {app} Ident {ident}{}", if public_half { " (public half)" } else { "" });
+        if let Some((app, ident, public_half)) = &h.key {
+            out!(" key          AppName {app} Ident {ident}{}", if *public_half { " (public half)" } else { "" });
         }
         out!(
             " protection   {}",
-            match prot {
+            match h.protection {
                 Protection::Module => "module key (KM)",
                 Protection::Token => "logical token (softcard / card set)",
             }
         );
-        out!(" owner        {owner}");
-        out!(" sealed body  {} bytes", raw.len().saturating_sub(10 + owner.len()));
+        out!(" owner        {}", h.owner);
+        out!(" sealed body  {} bytes", h.sealed_len);
         let w = WorldFile::read(&store)?;
-        let km = world_km(&store, w.as_ref(), args::module_number(p.value("module"), tool)?);
-        match (prot, km) {
-            (Protection::Module, Some(km)) => match stored::open_file(&name, &raw, &km) {
-                Ok(attrs) => {
-                    out!(" attributes   ({}; secret values not shown)", attrs.len());
-                    show_attrs(&attrs);
-                    if let Some(acl) = attrs.bytes(CKA_SHSM_ACL).and_then(Acl::from_json) {
-                        out!(" ACL");
-                        for l in acl.describe() {
-                            out!(" {l}");
-                        }
+        let km = kmfile::world_km(&store, w.as_ref(), args::module_number(p.value("module"), tool)?);
+        match kmfile::object_contents(&name, &raw, h.protection, km.as_ref()) {
+            Contents::Opened(attrs) => {
+                out!(" attributes   ({}; secret values not shown)", attrs.len());
+                show_attrs(&attrs);
+                if let Some(acl) = attrs.bytes(CKA_SHSM_ACL).and_then(Acl::from_json) {
+                    out!(" ACL");
+                    for l in acl.describe() {
+                        out!(" {l}");
                     }
                 }
-                Err(_) => out!(" attributes   (do not open with this world's module key: damaged or foreign)"),
-            },
-            (Protection::Module, None) => out!(" attributes   (no module holds this world's key)"),
-            (Protection::Token, _) => {
+            }
+            Contents::Foreign => out!(" attributes   (do not open with this world's module key: damaged or foreign)"),
+            Contents::NoWorldKey => out!(" attributes   (no module holds this world's key)"),
+            Contents::UnderToken => {
                 out!(" attributes   (sealed under the token; use `aclprint` with the token's cards/passphrase)")
             }
         }
         return Ok(());
     }
-    match serde_json::from_slice::<serde_json::Value>(&raw) {
-        Ok(mut v) => {
-            let fmt = v.get("format").and_then(|f| f.as_str()).unwrap_or("unknown").to_string();
+    match kmfile::redacted_json(&raw) {
+        Some((fmt, v)) => {
             out!(" format       {fmt} (secret fields shown as their length)");
-            redact(&mut v);
             out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             Ok(())
         }
-        Err(_) => Err(AdminError::new(
+        None => Err(AdminError::new(
             format!("{} is not a kmdata file this emulator knows", path.display()),
             "give a file from the data directory (world, key_*, card_*, softcard_*, module_*)",
         )),

@@ -394,30 +394,49 @@ pub(crate) fn gcm_engine(sk: &SecretKey) -> Result<Arc<LessSafeKey>> {
 // ECB / CBC / CBC-PAD
 // ---------------------------------------------------------------------------------------------
 
-/// CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CBC_PAD.
-pub struct AesBlock {
+/// A block cipher that ECB, CBC and CBC-PAD run over: AES here, triple DES in [`super::des3`].
+pub(crate) struct BlockCipher {
+    pub(crate) block: usize,
+    /// The cipher's key in a mechanism's key material, its type and length checked.
+    pub(crate) key: fn(&KeyMaterial) -> Result<&SecretKey>,
+    pub(crate) make: MakeKey,
+    /// What it is when the engine refuses a key value (DES3's degenerate keys).
+    pub(crate) bad_key: CK_RV,
+}
+
+/// ECB, CBC or CBC-PAD over a block cipher: CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CBC_PAD and the
+/// CKM_DES3_* ones.
+pub struct BlockMech {
+    cipher: &'static BlockCipher,
     chain: Chain,
     pad: bool,
 }
 
-pub static AES_ECB: AesBlock = AesBlock { chain: Chain::Ecb, pad: false };
-pub static AES_CBC: AesBlock = AesBlock { chain: Chain::Cbc, pad: false };
-pub static AES_CBC_PAD: AesBlock = AesBlock { chain: Chain::Cbc, pad: true };
+static AES: BlockCipher = BlockCipher { block: AES_BLOCK, key: aes_key, make: make_aes, bad_key: CKR_FUNCTION_FAILED };
 
-impl AesBlock {
+pub static AES_ECB: BlockMech = BlockMech::new(&AES, Chain::Ecb, false);
+pub static AES_CBC: BlockMech = BlockMech::new(&AES, Chain::Cbc, false);
+pub static AES_CBC_PAD: BlockMech = BlockMech::new(&AES, Chain::Cbc, true);
+
+impl BlockMech {
+    pub(crate) const fn new(cipher: &'static BlockCipher, chain: Chain, pad: bool) -> Self {
+        BlockMech { cipher, chain, pad }
+    }
+
     fn op(&self, p: &Params, key: &KeyMaterial, decrypt: bool) -> Result<BlockOp> {
-        let sk = aes_key(key)?;
+        let c = self.cipher;
+        let sk = (c.key)(key)?;
         let iv = match (self.chain, p) {
             (Chain::Ecb, Params::None) => None,
-            (Chain::Cbc, Params::Iv(iv)) if iv.len() == AES_BLOCK => Some(iv.as_slice()),
+            (Chain::Cbc, Params::Iv(iv)) if iv.len() == c.block => Some(iv.as_slice()),
             _ => return err(CKR_MECHANISM_PARAM_INVALID),
         };
-        let eng = engine(sk, self.chain, decrypt, make_aes, CKR_FUNCTION_FAILED)?;
-        Ok(BlockOp::new(eng, self.chain, self.pad, AES_BLOCK, iv))
+        let eng = engine(sk, self.chain, decrypt, c.make, c.bad_key)?;
+        Ok(BlockOp::new(eng, self.chain, self.pad, c.block, iv))
     }
 }
 
-impl Mechanism for AesBlock {
+impl Mechanism for BlockMech {
     fn encrypt(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn CipherOp>> {
         Ok(Box::new(self.op(p, key, false)?))
     }
@@ -735,48 +754,10 @@ impl CipherOp for GcmOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mech::key::SecretKey;
-
-    fn h(s: &str) -> Vec<u8> {
-        hex::decode(s.replace([' ', '\n'], "")).unwrap()
-    }
+    use crate::mech::testutil::{h, multi, rv, secret, single};
 
     fn aes(v: &[u8]) -> KeyMaterial {
-        KeyMaterial::Secret(SecretKey::new(CKK_AES, v))
-    }
-
-    fn single(op: &mut dyn CipherOp, input: &[u8]) -> Result<Vec<u8>> {
-        let mut out = vec![0u8; op.single_len(input.len())];
-        let n = op.single(input, &mut out)?;
-        out.truncate(n);
-        Ok(out)
-    }
-
-    /// Multi-part run with the given chunk sizes (cycled), sizing every output from the bounds.
-    fn multi(op: &mut dyn CipherOp, input: &[u8], chunks: &[usize]) -> Result<Vec<u8>> {
-        let mut res = Vec::new();
-        let mut rest = input;
-        let mut i = 0;
-        while !rest.is_empty() {
-            let c = chunks[i % chunks.len()].min(rest.len());
-            i += 1;
-            let mut out = vec![0u8; op.update_len(c)];
-            let n = op.update(&rest[..c], &mut out)?;
-            assert_eq!(n, out.len(), "update writes exactly update_len");
-            res.extend_from_slice(&out[..n]);
-            rest = &rest[c..];
-        }
-        let mut out = vec![0u8; op.final_len()];
-        let n = op.finalize(&mut out)?;
-        res.extend_from_slice(&out[..n]);
-        Ok(res)
-    }
-
-    fn rv<T>(r: Result<T>) -> CK_RV {
-        match r {
-            Ok(_) => CKR_OK,
-            Err(e) => e.rv(),
-        }
+        secret(CKK_AES, v)
     }
 
     const CHUNKINGS: &[&[usize]] = &[&[1], &[3], &[5, 11], &[7, 16, 1], &[15], &[17], &[16], &[31, 2], &[64]];
@@ -790,7 +771,7 @@ mod tests {
     const CBC_IV: &str = "000102030405060708090a0b0c0d0e0f";
 
     /// F.1.1/F.1.3/F.1.5 (ECB) and F.2.1/F.2.3/F.2.5 (CBC).
-    fn sp800_38a_block() -> Vec<(&'static str, &'static AesBlock, &'static str)> {
+    fn sp800_38a_block() -> Vec<(&'static str, &'static BlockMech, &'static str)> {
         vec![
             (K128, &AES_ECB, "3ad77bb40d7a3660a89ecaf32466ef97 f5d3d58503b9699de785895a96fdbaaf 43b1cd7f598ece23881b00e3ed030688 7b0c785e27e8ad3f8223207104725dd4"),
             (K192, &AES_ECB, "bd334f1d6e45f25ff712a214571fa5cc 974104846d0ad3ad7734ecb3ecee4eef ef7afd2270e2e60adce0ba2face6444e 9a4b41ba738d6c72fb16691603c18e0e"),
@@ -801,7 +782,7 @@ mod tests {
         ]
     }
 
-    fn block_params(m: &AesBlock) -> Params {
+    fn block_params(m: &BlockMech) -> Params {
         match m.chain {
             Chain::Ecb => Params::None,
             Chain::Cbc => Params::Iv(h(CBC_IV)),
@@ -1214,8 +1195,8 @@ mod tests {
             assert_eq!(rv(AES_CBC_PAD.wrap(&p_iv, &key, &[0; 16])), CKR_WRAPPING_KEY_SIZE_RANGE);
             assert_eq!(rv(AES_CBC_PAD.unwrap(&p_iv, &key, &[0; 16])), CKR_UNWRAPPING_KEY_SIZE_RANGE);
         }
-        let des = KeyMaterial::Secret(SecretKey::new(CKK_DES3, &[1u8; 24]));
-        let gen = KeyMaterial::Secret(SecretKey::new(CKK_GENERIC_SECRET, &[1u8; 16]));
+        let des = secret(CKK_DES3, &[1u8; 24]);
+        let gen = secret(CKK_GENERIC_SECRET, &[1u8; 16]);
         for k in [&des, &gen, &KeyMaterial::Unparsed] {
             assert_eq!(rv(AES_ECB.encrypt(&Params::None, k)), CKR_KEY_TYPE_INCONSISTENT);
             assert_eq!(rv(AES_GCM.decrypt(&gcm("cafebabefacedbaddecaf888", "", 128), k)), CKR_KEY_TYPE_INCONSISTENT);
@@ -1243,46 +1224,5 @@ mod tests {
         assert!(sk.cipher.cbc_dec.get().is_none(), "built lazily per direction");
         let _g = AES_GCM.encrypt(&gcm("cafebabefacedbaddecaf888", "", 128), &key).unwrap();
         assert_eq!(Arc::strong_count(sk.gcm.get().unwrap()), 2);
-    }
-
-    /// Single-part GCM overhead (run with `--ignored --nocapture`); not an assertion on speed.
-    #[test]
-    #[ignore]
-    fn gcm_single_part_timing() {
-        let key = aes(&[7u8; 32]);
-        let p = gcm("cafebabefacedbaddecaf888", "", 128);
-        let msg = [0x42u8; 64];
-        let mut out = [0u8; 80];
-        let _ = AES_GCM.encrypt(&p, &key).unwrap();
-        let n = 200_000;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            let mut op = AES_GCM.encrypt(&p, &key).unwrap();
-            assert_eq!(op.single(&msg, &mut out).unwrap(), 80);
-        }
-        let per = t.elapsed() / n;
-        println!("AES-256-GCM init + single-part encrypt of 64 bytes: {per:?}");
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            let mut op = AES_GCM.decrypt(&p, &key).unwrap();
-            let ct = out;
-            assert_eq!(op.single(&ct, &mut out[..64]).unwrap(), 64);
-            out[..64].copy_from_slice(&msg);
-            let mut e = AES_GCM.encrypt(&p, &key).unwrap();
-            e.single(&msg, &mut out).unwrap();
-        }
-        println!("decrypt + encrypt pair: {:?}", t.elapsed() / n);
-        // The engine alone, for the overhead: copy + seal_in_place_separate_tag + tag copy.
-        let KeyMaterial::Secret(sk) = &key else { unreachable!() };
-        let lk = gcm_engine(sk).unwrap();
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            out[..64].copy_from_slice(&msg);
-            let nonce = Nonce::assume_unique_for_key([0xca; 12]);
-            let tag = lk.seal_in_place_separate_tag(nonce, Aad::empty(), &mut out[..64]).unwrap();
-            out[64..].copy_from_slice(tag.as_ref());
-        }
-        println!("raw aws-lc-rs seal of 64 bytes: {:?}", t.elapsed() / n);
-        println!("size_of KeyMaterial: {}", std::mem::size_of::<KeyMaterial>());
     }
 }

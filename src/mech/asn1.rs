@@ -1,10 +1,13 @@
 //! The little DER the key encodings need (PKCS#8, SubjectPublicKeyInfo, RSAPrivateKey,
-//! ECPrivateKey, CKA_EC_PARAMS / CKA_EC_POINT): a strict reader and a writer.
+//! ECPrivateKey, CKA_EC_PARAMS / CKA_EC_POINT): a strict reader and a writer; and PEM
+//! ([`pem_encode`], [`pem_decode`]), the armour key files travel in (RFC 7468).
 //!
 //! The reader accepts only DER: definite, minimally encoded lengths, and minimally encoded
 //! non-negative INTEGERs. Failures are `None`; callers pick the CK_RV that fits their context
 //! (`CKR_WRAPPED_KEY_INVALID` for unwrapped PKCS#8, `CKR_ATTRIBUTE_VALUE_INVALID` for attributes).
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use zeroize::Zeroizing;
 
 pub const INTEGER: u8 = 0x02;
@@ -227,6 +230,74 @@ pub fn trim_be(b: &[u8]) -> &[u8] {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// PEM (RFC 7468)
+
+/// `der` as a PEM block: `-----BEGIN <label>-----`, base64 in lines of 64, `-----END <label>-----`.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let b = Zeroizing::new(B64.encode(der));
+    let mut out = String::with_capacity(b.len() + b.len() / 64 + 2 * label.len() + 40);
+    out.push_str("-----BEGIN ");
+    out.push_str(label);
+    out.push_str("-----\n");
+    for line in b.as_bytes().chunks(64) {
+        // Base64 is ASCII: every chunk is UTF-8.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END ");
+    out.push_str(label);
+    out.push_str("-----\n");
+    out
+}
+
+/// The first PEM block of a text, not yet decoded: its label and base64 body.
+pub struct PemBlock<'a> {
+    /// What the BEGIN line names: `PUBLIC KEY`, `RSA PRIVATE KEY`...
+    pub label: &'a str,
+    body: Zeroizing<String>,
+}
+
+impl PemBlock<'_> {
+    /// The DER inside; `None` when the body is not base64.
+    pub fn der(&self) -> Option<Vec<u8>> {
+        B64.decode(self.body.as_bytes()).ok()
+    }
+}
+
+/// Finds the first PEM block of `text` (text before it is ignored; header lines such as
+/// `Proc-Type:` are skipped; surrounding white space on each line is allowed). `None` when
+/// there is no BEGIN line.
+pub fn pem_block(text: &str) -> Option<PemBlock<'_>> {
+    let mut label = None;
+    let mut body = Zeroizing::new(String::new());
+    for line in text.lines() {
+        let l = line.trim();
+        if label.is_none() {
+            if let Some(rest) = l.strip_prefix("-----BEGIN ") {
+                label = Some(rest.trim_end_matches('-'));
+            }
+        } else if l.starts_with("-----END") {
+            break;
+        } else if !l.contains(':') {
+            body.push_str(l);
+        }
+    }
+    Some(PemBlock { label: label?, body })
+}
+
+/// The first PEM block of `text`, decoded: (label, DER). `None` when there is no block or its
+/// body is not base64.
+pub fn pem_decode(text: &str) -> Option<(String, Vec<u8>)> {
+    let block = pem_block(text)?;
+    Some((block.label.to_string(), block.der()?))
+}
+
+/// Whether `bytes` look like PEM text (a BEGIN line somewhere) rather than DER.
+pub fn looks_like_pem(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok().filter(|t| t.contains("-----BEGIN"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +334,28 @@ mod tests {
         assert!(Reader::new(&[0x02, 0x01, 0x80]).uint().is_none());
         assert!(Reader::new(&[0x02, 0x02, 0x00, 0x7F]).uint().is_none());
         assert!(Reader::new(&[0x02, 0x00]).uint().is_none());
+    }
+
+    #[test]
+    fn pem_round_trips_and_reads_what_tools_write() {
+        for n in [0usize, 1, 47, 48, 49, 300] {
+            let der: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let text = pem_encode("PUBLIC KEY", &der);
+            assert!(text.starts_with("-----BEGIN PUBLIC KEY-----\n") && text.ends_with("-----END PUBLIC KEY-----\n"));
+            assert!(text.lines().all(|l| l.len() <= 64));
+            assert_eq!(pem_decode(&text), Some(("PUBLIC KEY".to_string(), der)));
+        }
+        // Text before the block, indentation, CRLF and RFC 1421 headers are tolerated.
+        let text = "Bag Attributes\r\n  -----BEGIN RSA PRIVATE KEY-----\r\nProc-Type: 4,ENCRYPTED\r\n  AAEC\r\n-----END RSA PRIVATE KEY-----\r\n";
+        assert_eq!(pem_decode(text), Some(("RSA PRIVATE KEY".to_string(), vec![0, 1, 2])));
+        // Only the first block counts.
+        let two = format!("{}{}", pem_encode("A", &[1]), pem_encode("B", &[2]));
+        assert_eq!(pem_decode(&two), Some(("A".to_string(), vec![1])));
+        // No block, or a body that is not base64.
+        assert_eq!(pem_decode("hello"), None);
+        let bad = pem_block("-----BEGIN X-----\n!!!!\n-----END X-----\n").unwrap();
+        assert_eq!((bad.label, bad.der()), ("X", None));
+        assert!(looks_like_pem(b"-----BEGIN X-----").is_some());
+        assert!(looks_like_pem(&[0x30, 0x82, 0xff]).is_none());
     }
 }

@@ -7,12 +7,12 @@
 //! single DES (K1 == K2 or K2 == K3) and weak sub-keys are `CKR_KEY_TYPE_INCONSISTENT`.
 #![allow(deprecated)] // aws-lc-rs marks every DES item deprecated (legacy algorithm).
 
-use super::aes::{block_unwrap, block_wrap, engine, wrapping_key_error, BlockOp, Chain};
-use super::{CipherOp, KeyMaterial, Mechanism, Params};
+use super::aes::{BlockCipher, BlockMech, Chain};
+use super::key::SecretKey;
+use super::KeyMaterial;
 use crate::error::{err, Result};
 use aws_lc_rs::cipher::{UnboundCipherKey, DES_EDE3_FOR_LEGACY_USE_ONLY, DES_EDE_FOR_LEGACY_USE_ONLY};
 use cryptoki_sys::*;
-use zeroize::Zeroizing;
 
 const DES_BLOCK: usize = 8;
 const DES3_KEY: usize = 24;
@@ -30,87 +30,49 @@ fn make_des3(v: &[u8]) -> Result<UnboundCipherKey> {
     Ok(UnboundCipherKey::new(&DES_EDE3_FOR_LEGACY_USE_ONLY, v)?)
 }
 
-/// CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD.
-pub struct Des3 {
-    chain: Chain,
-    pad: bool,
-}
-
-pub static DES3_ECB: Des3 = Des3 { chain: Chain::Ecb, pad: false };
-pub static DES3_CBC: Des3 = Des3 { chain: Chain::Cbc, pad: false };
-pub static DES3_CBC_PAD: Des3 = Des3 { chain: Chain::Cbc, pad: true };
-
-impl Des3 {
-    fn op(&self, p: &Params, key: &KeyMaterial, decrypt: bool) -> Result<BlockOp> {
-        let sk = key.secret(&[CKK_DES3])?;
-        if sk.value.len() != DES3_KEY {
-            return err(CKR_KEY_SIZE_RANGE);
-        }
-        let iv = match (self.chain, p) {
-            (Chain::Ecb, Params::None) => None,
-            (Chain::Cbc, Params::Iv(iv)) if iv.len() == DES_BLOCK => Some(iv.as_slice()),
-            _ => return err(CKR_MECHANISM_PARAM_INVALID),
-        };
-        let eng = engine(sk, self.chain, decrypt, make_des3, CKR_KEY_TYPE_INCONSISTENT)?;
-        Ok(BlockOp::new(eng, self.chain, self.pad, DES_BLOCK, iv))
+/// Sets the parity bit (the low bit) of every byte so that each has an odd number of ones, as
+/// DES key generators do (the engine ignores these bits). For the key values that C_GenerateKey
+/// and `generatekey` make.
+pub fn set_odd_parity(key: &mut [u8]) {
+    for b in key.iter_mut() {
+        let ones = (*b & 0xFE).count_ones();
+        *b = (*b & 0xFE) | u8::from(ones % 2 == 0);
     }
 }
 
-impl Mechanism for Des3 {
-    fn encrypt(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn CipherOp>> {
-        Ok(Box::new(self.op(p, key, false)?))
+/// The triple-DES key of `key`: type CKK_DES3 (`CKR_KEY_TYPE_INCONSISTENT`), 24 bytes
+/// (`CKR_KEY_SIZE_RANGE`).
+fn des3_key(key: &KeyMaterial) -> Result<&SecretKey> {
+    let sk = key.secret(&[CKK_DES3])?;
+    if sk.value.len() != DES3_KEY {
+        return err(CKR_KEY_SIZE_RANGE);
     }
-    fn decrypt(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn CipherOp>> {
-        Ok(Box::new(self.op(p, key, true)?))
-    }
-    fn wrap(&self, p: &Params, key: &KeyMaterial, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let op = self.op(p, key, false).map_err(|e| wrapping_key_error(e, false))?;
-        block_wrap(op, plaintext)
-    }
-    fn unwrap(&self, p: &Params, key: &KeyMaterial, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let op = self.op(p, key, true).map_err(|e| wrapping_key_error(e, true))?;
-        block_unwrap(op, wrapped)
-    }
+    Ok(sk)
 }
+
+static DES3: BlockCipher =
+    BlockCipher { block: DES_BLOCK, key: des3_key, make: make_des3, bad_key: CKR_KEY_TYPE_INCONSISTENT };
+
+pub static DES3_ECB: BlockMech = BlockMech::new(&DES3, Chain::Ecb, false);
+pub static DES3_CBC: BlockMech = BlockMech::new(&DES3, Chain::Cbc, false);
+pub static DES3_CBC_PAD: BlockMech = BlockMech::new(&DES3, Chain::Cbc, true);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mech::key::SecretKey;
-
-    fn h(s: &str) -> Vec<u8> {
-        hex::decode(s.replace(' ', "")).unwrap()
-    }
+    use crate::mech::testutil::{h, multi, rv, secret, single};
+    use crate::mech::{Mechanism, Params};
 
     fn des3(v: &[u8]) -> KeyMaterial {
-        KeyMaterial::Secret(SecretKey::new(CKK_DES3, v))
+        secret(CKK_DES3, v)
     }
 
-    fn rv<T>(r: Result<T>) -> CK_RV {
-        match r {
-            Ok(_) => CKR_OK,
-            Err(e) => e.rv(),
-        }
-    }
-
-    fn single(op: &mut dyn CipherOp, input: &[u8]) -> Result<Vec<u8>> {
-        let mut out = vec![0u8; op.single_len(input.len())];
-        let n = op.single(input, &mut out)?;
-        out.truncate(n);
-        Ok(out)
-    }
-
-    fn multi(op: &mut dyn CipherOp, input: &[u8], chunk: usize) -> Result<Vec<u8>> {
-        let mut res = Vec::new();
-        for c in input.chunks(chunk) {
-            let mut out = vec![0u8; op.update_len(c.len())];
-            let n = op.update(c, &mut out)?;
-            res.extend_from_slice(&out[..n]);
-        }
-        let mut out = vec![0u8; op.final_len()];
-        let n = op.finalize(&mut out)?;
-        res.extend_from_slice(&out[..n]);
-        Ok(res)
+    #[test]
+    fn set_odd_parity_makes_every_byte_odd() {
+        let mut k = [0u8, 1, 2, 0xFF, 0xFE, 0x80];
+        set_odd_parity(&mut k);
+        assert!(k.iter().all(|b| b.count_ones() % 2 == 1));
+        assert_eq!(k, [0x01, 0x01, 0x02, 0xFE, 0xFE, 0x80]);
     }
 
     /// TDEA ECB encryption as SP 800-67 §3 defines it, from single-DES steps.
@@ -146,8 +108,8 @@ mod tests {
         assert_eq!(single(&mut *DES3_ECB.encrypt(&Params::None, &key).unwrap(), &pt).unwrap(), ct);
         assert_eq!(single(&mut *DES3_ECB.decrypt(&Params::None, &key).unwrap(), &ct).unwrap(), pt);
         for chunk in [1, 3, 7, 8, 9, 13] {
-            assert_eq!(multi(&mut *DES3_ECB.encrypt(&Params::None, &key).unwrap(), &pt, chunk).unwrap(), ct);
-            assert_eq!(multi(&mut *DES3_ECB.decrypt(&Params::None, &key).unwrap(), &ct, chunk).unwrap(), pt);
+            assert_eq!(multi(&mut *DES3_ECB.encrypt(&Params::None, &key).unwrap(), &pt, &[chunk]).unwrap(), ct);
+            assert_eq!(multi(&mut *DES3_ECB.decrypt(&Params::None, &key).unwrap(), &ct, &[chunk]).unwrap(), pt);
         }
         assert_eq!(DES3_ECB.wrap(&Params::None, &key, &pt).unwrap(), ct);
         assert_eq!(*DES3_ECB.unwrap(&Params::None, &key, &ct).unwrap(), pt);
@@ -161,8 +123,8 @@ mod tests {
         assert_eq!(single(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &pt).unwrap(), ct);
         assert_eq!(single(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &ct).unwrap(), pt);
         for chunk in [1, 5, 8, 11, 24, 79] {
-            assert_eq!(multi(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &pt, chunk).unwrap(), ct);
-            assert_eq!(multi(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &ct, chunk).unwrap(), pt);
+            assert_eq!(multi(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &pt, &[chunk]).unwrap(), ct);
+            assert_eq!(multi(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &ct, &[chunk]).unwrap(), pt);
         }
         // CBC-PAD of the same message: the published blocks, then one block of padding
         // (8 x 0x08) chained from the last ciphertext block.
@@ -202,8 +164,8 @@ mod tests {
             let raw = single(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &ct).unwrap();
             assert!(raw[len..].iter().all(|&b| b as usize == 8 - len % 8));
             for chunk in [1, 3, 8, 9] {
-                assert_eq!(multi(&mut *DES3_CBC_PAD.encrypt(&iv, &key).unwrap(), &pt, chunk).unwrap(), ct);
-                assert_eq!(multi(&mut *DES3_CBC_PAD.decrypt(&iv, &key).unwrap(), &ct, chunk).unwrap(), pt);
+                assert_eq!(multi(&mut *DES3_CBC_PAD.encrypt(&iv, &key).unwrap(), &pt, &[chunk]).unwrap(), ct);
+                assert_eq!(multi(&mut *DES3_CBC_PAD.decrypt(&iv, &key).unwrap(), &ct, &[chunk]).unwrap(), pt);
             }
             assert_eq!(*DES3_CBC_PAD.unwrap(&iv, &key, &DES3_CBC_PAD.wrap(&iv, &key, &pt).unwrap()).unwrap(), pt);
         }
@@ -219,7 +181,7 @@ mod tests {
             let data = vec![0u8; n];
             assert_eq!(rv(single(&mut *DES3_ECB.encrypt(&Params::None, &key).unwrap(), &data)), CKR_DATA_LEN_RANGE);
             assert_eq!(rv(single(&mut *DES3_CBC.decrypt(&iv, &key).unwrap(), &data)), CKR_ENCRYPTED_DATA_LEN_RANGE);
-            assert_eq!(rv(multi(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &data, 5)), CKR_DATA_LEN_RANGE);
+            assert_eq!(rv(multi(&mut *DES3_CBC.encrypt(&iv, &key).unwrap(), &data, &[5])), CKR_DATA_LEN_RANGE);
             assert_eq!(rv(single(&mut *DES3_CBC_PAD.decrypt(&iv, &key).unwrap(), &data)), CKR_ENCRYPTED_DATA_LEN_RANGE);
             assert_eq!(rv(DES3_CBC.wrap(&iv, &key, &data)), CKR_KEY_SIZE_RANGE);
             assert_eq!(rv(DES3_CBC.unwrap(&iv, &key, &data)), CKR_WRAPPED_KEY_LEN_RANGE);
@@ -236,7 +198,7 @@ mod tests {
             assert_eq!(rv(DES3_CBC.wrap(&Params::Iv(vec![0; 8]), &k, &[0; 8])), CKR_WRAPPING_KEY_SIZE_RANGE);
         }
         // Wrong key types.
-        let aes = KeyMaterial::Secret(SecretKey::new(CKK_AES, &good));
+        let aes = secret(CKK_AES, &good);
         assert_eq!(rv(DES3_ECB.encrypt(&Params::None, &aes)), CKR_KEY_TYPE_INCONSISTENT);
         assert_eq!(rv(DES3_ECB.unwrap(&Params::None, &aes, &[0; 8])), CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
         // Degenerate keys (single DES in disguise) are refused.

@@ -310,21 +310,10 @@ impl Mechanism for AesKwp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mech::key::SecretKey;
-
-    fn h(s: &str) -> Vec<u8> {
-        hex::decode(s).unwrap()
-    }
+    use crate::mech::testutil::{h, rv, secret};
 
     fn aes(v: &[u8]) -> KeyMaterial {
-        KeyMaterial::Secret(SecretKey::new(CKK_AES, v))
-    }
-
-    fn rv<T>(r: Result<T>) -> CK_RV {
-        match r {
-            Ok(_) => CKR_OK,
-            Err(e) => e.rv(),
-        }
+        secret(CKK_AES, v)
     }
 
     const EMPTY: Params = Params::None;
@@ -570,7 +559,7 @@ mod tests {
             assert_eq!(rv(kwp_wrap(&vec![1; len], &pt)), CKR_WRAPPING_KEY_SIZE_RANGE);
             assert_eq!(rv(kwp_unwrap(&vec![1; len], &[0; 16])), CKR_UNWRAPPING_KEY_SIZE_RANGE);
         }
-        for k in [KeyMaterial::Secret(SecretKey::new(CKK_DES3, &[1; 24])), KeyMaterial::Unparsed] {
+        for k in [secret(CKK_DES3, &[1; 24]), KeyMaterial::Unparsed] {
             assert_eq!(rv(AES_KEY_WRAP.wrap(&EMPTY, &k, &pt)), CKR_WRAPPING_KEY_TYPE_INCONSISTENT);
             assert_eq!(rv(AES_KEY_WRAP_KWP.unwrap(&EMPTY, &k, &[0; 16])), CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
         }

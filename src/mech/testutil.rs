@@ -1,6 +1,6 @@
-//! Helpers shared by the public-key mechanism tests.
+//! Helpers shared by the mechanism tests.
 
-use super::{KeyMaterial, Mechanism, Params};
+use super::{CipherOp, KeyMaterial, Mechanism, Params};
 use crate::error::Result;
 use crate::object::attr::{Attr, AttrMap};
 use cryptoki_sys::*;
@@ -71,19 +71,11 @@ pub fn verify(m: &dyn Mechanism, p: &Params, k: &KeyMaterial, data: &[u8], sig: 
 }
 
 pub fn encrypt(m: &dyn Mechanism, p: &Params, k: &KeyMaterial, data: &[u8]) -> Result<Vec<u8>> {
-    let mut op = m.encrypt(p, k)?;
-    let mut out = vec![0u8; op.single_len(data.len())];
-    let n = op.single(data, &mut out)?;
-    out.truncate(n);
-    Ok(out)
+    single(&mut *m.encrypt(p, k)?, data)
 }
 
 pub fn decrypt(m: &dyn Mechanism, p: &Params, k: &KeyMaterial, data: &[u8]) -> Result<Vec<u8>> {
-    let mut op = m.decrypt(p, k)?;
-    let mut out = vec![0u8; op.single_len(data.len())];
-    let n = op.single(data, &mut out)?;
-    out.truncate(n);
-    Ok(out)
+    single(&mut *m.decrypt(p, k)?, data)
 }
 
 /// Decrypt through update + finalize.
@@ -97,6 +89,39 @@ pub fn decrypt_parts(m: &dyn Mechanism, p: &Params, k: &KeyMaterial, data: &[u8]
     n += op.finalize(&mut out[n..])?;
     out.truncate(n);
     Ok(out)
+}
+
+/// A secret key of type `kt` with value `v`.
+pub fn secret(kt: CK_KEY_TYPE, v: &[u8]) -> KeyMaterial {
+    KeyMaterial::Secret(super::key::SecretKey::new(kt, v))
+}
+
+/// A single-part run of a cipher operation.
+pub fn single(op: &mut dyn CipherOp, input: &[u8]) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; op.single_len(input.len())];
+    let n = op.single(input, &mut out)?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// A multi-part run with the given chunk sizes (cycled), sizing every output from the bounds.
+pub fn multi(op: &mut dyn CipherOp, input: &[u8], chunks: &[usize]) -> Result<Vec<u8>> {
+    let mut res = Vec::new();
+    let mut rest = input;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let c = chunks[i % chunks.len()].min(rest.len());
+        i += 1;
+        let mut out = vec![0u8; op.update_len(c)];
+        let n = op.update(&rest[..c], &mut out)?;
+        assert_eq!(n, out.len(), "update writes exactly update_len");
+        res.extend_from_slice(&out[..n]);
+        rest = &rest[c..];
+    }
+    let mut out = vec![0u8; op.final_len()];
+    let n = op.finalize(&mut out)?;
+    res.extend_from_slice(&out[..n]);
+    Ok(res)
 }
 
 /// Generated key pairs, one per (mechanism, size/curve), shared by the tests of a run:

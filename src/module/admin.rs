@@ -34,12 +34,25 @@ impl fmt::Debug for AdminError {
 
 impl std::error::Error for AdminError {}
 
+/// A core error reaching a person: its reason when the failure site gave one (which file, which
+/// check), with the return value's name; else the generic storage sentence.
 impl From<crate::error::Error> for AdminError {
     fn from(e: crate::error::Error) -> Self {
-        AdminError::new(
-            format!("the data directory could not be read or written ({e})"),
-            "check its permissions and free space (SHIELDHSM_KMDATA / NFAST_KMDATA)",
-        )
+        use cryptoki_sys::CKR_CANT_LOCK;
+        let Some(why) = e.reason() else {
+            return AdminError::new(
+                format!("the data directory could not be read or written ({e})"),
+                "check its permissions and free space (SHIELDHSM_KMDATA / NFAST_KMDATA)",
+            );
+        };
+        let todo = match e.rv() {
+            CKR_CANT_LOCK => "retry; if it persists, check the data directory's emu/lock",
+            _ => {
+                "check the data directory (SHIELDHSM_KMDATA / NFAST_KMDATA): its permissions and free space, \
+                  or restore a damaged file from your backup"
+            }
+        };
+        AdminError::new(format!("{why} ({})", crate::error::rv_name(e.rv())), todo)
     }
 }
 
@@ -183,5 +196,24 @@ impl Drop for Txn<'_> {
         for dir in self.new_dirs.iter().rev() {
             let _ = std::fs::remove_dir(dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use cryptoki_sys::*;
+
+    #[test]
+    fn core_errors_carry_their_reason_to_the_person() {
+        let plain = AdminError::from(Error::new(CKR_DEVICE_ERROR));
+        assert!(plain.what.starts_with("the data directory could not be read or written (CKR_DEVICE_ERROR"));
+        let why = AdminError::from(Error::with_reason(CKR_DEVICE_ERROR, "/k/local/world is not a regular file"));
+        assert_eq!(why.what, "/k/local/world is not a regular file (CKR_DEVICE_ERROR)");
+        assert!(why.todo.contains("permissions"));
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let e = AdminError::from(Error::from(io).context("cannot read /k/local/world"));
+        assert_eq!(e.what, "cannot read /k/local/world: permission denied (CKR_DEVICE_ERROR)");
     }
 }

@@ -6,7 +6,8 @@
 //! the `shieldhsm` tool (and later the vendor C API) calls; `acl` is what the token layer asks
 //! before using a key; `lineage` and `new_object` are the key-history rules and the completion of
 //! every new object, shared by the token and `keygen`; `shamir` splits card-set secrets; `hash`
-//! and `time` are leaf helpers; `store` is the kmdata directory (and this layer's only `unsafe`:
+//! and `time` are leaf helpers; `kmfile` reads kmdata files for the tools that show or check
+//! them; `store` is the kmdata directory (and this layer's only `unsafe`:
 //! `flock`, `geteuid`, `kill`).
 //!
 //! Below `token`, `byok` and the CLI; it names only [`crate::mech`], [`crate::object`],
@@ -19,6 +20,7 @@ pub mod cardset;
 pub mod hash;
 pub mod hsm;
 pub mod keygen;
+pub mod kmfile;
 pub mod lineage;
 pub mod new_object;
 pub mod shamir;

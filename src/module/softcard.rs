@@ -6,7 +6,7 @@
 
 use super::hash::hash_hex;
 use super::store::{derive_key, Store, StoreLock, KDF_ITERATIONS};
-use crate::error::{err, Result};
+use crate::error::{err, err_because, Error, Result};
 use crate::object::envelope::{open, random_key, seal, SecretKey32};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -95,13 +95,15 @@ impl SoftcardFile {
     }
 
     pub fn load(store: &Store, name: &str) -> Result<SoftcardFile> {
-        let mut f: SoftcardFile = serde_json::from_slice(&store.read(name)?).map_err(|_| CKR_DEVICE_ERROR)?;
+        let mut f: SoftcardFile = serde_json::from_slice(&store.read(name)?).map_err(|_| {
+            Error::with_reason(CKR_DEVICE_ERROR, format!("local/{name} is damaged (not a softcard file)"))
+        })?;
         if f.format != "shieldhsm/softcard/1" {
-            return err(CKR_TOKEN_NOT_RECOGNIZED);
+            return err_because(CKR_TOKEN_NOT_RECOGNIZED, format!("local/{name} has format {:?}", f.format));
         }
         // The hash names files and slots: only the 40 hex digits the token writes.
         if f.hash.len() != 40 || !f.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return err(CKR_DEVICE_ERROR);
+            return err_because(CKR_DEVICE_ERROR, format!("local/{name} is damaged (its hash is not 40 hex digits)"));
         }
         // The module's own counters win: an older copy of this file cannot reset them, and an
         // edited file can only lower the limit.
@@ -163,10 +165,13 @@ impl SoftcardFile {
             Who::So => &self.so,
             Who::User => self.user.as_ref().ok_or(CKR_USER_PIN_NOT_INITIALIZED)?,
         };
-        let salt = B64.decode(&rec.salt).map_err(|_| CKR_DEVICE_ERROR)?;
-        let blob = B64.decode(&rec.wrapped_lt).map_err(|_| CKR_DEVICE_ERROR)?;
+        let damaged = |what: &str| {
+            Error::with_reason(CKR_DEVICE_ERROR, format!("softcard {} is damaged ({what})", self.file_name()))
+        };
+        let salt = B64.decode(&rec.salt).map_err(|_| damaged("its salt is not base64"))?;
+        let blob = B64.decode(&rec.wrapped_lt).map_err(|_| damaged("its sealed key is not base64"))?;
         if !crate::module::store::plausible_iterations(rec.iterations) {
-            return Err(CKR_DEVICE_ERROR.into());
+            return Err(damaged("implausible iteration count"));
         }
         let k = derive_key(pin, &salt, rec.iterations, &self.aad(who));
         Ok(open(&k, &self.aad(who), &blob).ok().and_then(|v| {

@@ -9,7 +9,7 @@
 //! `softcard_<HASH>`, `key_<APP>_<IDENT>` files; `emu/` holds what a real HSM keeps inside itself
 //! (module state) and our bookkeeping (`lock`, `generation`).
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::object::envelope::{SecretKey32, KEY_LEN};
 use cryptoki_sys::*;
 use std::collections::HashSet;
@@ -133,11 +133,9 @@ impl Store {
         if self.permissions_checked.get().is_some() {
             return Ok(());
         }
-        use std::os::unix::fs::MetadataExt;
         for (d, forbidden) in [(&self.root, 0o002), (&self.local, 0o002), (&self.emu, 0o007)] {
-            match fs::symlink_metadata(d) {
-                Ok(md) if !md.file_type().is_dir() || md.mode() & forbidden != 0 => return Err(CKR_DEVICE_ERROR.into()),
-                _ => {}
+            if let Ok(md) = fs::symlink_metadata(d) {
+                refuse_unsafe_dir(d, &md, forbidden)?;
             }
         }
         if self.root.is_dir() {
@@ -153,27 +151,38 @@ impl Store {
             return Ok(o);
         }
         if !self.available {
-            return Err(CKR_DEVICE_ERROR.into());
+            return Err(no_data_dir());
         }
         if !create && ![&self.root, &self.local, &self.emu].iter().all(|d| d.is_dir()) {
-            return Err(CKR_DEVICE_ERROR.into());
+            return Err(Error::with_reason(
+                CKR_DEVICE_ERROR,
+                format!("the data directory {} does not exist yet", self.root.display()),
+            ));
         }
         self.opened.get_or_try_init(|| {
             let (root, local, emu) = (&self.root, &self.local, &self.emu);
             for d in [root, local, emu] {
                 if !d.exists() {
-                    fs::DirBuilder::new().recursive(true).mode(0o700).create(d)?;
+                    fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(d)
+                        .with_context(|| format!("cannot create {}", d.display()))?;
                 }
             }
             check_permissions(root, local, emu)?;
+            let lock_path = emu.join("lock");
             let lock_file = OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .mode(0o600)
-                .open(emu.join("lock"))?;
-            let generation = Generation::open(&emu.join("generation"))?;
+                .open(&lock_path)
+                .with_context(|| format!("cannot open {}", lock_path.display()))?;
+            let generation_path = emu.join("generation");
+            let generation = Generation::open(&generation_path)
+                .with_context(|| format!("cannot open {}", generation_path.display()))?;
             remove_orphan_temps(local);
             Ok(Opened { lock_file, generation })
         })
@@ -197,7 +206,11 @@ impl Store {
         // SAFETY: flock on a file descriptor we own for the life of `self`.
         let rc = unsafe { libc::flock(opened.lock_file.as_raw_fd(), libc::LOCK_EX) };
         if rc != 0 {
-            return Err(CKR_CANT_LOCK.into());
+            let e = std::io::Error::last_os_error();
+            return Err(Error::with_reason(
+                CKR_CANT_LOCK,
+                format!("cannot lock {} ({e})", self.emu.join("lock").display()),
+            ));
         }
         Ok(StoreLock { store: self, opened })
     }
@@ -221,10 +234,10 @@ impl Store {
         let rd = match fs::read_dir(&self.local) {
             // Not created yet: an empty store.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.opened.get().is_none() => return Ok(out),
-            rd => rd?,
+            rd => rd.with_context(|| format!("cannot list {}", self.local.display()))?,
         };
         for e in rd {
-            let e = e?;
+            let e = e.with_context(|| format!("cannot list {}", self.local.display()))?;
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
             if !name.starts_with(prefix) || name.ends_with(".tmp") {
@@ -243,7 +256,7 @@ impl Store {
     /// [`MAX_FILE_LEN`] bytes. Anything else is `CKR_DEVICE_ERROR`, never a hang or a huge read.
     pub fn read(&self, name: &str) -> Result<Vec<u8>> {
         if !self.available {
-            return Err(CKR_DEVICE_ERROR.into());
+            return Err(no_data_dir());
         }
         self.check_existing()?;
         read_checked(&self.local.join(name))
@@ -292,25 +305,43 @@ const DESTROYED_COMPACT_AT: u64 = 1 << 20;
 /// attributes, is a few KiB).
 pub const MAX_FILE_LEN: u64 = 1 << 20;
 
-/// See [`Store::read`].
+/// See [`Store::read`]. Every refusal is `CKR_DEVICE_ERROR` with a reason naming the file.
 pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt as _};
-    let f =
-        OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).open(path)?;
-    let md = f.metadata()?;
+    let cannot = || format!("cannot read {}", path.display());
+    let refused = |why: &str| Error::with_reason(CKR_DEVICE_ERROR, format!("{} {why}", path.display()));
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(cannot)?;
+    let md = f.metadata().with_context(cannot)?;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
-    let owner_ok = md.uid() == me || md.mode() & 0o070 != 0;
-    if !md.file_type().is_file() || md.len() > MAX_FILE_LEN || md.mode() & 0o002 != 0 || !owner_ok {
-        return Err(CKR_DEVICE_ERROR.into());
+    if !md.file_type().is_file() {
+        return Err(refused("is not a regular file"));
+    }
+    if md.len() > MAX_FILE_LEN {
+        return Err(refused("is larger than any kmdata file (1 MiB)"));
+    }
+    if md.mode() & 0o002 != 0 {
+        return Err(refused("is writable by every user (chmod o-w it)"));
+    }
+    if md.uid() != me && md.mode() & 0o070 == 0 {
+        return Err(refused("belongs to another user and is not shared through its group"));
     }
     let mut buf = Vec::with_capacity(md.len() as usize);
-    f.take(MAX_FILE_LEN + 1).read_to_end(&mut buf)?;
+    f.take(MAX_FILE_LEN + 1).read_to_end(&mut buf).with_context(cannot)?;
     if buf.len() as u64 > MAX_FILE_LEN {
-        return Err(CKR_DEVICE_ERROR.into());
+        return Err(refused("is larger than any kmdata file (1 MiB)"));
     }
     Ok(buf)
+}
+
+/// No data directory could be determined (see [`Store::open_lazy`]).
+fn no_data_dir() -> Error {
+    Error::with_reason(CKR_DEVICE_ERROR, "no data directory: set SHIELDHSM_KMDATA (or HOME)")
 }
 
 /// Identifies one version of a file (rename-based writes change the inode).
@@ -351,10 +382,11 @@ impl StoreLock<'_> {
     }
 
     pub fn remove(&self, name: &str) -> Result<()> {
-        match fs::remove_file(self.store.local.join(name)) {
+        let path = self.store.local.join(name);
+        match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::from(e).context(format!("cannot remove {}", path.display()))),
         }
         sync_dir(&self.store.local)
     }
@@ -363,7 +395,11 @@ impl StoreLock<'_> {
     pub fn write_emu(&self, rel: &str, data: &[u8]) -> Result<()> {
         let path = self.store.emu().join(rel);
         let dir = path.parent().ok_or(Error::general())?;
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         let name = path.file_name().and_then(|n| n.to_str()).ok_or(Error::general())?;
         write_atomic(dir, name, data)
     }
@@ -406,14 +442,26 @@ impl Drop for StoreLock<'_> {
 /// Refuses a data directory others may write, and an HSM inside (`emu/`) others may read:
 /// kmdata may be shared through its group, as nShield shares it; the module's secrets may not.
 fn check_permissions(root: &Path, local: &Path, emu: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
     for (d, forbidden) in [(root, 0o002), (local, 0o002), (emu, 0o007)] {
-        let md = fs::symlink_metadata(d)?;
-        if !md.file_type().is_dir() || md.mode() & forbidden != 0 {
-            return Err(CKR_DEVICE_ERROR.into());
-        }
+        let md = fs::symlink_metadata(d).with_context(|| format!("cannot read {}", d.display()))?;
+        refuse_unsafe_dir(d, &md, forbidden)?;
     }
     Ok(())
+}
+
+/// `CKR_DEVICE_ERROR` when `d` is not a directory, or grants others a `forbidden` permission.
+fn refuse_unsafe_dir(d: &Path, md: &fs::Metadata, forbidden: u32) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let why = if !md.file_type().is_dir() {
+        "is not a directory"
+    } else if md.mode() & forbidden & 0o002 != 0 {
+        "is writable by every user (chmod o-w it)"
+    } else if md.mode() & forbidden != 0 {
+        "is open to other users, and holds the module's secrets (chmod o-rwx it)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::with_reason(CKR_DEVICE_ERROR, format!("{} {why}", d.display())))
 }
 
 /// Deletes `.<name>.<pid>.tmp` files left by processes that died mid-write. A live writer's
@@ -454,7 +502,7 @@ pub fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<()> {
     })();
     if let Err(e) = res {
         let _ = fs::remove_file(&tmp);
-        return Err(e.into());
+        return Err(Error::from(e).context(format!("cannot write {}", dir.join(name).display())));
     }
     sync_dir(dir)
 }

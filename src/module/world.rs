@@ -16,7 +16,7 @@ use super::hash::hash_hex;
 use super::hsm::{self, Mode, ModuleState};
 use super::store::{Store, StoreLock};
 use super::time::now;
-use crate::error::Result;
+use crate::error::{Context, Error, Result};
 use crate::object::envelope::{open, random_key, seal, SecretKey32};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::KeyPair;
@@ -160,14 +160,19 @@ impl World {
         if !store.exists(WORLD_FILE) {
             return Ok(None);
         }
-        let file: WorldFile = serde_json::from_slice(&store.read(WORLD_FILE)?).map_err(|_| CKR_DEVICE_ERROR)?;
-        let esn = file.modules.first().cloned().ok_or(CKR_DEVICE_ERROR)?;
-        let raw = std::fs::read(store.emu().join("modules").join(&esn).join("state.json"))?;
-        let st: ModuleState = serde_json::from_slice(&raw).map_err(|_| CKR_DEVICE_ERROR)?;
+        let damaged = |why: String| Error::with_reason(CKR_DEVICE_ERROR, why);
+        let file: WorldFile = serde_json::from_slice(&store.read(WORLD_FILE)?)
+            .map_err(|_| damaged("local/world is damaged (not a Security World file)".into()))?;
+        let esn =
+            file.modules.first().cloned().ok_or_else(|| damaged("local/world names no module holding it".into()))?;
+        let state = store.emu().join("modules").join(&esn).join("state.json");
+        let raw = std::fs::read(&state).with_context(|| format!("cannot read the state of module {esn}"))?;
+        let st: ModuleState = serde_json::from_slice(&raw)
+            .map_err(|_| damaged(format!("the state of module {esn} ({}) is damaged", state.display())))?;
         if st.world_hkm != file.hkm {
-            return Err(CKR_DEVICE_ERROR.into());
+            return Err(damaged(format!("module {esn} does not hold the world of local/world (another hkm)")));
         }
-        let km = st.km().ok_or(CKR_DEVICE_ERROR)?;
+        let km = st.km().ok_or_else(|| damaged(format!("module {esn} holds no readable module key")))?;
         Ok(Some(World { file, esn, km }))
     }
 
@@ -175,7 +180,11 @@ impl World {
     /// C_InitToken; `new-world` builds the full one with an ACS). The module is left operational.
     pub fn create_default(lock: &StoreLock<'_>) -> Result<World> {
         let store = lock.store();
-        let mut module = hsm::list(store).map_err(|_| CKR_DEVICE_ERROR)?.into_iter().next().ok_or(CKR_DEVICE_ERROR)?;
+        let mut module = hsm::list(store)
+            .map_err(|e| Error::with_reason(CKR_DEVICE_ERROR, e.what))?
+            .into_iter()
+            .next()
+            .ok_or(CKR_DEVICE_ERROR)?;
         let km = random_key()?;
         let hkm = hash_hex(&[&km[..], b"emu-hkm"]);
         let mut knso = [0u8; 32];

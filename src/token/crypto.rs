@@ -130,7 +130,7 @@ impl Library {
         if !matches!(obj.attrs.class(), Some(CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY)) {
             return err(invalid);
         }
-        self.require_card_login(session, &obj)?;
+        session.require_card_login(&obj)?;
         if !obj.attrs.flag(usage) {
             return err(CKR_KEY_FUNCTION_NOT_PERMITTED);
         }
@@ -150,22 +150,7 @@ impl Library {
         Ok((obj, m))
     }
 
-    /// A softcard's keys are used only while its user is logged in, whatever `CKA_PRIVATE` says.
-    pub fn require_card_login(&self, session: &Session, obj: &Object) -> Result<()> {
-        if session.slot.card_hash().is_some() && obj.holds_secret() && !session.slot.user_logged_in() {
-            return err(CKR_USER_NOT_LOGGED_IN);
-        }
-        Ok(())
-    }
-
-    fn entry(ty: CK_MECHANISM_TYPE, flag: CK_FLAGS) -> Result<&'static mech::MechEntry> {
-        match mech::lookup(ty) {
-            Some(e) if e.flags & flag != 0 => Ok(e),
-            _ => err(CKR_MECHANISM_INVALID),
-        }
-    }
-
-    // ---- encrypt / decrypt ----
+    // ---- the operations that start with a key (the object table is the library's) ----
 
     pub fn cipher_init(&self, session: &Session, d: CipherDir, m: &Mech, key: CK_OBJECT_HANDLE) -> Result<()> {
         if cipher_slot(&mut session.ops.lock(), d).is_some() {
@@ -175,7 +160,7 @@ impl Library {
             CipherDir::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT),
             CipherDir::Decrypt => (CKF_DECRYPT, CKA_DECRYPT),
         };
-        let e = Self::entry(m.ty, flag)?;
+        let e = mech_entry(m.ty, flag)?;
         let (obj, mat) = self.usable_key(session, key, m.ty, usage, CKR_KEY_HANDLE_INVALID)?;
         let op = match d {
             CipherDir::Encrypt => e.imp.encrypt(&m.params, &mat)?,
@@ -186,113 +171,22 @@ impl Library {
         Ok(())
     }
 
-    /// Ends an operation (an error ended it, or the caller cancelled it).
-    pub fn cancel_op(&self, session: &Session, kind: OpKind) {
-        match kind {
-            OpKind::Cipher(d) => self.cipher_cancel(session, d),
-            OpKind::Digest => self.digest_cancel(session),
-            OpKind::Sign(d) => self.sign_cancel(session, d),
-        }
-    }
-
-    pub fn cipher_cancel(&self, session: &Session, d: CipherDir) {
-        *cipher_slot(&mut session.ops.lock(), d) = None;
-    }
-
-    pub fn cipher(&self, session: &Session, d: CipherDir, input: &[u8], out: Out<'_>) -> Result<Outcome> {
-        let mut ops = session.ops.lock();
-        let slot = cipher_slot(&mut ops, d);
-        let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        a.single = true;
-        let r = if a.updated {
-            // Mixing single- and multi-part calls is an error, and errors end operations.
-            err(CKR_OPERATION_ACTIVE)
-        } else if a.needs_auth {
-            err(CKR_USER_NOT_LOGGED_IN)
-        } else {
-            let bound = a.op.single_len(input.len());
-            let op = &mut a.op;
-            produce(&mut a.pending, out, bound, |b| op.single(input, b))
-        };
-        settle(slot, &r, true);
-        r
-    }
-
-    pub fn cipher_update(&self, session: &Session, d: CipherDir, input: &[u8], out: Out<'_>) -> Result<Outcome> {
-        let mut ops = session.ops.lock();
-        let slot = cipher_slot(&mut ops, d);
-        let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        a.updated = true;
-        let r = if a.single {
-            err(CKR_OPERATION_ACTIVE)
-        } else if a.needs_auth {
-            err(CKR_USER_NOT_LOGGED_IN)
-        } else {
-            let bound = a.op.update_len(input.len());
-            let op = &mut a.op;
-            produce(&mut a.pending, out, bound, |b| op.update(input, b))
-        };
-        settle(slot, &r, false);
-        r
-    }
-
-    pub fn cipher_final(&self, session: &Session, d: CipherDir, out: Out<'_>) -> Result<Outcome> {
-        let mut ops = session.ops.lock();
-        let slot = cipher_slot(&mut ops, d);
-        let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        let r = if a.single {
-            err(CKR_OPERATION_ACTIVE)
-        } else {
-            let bound = a.op.final_len();
-            let op = &mut a.op;
-            produce(&mut a.pending, out, bound, |b| op.finalize(b))
-        };
-        settle(slot, &r, true);
-        r
-    }
-
-    // ---- digest ----
-
-    pub fn digest_init(&self, session: &Session, m: &Mech) -> Result<()> {
-        let mut ops = session.ops.lock();
-        if ops.digest.is_some() {
+    pub fn sign_init(&self, session: &Session, d: SignDir, m: &Mech, key: CK_OBJECT_HANDLE) -> Result<()> {
+        if sign_slot(&mut session.ops.lock(), d).is_some() {
             return err(CKR_OPERATION_ACTIVE);
         }
-        let op = Self::entry(m.ty, CKF_DIGEST)?.imp.digest(&m.params)?;
-        ops.digest = Some(Active::new(op, false));
-        Ok(())
-    }
-
-    pub fn digest_cancel(&self, session: &Session) {
-        session.ops.lock().digest = None;
-    }
-
-    pub fn digest(&self, session: &Session, data: &[u8], out: Out<'_>) -> Result<Outcome> {
-        let mut ops = session.ops.lock();
-        let a = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        a.single = true;
-        let len = a.op.len();
-        let r = match out {
-            _ if a.updated => err(CKR_OPERATION_ACTIVE),
-            Out::Buf(b) if b.len() >= len => {
-                a.op.update(data);
-                Ok(Outcome::Written(a.op.finalize(b)))
-            }
-            _ => Ok(Outcome::Needed(len)),
+        let (flag, usage) = match d {
+            SignDir::Sign => (CKF_SIGN, CKA_SIGN),
+            SignDir::Verify => (CKF_VERIFY, CKA_VERIFY),
         };
-        settle(&mut ops.digest, &r, true);
-        r
-    }
-
-    pub fn digest_update(&self, session: &Session, data: &[u8]) -> Result<()> {
-        let mut ops = session.ops.lock();
-        let a = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
-        if a.single {
-            ops.digest = None;
-            return err(CKR_OPERATION_ACTIVE);
-        }
-        a.updated = true;
-        a.op.update(data);
+        let e = mech_entry(m.ty, flag)?;
+        let (obj, mat) = self.usable_key(session, key, m.ty, usage, CKR_KEY_HANDLE_INVALID)?;
+        let op = match d {
+            SignDir::Sign => e.imp.sign(&m.params, &mat)?,
+            SignDir::Verify => e.imp.verify(&m.params, &mat)?,
+        };
+        let auth = d == SignDir::Sign && obj.attrs.flag(CKA_ALWAYS_AUTHENTICATE);
+        *sign_slot(&mut session.ops.lock(), d) = Some(Active::new(op, auth));
         Ok(())
     }
 
@@ -303,7 +197,7 @@ impl Library {
             if obj.attrs.class() != Some(CKO_SECRET_KEY) {
                 return err(CKR_KEY_INDIGESTIBLE);
             }
-            self.require_card_login(session, &obj)?;
+            session.require_card_login(&obj)?;
             // The digest of a key is as good as the key when the key has little entropy: keys
             // that may not leave do not leave this way either.
             if lineage::acl_forbids_export(&obj.attrs) {
@@ -326,16 +220,148 @@ impl Library {
             a.op.update(v);
             Ok(())
         })();
-        if let Err(e) = r {
+        if let Err(e) = &r {
             if e.rv() != CKR_OPERATION_NOT_INITIALIZED {
                 session.ops.lock().digest = None;
             }
         }
         r
     }
+}
 
-    pub fn digest_final(&self, session: &Session, out: Out<'_>) -> Result<Outcome> {
-        let mut ops = session.ops.lock();
+/// The registry entry of mechanism `ty`, if it supports `flag` (CKF_ENCRYPT, CKF_DIGEST, ...).
+fn mech_entry(ty: CK_MECHANISM_TYPE, flag: CK_FLAGS) -> Result<&'static mech::MechEntry> {
+    match mech::lookup(ty) {
+        Some(e) if e.flags & flag != 0 => Ok(e),
+        _ => err(CKR_MECHANISM_INVALID),
+    }
+}
+
+/// What a session does on its own: the operations in progress, once started, need nothing of
+/// the library.
+impl Session {
+    /// A softcard's keys are used only while its user is logged in, whatever `CKA_PRIVATE` says.
+    pub fn require_card_login(&self, obj: &Object) -> Result<()> {
+        if self.slot.card_hash().is_some() && obj.holds_secret() && !self.slot.user_logged_in() {
+            return err(CKR_USER_NOT_LOGGED_IN);
+        }
+        Ok(())
+    }
+
+    /// Ends an operation (an error ended it, or the caller cancelled it).
+    pub fn cancel_op(&self, kind: OpKind) {
+        match kind {
+            OpKind::Cipher(d) => self.cipher_cancel(d),
+            OpKind::Digest => self.digest_cancel(),
+            OpKind::Sign(d) => self.sign_cancel(d),
+        }
+    }
+
+    // ---- encrypt / decrypt ----
+
+    pub fn cipher_cancel(&self, d: CipherDir) {
+        *cipher_slot(&mut self.ops.lock(), d) = None;
+    }
+
+    pub fn cipher(&self, d: CipherDir, input: &[u8], out: Out<'_>) -> Result<Outcome> {
+        let mut ops = self.ops.lock();
+        let slot = cipher_slot(&mut ops, d);
+        let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        a.single = true;
+        let r = if a.updated {
+            // Mixing single- and multi-part calls is an error, and errors end operations.
+            err(CKR_OPERATION_ACTIVE)
+        } else if a.needs_auth {
+            err(CKR_USER_NOT_LOGGED_IN)
+        } else {
+            let bound = a.op.single_len(input.len());
+            let op = &mut a.op;
+            produce(&mut a.pending, out, bound, |b| op.single(input, b))
+        };
+        settle(slot, &r, true);
+        r
+    }
+
+    pub fn cipher_update(&self, d: CipherDir, input: &[u8], out: Out<'_>) -> Result<Outcome> {
+        let mut ops = self.ops.lock();
+        let slot = cipher_slot(&mut ops, d);
+        let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        a.updated = true;
+        let r = if a.single {
+            err(CKR_OPERATION_ACTIVE)
+        } else if a.needs_auth {
+            err(CKR_USER_NOT_LOGGED_IN)
+        } else {
+            let bound = a.op.update_len(input.len());
+            let op = &mut a.op;
+            produce(&mut a.pending, out, bound, |b| op.update(input, b))
+        };
+        settle(slot, &r, false);
+        r
+    }
+
+    pub fn cipher_final(&self, d: CipherDir, out: Out<'_>) -> Result<Outcome> {
+        let mut ops = self.ops.lock();
+        let slot = cipher_slot(&mut ops, d);
+        let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        let r = if a.single {
+            err(CKR_OPERATION_ACTIVE)
+        } else {
+            let bound = a.op.final_len();
+            let op = &mut a.op;
+            produce(&mut a.pending, out, bound, |b| op.finalize(b))
+        };
+        settle(slot, &r, true);
+        r
+    }
+
+    // ---- digest ----
+
+    pub fn digest_init(&self, m: &Mech) -> Result<()> {
+        let mut ops = self.ops.lock();
+        if ops.digest.is_some() {
+            return err(CKR_OPERATION_ACTIVE);
+        }
+        let op = mech_entry(m.ty, CKF_DIGEST)?.imp.digest(&m.params)?;
+        ops.digest = Some(Active::new(op, false));
+        Ok(())
+    }
+
+    pub fn digest_cancel(&self) {
+        self.ops.lock().digest = None;
+    }
+
+    pub fn digest(&self, data: &[u8], out: Out<'_>) -> Result<Outcome> {
+        let mut ops = self.ops.lock();
+        let a = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        a.single = true;
+        let len = a.op.len();
+        let r = match out {
+            _ if a.updated => err(CKR_OPERATION_ACTIVE),
+            Out::Buf(b) if b.len() >= len => {
+                a.op.update(data);
+                Ok(Outcome::Written(a.op.finalize(b)))
+            }
+            _ => Ok(Outcome::Needed(len)),
+        };
+        settle(&mut ops.digest, &r, true);
+        r
+    }
+
+    pub fn digest_update(&self, data: &[u8]) -> Result<()> {
+        let mut ops = self.ops.lock();
+        let a = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        if a.single {
+            ops.digest = None;
+            return err(CKR_OPERATION_ACTIVE);
+        }
+        a.updated = true;
+        a.op.update(data);
+        Ok(())
+    }
+
+    pub fn digest_final(&self, out: Out<'_>) -> Result<Outcome> {
+        let mut ops = self.ops.lock();
         let a = ops.digest.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         let len = a.op.len();
         let r = match out {
@@ -349,31 +375,12 @@ impl Library {
 
     // ---- sign / verify ----
 
-    pub fn sign_init(&self, session: &Session, d: SignDir, m: &Mech, key: CK_OBJECT_HANDLE) -> Result<()> {
-        if sign_slot(&mut session.ops.lock(), d).is_some() {
-            return err(CKR_OPERATION_ACTIVE);
-        }
-        let (flag, usage) = match d {
-            SignDir::Sign => (CKF_SIGN, CKA_SIGN),
-            SignDir::Verify => (CKF_VERIFY, CKA_VERIFY),
-        };
-        let e = Self::entry(m.ty, flag)?;
-        let (obj, mat) = self.usable_key(session, key, m.ty, usage, CKR_KEY_HANDLE_INVALID)?;
-        let op = match d {
-            SignDir::Sign => e.imp.sign(&m.params, &mat)?,
-            SignDir::Verify => e.imp.verify(&m.params, &mat)?,
-        };
-        let auth = d == SignDir::Sign && obj.attrs.flag(CKA_ALWAYS_AUTHENTICATE);
-        *sign_slot(&mut session.ops.lock(), d) = Some(Active::new(op, auth));
-        Ok(())
+    pub fn sign_cancel(&self, d: SignDir) {
+        *sign_slot(&mut self.ops.lock(), d) = None;
     }
 
-    pub fn sign_cancel(&self, session: &Session, d: SignDir) {
-        *sign_slot(&mut session.ops.lock(), d) = None;
-    }
-
-    pub fn sign_update(&self, session: &Session, d: SignDir, data: &[u8]) -> Result<()> {
-        let mut ops = session.ops.lock();
+    pub fn sign_update(&self, d: SignDir, data: &[u8]) -> Result<()> {
+        let mut ops = self.ops.lock();
         let slot = sign_slot(&mut ops, d);
         let a = slot.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         a.updated = true;
@@ -385,8 +392,8 @@ impl Library {
     }
 
     /// `C_Sign` (single part, `data` given) or `C_SignFinal` (`data` None).
-    pub fn sign(&self, session: &Session, data: Option<&[u8]>, out: Out<'_>) -> Result<Outcome> {
-        let mut ops = session.ops.lock();
+    pub fn sign(&self, data: Option<&[u8]>, out: Out<'_>) -> Result<Outcome> {
+        let mut ops = self.ops.lock();
         let a = ops.sign.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         let mixed = if data.is_some() { a.updated } else { a.single };
         a.single |= data.is_some();
@@ -413,8 +420,8 @@ impl Library {
     }
 
     /// `C_Verify` (`data` given) or `C_VerifyFinal`; always ends the operation.
-    pub fn verify(&self, session: &Session, data: Option<&[u8]>, sig: &[u8]) -> Result<()> {
-        let mut ops = session.ops.lock();
+    pub fn verify(&self, data: Option<&[u8]>, sig: &[u8]) -> Result<()> {
+        let mut ops = self.ops.lock();
         let a = ops.verify.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
         let mixed = if data.is_some() { a.updated } else { a.single };
         if mixed {

@@ -4,7 +4,7 @@ use super::crypto::{Mech, Out, Outcome};
 use super::session::Session;
 use super::Library;
 use crate::assurance::Assurance;
-use crate::error::{err, Result};
+use crate::error::{err, Error, Result};
 use crate::mech;
 use crate::module::lineage;
 use crate::module::new_object::complete_new;
@@ -24,17 +24,16 @@ enum UnwrapSource {
     AlwaysAuthenticate,
 }
 
-/// Sets DES odd parity on every byte, as DES key generators do.
-fn des_parity(key: &mut [u8]) {
-    for b in key.iter_mut() {
-        let ones = (*b & 0xFE).count_ones();
-        *b = (*b & 0xFE) | u8::from(ones % 2 == 0);
-    }
+/// A wrapping or unwrapping key that may not be used so is reported as an invalid handle of
+/// that kind (`invalid`), as other unusable keys are.
+fn unusable_as(invalid: CK_RV) -> impl Fn(Error) -> Error {
+    move |e| if e.rv() == CKR_KEY_FUNCTION_NOT_PERMITTED { invalid.into() } else { e }
 }
 
 /// The longest secret C_DeriveKey makes (bytes): longer than any key a mechanism here takes,
 /// short enough that a hostile CKA_VALUE_LEN cannot make a KDF allocate without limit.
 pub const MAX_DERIVED_LEN: usize = 1024;
+
 impl Library {
     /// `C_GenerateKey` for the secret-key generation mechanisms of the registry.
     pub fn generate_key(&self, session: &Session, m: &Mech, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
@@ -55,7 +54,7 @@ impl Library {
         }
         let mut value = mech::rng::random_vec(len)?;
         if kg.key_type == CKK_DES3 {
-            des_parity(&mut value);
+            mech::des3::set_odd_parity(&mut value);
         }
         attrs.set(CKA_VALUE, Attr::Bytes(value));
         complete_new(&mut attrs, Origin::Generate, Some(m.ty))?;
@@ -72,16 +71,10 @@ impl Library {
         out: Out<'_>,
     ) -> Result<Outcome> {
         let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_WRAP != 0).ok_or(CKR_MECHANISM_INVALID)?;
-        let (wobj, wmat) =
-            self.usable_key(session, wrapping, m.ty, CKA_WRAP, CKR_WRAPPING_KEY_HANDLE_INVALID).map_err(|e| {
-                if e.rv() == CKR_KEY_FUNCTION_NOT_PERMITTED {
-                    CKR_WRAPPING_KEY_HANDLE_INVALID.into()
-                } else {
-                    e
-                }
-            })?;
+        let invalid = CKR_WRAPPING_KEY_HANDLE_INVALID;
+        let (wobj, wmat) = self.usable_key(session, wrapping, m.ty, CKA_WRAP, invalid).map_err(unusable_as(invalid))?;
         let (obj, _) = self.object(session, h).map_err(|_| CKR_KEY_HANDLE_INVALID)?;
-        self.require_card_login(session, &obj)?;
+        session.require_card_login(&obj)?;
         if !obj.attrs.flag(CKA_EXTRACTABLE) {
             return err(CKR_KEY_UNEXTRACTABLE);
         }
@@ -140,14 +133,9 @@ impl Library {
         template: &AttrMap,
     ) -> Result<CK_OBJECT_HANDLE> {
         let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_UNWRAP != 0).ok_or(CKR_MECHANISM_INVALID)?;
+        let invalid = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
         let (uobj, umat) =
-            self.usable_key(session, unwrapping, m.ty, CKA_UNWRAP, CKR_UNWRAPPING_KEY_HANDLE_INVALID).map_err(|e| {
-                if e.rv() == CKR_KEY_FUNCTION_NOT_PERMITTED {
-                    CKR_UNWRAPPING_KEY_HANDLE_INVALID.into()
-                } else {
-                    e
-                }
-            })?;
+            self.usable_key(session, unwrapping, m.ty, CKA_UNWRAP, invalid).map_err(unusable_as(invalid))?;
         let mut implied = AttrMap::new();
         if let Some(Attr::Template(t)) = uobj.attrs.get(CKA_UNWRAP_TEMPLATE) {
             for (k, v) in t.iter() {
@@ -337,15 +325,5 @@ impl Library {
 
     pub fn generate_random(&self, out: &mut [u8]) -> Result<()> {
         mech::rng::fill(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn des_parity_is_odd() {
-        let mut k = [0u8, 1, 2, 0xFF, 0xFE, 0x80];
-        super::des_parity(&mut k);
-        assert!(k.iter().all(|b| b.count_ones() % 2 == 1));
     }
 }

@@ -6,6 +6,7 @@ use super::table::{Object, Owner};
 use super::{Library, Slot, SlotKind, Write};
 use crate::assurance::Assurance;
 use crate::error::{err, Result};
+use crate::module::hash::key_hash;
 use crate::module::lineage;
 use crate::module::new_object::complete_new;
 use crate::module::softcard::Who;
@@ -85,7 +86,7 @@ impl Library {
             if matches!(attrs.class(), Some(CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY)) {
                 attrs.set(CKA_NFKM_APPNAME, Attr::bytes(b"pkcs11".to_vec()));
                 attrs.set(CKA_NFKM_ID, Attr::bytes(ident.into_bytes()));
-                attrs.set(CKA_NFKM_HASH, Attr::bytes(hash20(&name)));
+                attrs.set(CKA_NFKM_HASH, Attr::bytes(key_hash(&name)));
             }
             let mut t = slot.objects.write();
             t.insert(h, Owner::File(name.clone()), Object::new(attrs.clone()));
@@ -117,7 +118,7 @@ impl Library {
 
     pub fn copy_object(&self, session: &Session, h: CK_OBJECT_HANDLE, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
         let (obj, _) = self.object(session, h)?;
-        self.require_card_login(session, &obj)?;
+        session.require_card_login(&obj)?;
         if !obj.attrs.bool(CKA_COPYABLE).unwrap_or(true) {
             return err(CKR_ACTION_PROHIBITED);
         }
@@ -147,7 +148,7 @@ impl Library {
         if obj.is_token() && !session.rw {
             return err(CKR_SESSION_READ_ONLY);
         }
-        self.require_card_login(session, &obj)?;
+        session.require_card_login(&obj)?;
         if !obj.attrs.bool(CKA_DESTROYABLE).unwrap_or(true) {
             return err(CKR_ACTION_PROHIBITED);
         }
@@ -164,7 +165,7 @@ impl Library {
         if obj.is_token() && !session.rw {
             return err(CKR_SESSION_READ_ONLY);
         }
-        self.require_card_login(session, &obj)?;
+        session.require_card_login(&obj)?;
         if obj.attrs.contains(CKA_SHSM_ACL) && !obj.attrs.flag(CKA_MODIFIABLE) {
             // An nShield key changes only as its ACL allows (SetAppData), as through the CLI.
             return err(CKR_ATTRIBUTE_READ_ONLY);
@@ -233,9 +234,4 @@ impl Library {
     pub fn find_final(&self, session: &Session) -> Result<()> {
         session.ops.lock().find.take().map(|_| ()).ok_or(CKR_OPERATION_NOT_INITIALIZED.into())
     }
-}
-
-/// nShield-style 20-byte key hash for CKA_NFKM_HASH (emulated: SHA-256 of the file name, cut).
-fn hash20(name: &str) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, name.as_bytes()).as_ref()[..20].to_vec()
 }

@@ -1,6 +1,8 @@
 //! PKCS#11 semantics over the module core: slots and tokens, login state, sessions, the
-//! per-slot object table ([`table`]) and per-session operations. Safe Rust; the ABI layer calls
-//! these typed functions.
+//! per-slot object table ([`table`]) and per-session operations ([`crypto`], and [`ops`] for
+//! what spans calls: which errors end an operation, cancelling, the dual-function updates).
+//! What slots and tokens report is in [`info`], the PIN flags of a softcard in [`pin`]. Safe
+//! Rust; the ABI layer marshals the caller's pointers and calls these typed functions.
 //!
 //! Below `abi`, above everything else it names: [`crate::module`] (store, softcards, world,
 //! ACLs, lineage, new-object completion), [`crate::mech`], [`crate::object`] (attributes,
@@ -13,8 +15,11 @@
 
 pub mod crypto;
 mod files;
+pub mod info;
 pub mod keys;
 pub mod manage;
+pub mod ops;
+pub mod pin;
 pub mod session;
 pub mod table;
 

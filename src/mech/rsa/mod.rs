@@ -6,18 +6,24 @@
 //! The arithmetic is aws-lc's, through [`super::ffi`]: one engine key per object, built once by
 //! [`super::KeyMaterial::from_attrs`] and shared by every operation through an `Arc`.
 //!
+//! `key` builds keys from attributes, `gen` generates them; this file holds the mechanisms.
+//!
 //! Single-part mechanisms (raw PKCS#1, X.509, PSS over a digest, OAEP) buffer `update` input and
 //! refuse more than they could ever accept; the hashed ones stream into a digest.
 
 #![forbid(unsafe_code)]
 
+mod gen;
+mod key;
+
+pub use gen::{gen_bits_range, generate, RsaKeyPairGen, RSA_PKCS_KEY_PAIR_GEN};
+pub use key::{key_attrs, key_from_attrs};
+
 use super::ffi::{self, Md, Pad};
 use super::{CipherOp, KeyMaterial, Mechanism, Params, SignOp};
 use crate::error::{err, Error, Result};
-use crate::object::attr::{Attr, AttrMap};
 use aws_lc_rs::{constant_time, digest};
 use cryptoki_sys::*;
-use rsa::BigUint;
 use std::sync::Arc;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -42,8 +48,6 @@ pub const MAX_BITS: usize = 8192;
 pub const GEN_MIN_BITS: usize = 2048;
 pub const GEN_MAX_BITS: usize = 8192;
 pub const WEAK_GEN_MIN_BITS: usize = 1024;
-/// aws-lc's RSA_generate_key_ex makes only multiples of this size (it rounds others down).
-const ENGINE_GEN_STEP: usize = 128;
 
 /// A parsed RSA key (public, or private with CRT values).
 pub struct RsaKey {
@@ -72,185 +76,8 @@ impl std::fmt::Debug for RsaKey {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Key material
-// ---------------------------------------------------------------------------------------------
-
-fn bad() -> Error {
-    Error::new(CKR_ATTRIBUTE_VALUE_INVALID)
-}
-
-fn required(attrs: &AttrMap, t: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
-    match attrs.bytes(t) {
-        None => err(CKR_TEMPLATE_INCOMPLETE),
-        Some(v) if v.iter().all(|&b| b == 0) => Err(bad()),
-        Some(v) => Ok(v),
-    }
-}
-
-/// A big integer, wiped when dropped (these are key components).
-fn big(b: &[u8]) -> Zeroizing<BigUint> {
-    Zeroizing::new(BigUint::from_bytes_be(b))
-}
-
-fn be(x: &BigUint) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(x.to_bytes_be())
-}
-
-/// Builds the key of an RSA key object: public from CKA_MODULUS and CKA_PUBLIC_EXPONENT; private
-/// from those, CKA_PRIVATE_EXPONENT and the CRT values — computed when missing (p and q are
-/// recovered from n, e, d when absent). Inconsistent or out-of-range values are
-/// `CKR_ATTRIBUTE_VALUE_INVALID`, missing ones `CKR_TEMPLATE_INCOMPLETE`.
-pub fn key_from_attrs(attrs: &AttrMap, private: bool) -> Result<RsaKey> {
-    let n = required(attrs, CKA_MODULUS)?;
-    let e = required(attrs, CKA_PUBLIC_EXPONENT)?;
-    let bits = big(n).bits();
-    if !(MIN_BITS..=MAX_BITS).contains(&bits) {
-        return Err(bad());
-    }
-    let engine = if !private {
-        ffi::Rsa::new_public(n, e).map_err(|_| bad())?
-    } else {
-        let d = required(attrs, CKA_PRIVATE_EXPONENT)?;
-        let given = [CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT].map(|t| attrs.bytes(t));
-        let crt = match given {
-            [Some(p), Some(q), Some(dp), Some(dq), Some(qi)] => [
-                Zeroizing::new(p.to_vec()),
-                Zeroizing::new(q.to_vec()),
-                dp.to_vec().into(),
-                dq.to_vec().into(),
-                qi.to_vec().into(),
-            ],
-            [Some(p), Some(q), ..] => crt_values(&big(p), &big(q), &big(d)).ok_or_else(bad)?,
-            _ => {
-                let (p, q) = recover_factors(&big(n), &big(e), &big(d)).ok_or_else(bad)?;
-                crt_values(&p, &q, &big(d)).ok_or_else(bad)?
-            }
-        };
-        let [p, q, dp, dq, qi] = &crt;
-        ffi::Rsa::new_private(n, e, [d, p, q, dp, dq, qi]).map_err(|_| bad())?
-    };
-    Ok(RsaKey { engine })
-}
-
-/// p, q, d mod (p-1), d mod (q-1), q^-1 mod p (p is prime, so q^(p-2) mod p).
-fn crt_values(p: &BigUint, q: &BigUint, d: &BigUint) -> Option<[Zeroizing<Vec<u8>>; 5]> {
-    let one = BigUint::from(1u32);
-    let two = BigUint::from(2u32);
-    if *p <= two || *q <= two {
-        return None;
-    }
-    let dp = Zeroizing::new(d % (p - &one));
-    let dq = Zeroizing::new(d % (q - &one));
-    let qi = Zeroizing::new(q.modpow(&(p - &two), p));
-    Some([be(p), be(q), be(&dp), be(&dq), be(&qi)])
-}
-
-fn gcd(mut a: BigUint, mut b: BigUint) -> BigUint {
-    let zero = BigUint::from(0u32);
-    while b != zero {
-        let r = &a % &b;
-        a = b;
-        b = r;
-    }
-    a
-}
-
-/// The prime factors (larger first) of n from e and d: the standard probabilistic method
-/// (write de - 1 = 2^t r with r odd; for a base g, some g^(r 2^i) is a square root of 1 other
-/// than ±1 with probability at least 1/2, and gcd(it - 1, n) is a factor). Small primes serve as
-/// bases, so the result is deterministic.
-fn recover_factors(n: &BigUint, e: &BigUint, d: &BigUint) -> Option<(Zeroizing<BigUint>, Zeroizing<BigUint>)> {
-    let one = BigUint::from(1u32);
-    let zero = BigUint::from(0u32);
-    if *n <= BigUint::from(3u32) || *e == zero || *d == zero {
-        return None;
-    }
-    let k = Zeroizing::new(d * e - &one);
-    if *k == zero {
-        return None;
-    }
-    let mut r = k.clone();
-    let mut t = 0u32;
-    while (&*r % 2u32) == zero {
-        *r >>= 1usize;
-        t += 1;
-    }
-    if t == 0 {
-        return None;
-    }
-    let n1 = n - &one;
-    const BASES: [u32; 40] = [
-        2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107,
-        109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173,
-    ];
-    for g in BASES {
-        let mut y = Zeroizing::new(BigUint::from(g).modpow(&r, n));
-        if *y == one || *y == n1 {
-            continue;
-        }
-        for _ in 0..t {
-            let x = Zeroizing::new(&*y * &*y % n);
-            if *x == one {
-                let p = Zeroizing::new(gcd(&*y - &one, n.clone()));
-                if *p == one || *p == *n {
-                    break;
-                }
-                let q = Zeroizing::new(n / &*p);
-                if &*p * &*q != *n {
-                    return None;
-                }
-                return Some(if *p > *q { (p, q) } else { (q, p) });
-            }
-            if *x == n1 {
-                break;
-            }
-            y = x;
-        }
-    }
-    None
-}
-
-/// The attributes of a key: public CKA_MODULUS and CKA_PUBLIC_EXPONENT, plus the private
-/// components for a private key.
-pub fn key_attrs(key: &RsaKey) -> Result<AttrMap> {
-    let parts = key.engine.parts().map_err(|_| Error::general())?;
-    let mut m = AttrMap::new();
-    m.set(CKA_MODULUS, Attr::Bytes(parts.n));
-    m.set(CKA_PUBLIC_EXPONENT, Attr::Bytes(parts.e));
-    if let Some(private) = parts.private {
-        let types = [CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT];
-        for (t, v) in types.into_iter().zip(private) {
-            m.set(t, Attr::Bytes(v));
-        }
-    }
-    Ok(m)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared helpers
-// ---------------------------------------------------------------------------------------------
-
-impl KeyMaterial {
-    /// The RSA key for a private-key operation (sign, decrypt, unwrap).
-    pub fn rsa_private(&self) -> Result<&Arc<RsaKey>> {
-        match self {
-            KeyMaterial::RsaPrivate(k) => Ok(k),
-            _ => err(CKR_KEY_TYPE_INCONSISTENT),
-        }
-    }
-    /// The RSA key for a public-key operation (verify, encrypt, wrap): a public key, or the
-    /// public half of a private key.
-    pub fn rsa_public(&self) -> Result<&Arc<RsaKey>> {
-        match self {
-            KeyMaterial::RsaPrivate(k) | KeyMaterial::RsaPublic(k) => Ok(k),
-            _ => err(CKR_KEY_TYPE_INCONSISTENT),
-        }
-    }
-}
-
 /// DER DigestInfo prefix (RFC 8017 §9.2 note 1) for each digest.
-fn digest_info_prefix(md: Md) -> &'static [u8] {
+pub(super) fn digest_info_prefix(md: Md) -> &'static [u8] {
     match md {
         Md::Sha1 => &[0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14],
         Md::Sha224 => &[
@@ -427,7 +254,7 @@ impl CipherOp for RsaCipher {
     fn finalize(&mut self, out: &mut [u8]) -> Result<usize> {
         let r = self.run(&self.buf, out);
         // A too-small buffer keeps the input for a retry; anything else ends the operation.
-        if !matches!(r, Err(e) if e.rv() == CKR_BUFFER_TOO_SMALL) {
+        if !matches!(&r, Err(e) if e.rv() == CKR_BUFFER_TOO_SMALL) {
             self.buf.zeroize();
             self.buf.clear();
         }
@@ -744,97 +571,11 @@ impl Mechanism for RsaMech {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Key-pair generation
-// ---------------------------------------------------------------------------------------------
-
-/// CKM_RSA_PKCS_KEY_PAIR_GEN. CKA_MODULUS_BITS (public template) is required: any size from 2048
-/// to 8192 bits (from 1024 where `CKNFAST_OVERRIDE_SECURITY_ASSURANCES` has `weak_rsa`), else
-/// `CKR_KEY_SIZE_RANGE`; the modulus has exactly that many bits. CKA_PUBLIC_EXPONENT is optional
-/// (65537); any odd value from 3 to 2^32-1 is generated, anything else is
-/// `CKR_ATTRIBUTE_VALUE_INVALID`. See [`generate`].
-pub struct RsaKeyPairGen;
-pub static RSA_PKCS_KEY_PAIR_GEN: RsaKeyPairGen = RsaKeyPairGen;
-
-/// Keys below 2048 bits are weak: generated only where the SAM override `weak_rsa` allows it.
-fn allow_weak() -> bool {
-    crate::assurance::relaxed(crate::assurance::Assurance::WeakRsa)
-}
-
-/// The generation size range in force: 2048..=8192, or 1024..=8192 with `weak_rsa`.
-pub fn gen_bits_range() -> std::ops::RangeInclusive<usize> {
-    let min = if allow_weak() { WEAK_GEN_MIN_BITS } else { GEN_MIN_BITS };
-    min..=GEN_MAX_BITS
-}
-
-/// Generates an RSA key pair whose modulus has exactly `bits` bits: the one routine behind
-/// `C_GenerateKeyPair`, the CLI's `generatekey` and the vendor `SHSM_GenerateKey`.
-///
-/// * `bits` outside [`gen_bits_range`]: `CKR_KEY_SIZE_RANGE`.
-/// * `e` (big-endian, leading zeros allowed) not odd, 1, or over 32 bits:
-///   `CKR_ATTRIBUTE_VALUE_INVALID`.
-///
-/// Multiples of 128 bits are aws-lc's RSA_generate_key_ex (its FIPS 186 generator, fast and
-/// constant-time); it silently rounds every other size down to a multiple of 128, so those go
-/// to [`ffi::Rsa::generate_exact`], the same engine's prime generation and constant-time
-/// arithmetic assembled to the same rules. Either way the key must have `bits` bits and pass a
-/// sign/verify pairwise consistency test before it is returned (else `CKR_FUNCTION_FAILED`).
-pub fn generate(bits: usize, e: &[u8]) -> Result<RsaKey> {
-    if !gen_bits_range().contains(&bits) {
-        return err(CKR_KEY_SIZE_RANGE);
-    }
-    let e = super::asn1::trim_be(e);
-    let odd = e.last().is_some_and(|b| b & 1 == 1);
-    if e.len() > 4 || !odd || e == [1] {
-        return err(CKR_ATTRIBUTE_VALUE_INVALID);
-    }
-    let engine = if bits % ENGINE_GEN_STEP == 0 {
-        ffi::Rsa::generate(bits as u32, e)
-    } else {
-        ffi::Rsa::generate_exact(bits as u32, e)
-    };
-    let engine = engine.map_err(|_| Error::new(CKR_FUNCTION_FAILED))?;
-    if engine.bits() != bits || !pairwise_consistent(&engine) {
-        return err(CKR_FUNCTION_FAILED);
-    }
-    Ok(RsaKey { engine })
-}
-
-/// Pairwise consistency test of a new key: a PKCS#1 v1.5 signature over a SHA-256 DigestInfo
-/// made with the private key recovers that DigestInfo with the public key.
-fn pairwise_consistent(key: &ffi::Rsa) -> bool {
-    let d = digest::digest(&digest::SHA256, b"shieldhsm RSA key generation pairwise test");
-    let mut m = digest_info_prefix(Md::Sha256).to_vec();
-    m.extend_from_slice(d.as_ref());
-    let k = key.size();
-    let (mut sig, mut rec) = (vec![0u8; k], vec![0u8; k]);
-    let Ok(n) = key.sign_raw(Pad::Pkcs1, &m, &mut sig) else { return false };
-    match key.verify_raw(Pad::Pkcs1, &sig[..n], &mut rec) {
-        Ok(r) => n == k && rec[..r] == m[..],
-        Err(_) => false,
-    }
-}
-
-impl Mechanism for RsaKeyPairGen {
-    fn generate_pair(&self, public: &AttrMap, _private: &AttrMap) -> Result<(AttrMap, AttrMap)> {
-        let bits = public.ulong(CKA_MODULUS_BITS).ok_or(CKR_TEMPLATE_INCOMPLETE)? as usize;
-        let e = public.bytes(CKA_PUBLIC_EXPONENT).unwrap_or(&[0x01, 0x00, 0x01]);
-        let key = generate(bits, e)?;
-        let private = key_attrs(&key)?;
-        let mut public = AttrMap::new();
-        for t in [CKA_MODULUS, CKA_PUBLIC_EXPONENT] {
-            if let Some(v) = private.get(t) {
-                public.set(t, v.clone());
-            }
-        }
-        Ok((public, private))
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::mech::testutil::*;
+    use crate::object::attr::AttrMap;
 
     /// RSA Laboratories pkcs1v15sign-vectors.txt, Example 1 (1024-bit key) and signature 1.1
     /// (SHA-1): n, e, d, p, q, dP, dQ, qInv.
@@ -859,7 +600,7 @@ pub(crate) mod tests {
         "27 15 6a ba 41 26 d2 4a 81 f3 a5 28 cb fb 27 f5 68 86 f8 40 a9 f6 e8 6e 17 a4 4b 94 fe 93 19 58
          4b 8e 22 fd de 1e 5a 2e 3b d8 aa 5b a8 d8 58 41 94 eb 21 90 ac f8 32 b8 47 f1 3a 3d 24 a7 9f 4d",
     ];
-    const EX1_MSG: &str =
+    pub const EX1_MSG: &str =
         "cd c8 7d a2 23 d7 86 df 3b 45 e0 bb bc 72 13 26 d1 ee 2a f8 06 cc 31 54 75 cc 6f 0d 9c 66 e1 b6
         23 71 d4 5c e2 39 2e 1a c9 28 44 c3 10 10 2f 15 6a 0d 8d 52 c1 f4 c4 0b a3 aa 65 09 57 86 cb 76
         97 57 a6 56 3b a9 58 fe d0 bc c9 84 e8 b5 17 a3 d5 f5 15 b2 3b 8a 41 e7 4a a8 67 69 3f 90 df b0
@@ -867,7 +608,7 @@ pub(crate) mod tests {
         93 c0 31 7e 8b 60 d4 b6 08 4a cb 42 d2 9e 38 08 a3 bc 37 2d 85 e3 31 17 0f cb f7 cc 72 d0 b7 1c
         29 66 48 b3 a4 d1 0f 41 62 95 d0 80 7a a6 25 ca b2 74 4f d9 ea 8f d2 23 c4 25 37 02 98 28 bd 16
         be 02 54 6f 13 0f d2 e3 3b 93 6d 26 76 e0 8a ed 1b 73 31 8b 75 0a 01 67 d0";
-    const EX1_SIG: &str =
+    pub const EX1_SIG: &str =
         "6b c3 a0 66 56 84 29 30 a2 47 e3 0d 58 64 b4 d8 19 23 6b a7 c6 89 65 86 2a d7 db c4 e2 4a f2 8e
         86 bb 53 1f 03 35 8b e5 fb 74 77 7c 60 86 f8 50 ca ef 89 3f 0d 6f cc 2d 0c 91 ec 01 36 93 b4 ea
         00 b8 0c d4 9a ac 4e cb 5f 89 11 af e5 39 ad a4 a8 f3 82 3d 1d 13 e4 72 d1 49 05 47 c6 59 c7 61
@@ -946,7 +687,7 @@ pub(crate) mod tests {
         ),
     ];
 
-    const TYPES: [CK_ATTRIBUTE_TYPE; 8] = crate::mech::rsa::PRIVATE_COMPONENTS;
+    pub const TYPES: [CK_ATTRIBUTE_TYPE; 8] = crate::mech::rsa::PRIVATE_COMPONENTS;
 
     /// A private key object from hex components (the first `n` of n, e, d, p, q, dP, dQ, qInv).
     pub fn private_attrs(c: &[&str; 8], n: usize) -> AttrMap {
@@ -993,49 +734,6 @@ pub(crate) mod tests {
         }
         // A public key cannot sign.
         assert_eq!(rv(SHA1_RSA_PKCS.sign(&NONE, &public)), CKR_KEY_TYPE_INCONSISTENT);
-    }
-
-    #[test]
-    fn private_key_from_n_e_d_recovers_the_crt_values() {
-        let full = private_attrs(&EX1, 8);
-        let ned = private_attrs(&EX1, 3);
-        let KeyMaterial::RsaPrivate(key) = material(&ned) else { panic!() };
-        let got = key_attrs(&key).unwrap();
-        for t in TYPES {
-            assert_eq!(got.bytes(t), full.bytes(t), "attribute {t:#x}");
-        }
-        assert_eq!(sign(&SHA1_RSA_PKCS, &NONE, &KeyMaterial::RsaPrivate(key), &h(EX1_MSG)).unwrap(), h(EX1_SIG));
-        // p and q given, CRT values missing: computed.
-        let pq = private_attrs(&EX1, 5);
-        let KeyMaterial::RsaPrivate(key) = material(&pq) else { panic!() };
-        assert_eq!(key_attrs(&key).unwrap(), key_attrs(&ffi_key(&full)).unwrap());
-        // Also for a freshly generated 2048-bit key (e = 65537) and the OAEP example key.
-        let (_, private) = rsa_pair(2048);
-        let mut ned = private.clone();
-        for t in [CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT] {
-            ned.remove(t);
-        }
-        let KeyMaterial::RsaPrivate(key) = material(&ned) else { panic!() };
-        let got = key_attrs(&key).unwrap();
-        // Recovery orders p > q; generation may not.
-        let (p, q) = (private.bytes(CKA_PRIME_1).unwrap(), private.bytes(CKA_PRIME_2).unwrap());
-        let (gp, gq) = (got.bytes(CKA_PRIME_1).unwrap(), got.bytes(CKA_PRIME_2).unwrap());
-        assert!((gp, gq) == (p, q) || (gp, gq) == (q, p));
-        assert_eq!(got.bytes(CKA_PRIVATE_EXPONENT), private.bytes(CKA_PRIVATE_EXPONENT));
-        let KeyMaterial::RsaPrivate(_) = material(&private_attrs(&OAEP1, 3)) else { panic!() };
-        // Inconsistent d: refused.
-        let mut bad = private_attrs(&EX1, 3);
-        let mut d = h(EX1[2]);
-        d[10] ^= 1;
-        bad.set(CKA_PRIVATE_EXPONENT, Attr::bytes(d));
-        assert_eq!(rv(KeyMaterial::from_attrs(&bad)), CKR_ATTRIBUTE_VALUE_INVALID);
-    }
-
-    fn ffi_key(m: &AttrMap) -> Arc<RsaKey> {
-        match material(m) {
-            KeyMaterial::RsaPrivate(k) => k,
-            _ => panic!(),
-        }
     }
 
     #[test]
@@ -1272,315 +970,5 @@ pub(crate) mod tests {
         }
         let (public, _) = rsa_pair(2048);
         assert_eq!(rv(RSA_PKCS.unwrap(&NONE, &material(&public), &[1; 256])), CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
-    }
-
-    #[test]
-    fn key_material_is_validated() {
-        let full = private_attrs(&EX1, 8);
-        // Each CRT value corrupted in turn.
-        for t in [CKA_PRIME_1, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT] {
-            let mut bad = full.clone();
-            let mut v = bad.bytes(t).unwrap().to_vec();
-            v[3] ^= 2;
-            bad.set(t, Attr::bytes(v));
-            assert_eq!(rv(KeyMaterial::from_attrs(&bad)), CKR_ATTRIBUTE_VALUE_INVALID, "{t:#x}");
-        }
-        let mut missing = full.clone();
-        missing.remove(CKA_MODULUS);
-        assert_eq!(rv(KeyMaterial::from_attrs(&missing)), CKR_TEMPLATE_INCOMPLETE);
-        let mut missing = full.clone();
-        missing.remove(CKA_PRIVATE_EXPONENT);
-        assert_eq!(rv(KeyMaterial::from_attrs(&missing)), CKR_TEMPLATE_INCOMPLETE);
-        assert_eq!(rv(KeyMaterial::from_attrs(&public_attrs(EX1[0], ""))), CKR_ATTRIBUTE_VALUE_INVALID);
-        // Even modulus, 512-bit modulus, even exponent, zero exponent.
-        let mut even = h(EX1[0]);
-        *even.last_mut().unwrap() ^= 1;
-        for (n, e) in [
-            (hex::encode(&even), "010001".to_string()),
-            ("c3".repeat(64), "010001".into()),
-            (EX1[0].into(), "010000".into()),
-        ] {
-            assert_eq!(rv(KeyMaterial::from_attrs(&public_attrs(&n, &e))), CKR_ATTRIBUTE_VALUE_INVALID, "{n} {e}");
-        }
-        assert_eq!(rv(KeyMaterial::from_attrs(&public_attrs(EX1[0], "00"))), CKR_ATTRIBUTE_VALUE_INVALID);
-        // Leading zero bytes are fine.
-        let KeyMaterial::RsaPublic(k) = material(&public_attrs(&format!("00{}", EX1[0]), "0000010001")) else {
-            panic!()
-        };
-        assert_eq!(k.bits(), 1024);
-        assert_eq!(k.len(), 128);
-    }
-
-    #[test]
-    fn key_pair_generation() {
-        let (public, private) = rsa_pair(2048);
-        assert_eq!(public.bytes(CKA_PUBLIC_EXPONENT), Some(&[1, 0, 1][..]));
-        assert_eq!(public.bytes(CKA_MODULUS), private.bytes(CKA_MODULUS));
-        assert_eq!(public.len(), 4); // + class, key type
-        assert_eq!(private.len(), 10);
-        assert_eq!(public.bytes(CKA_MODULUS).unwrap().len(), 256);
-        // Another exponent.
-        let mut t = AttrMap::new();
-        t.set(CKA_MODULUS_BITS, Attr::Ulong(2048));
-        t.set(CKA_PUBLIC_EXPONENT, Attr::bytes(vec![3]));
-        let (p, s) = RSA_PKCS_KEY_PAIR_GEN.generate_pair(&t, &AttrMap::new()).unwrap();
-        assert_eq!(p.bytes(CKA_PUBLIC_EXPONENT), Some(&[3][..]));
-        let k = material(&with_class(s, CKO_PRIVATE_KEY, CKK_RSA));
-        let sig = sign(&SHA256_RSA_PKCS, &NONE, &k, b"e=3").unwrap();
-        verify(&SHA256_RSA_PKCS, &NONE, &material(&with_class(p, CKO_PUBLIC_KEY, CKK_RSA)), b"e=3", &sig).unwrap();
-        // Sizes and exponents out of range.
-        for bits in [0 as CK_ULONG, 512, 1000, 2047, 8193, 16384] {
-            let mut t = AttrMap::new();
-            t.set(CKA_MODULUS_BITS, Attr::Ulong(bits));
-            assert_eq!(rv(RSA_PKCS_KEY_PAIR_GEN.generate_pair(&t, &AttrMap::new())), CKR_KEY_SIZE_RANGE, "{bits}");
-        }
-        if !allow_weak() {
-            assert_eq!(rv(generate(1024, &[1, 0, 1])), CKR_KEY_SIZE_RANGE);
-        }
-        for e in [&[][..], &[0], &[1], &[2], &[1, 0, 0], &[1, 0, 0, 0, 1]] {
-            assert_eq!(rv(generate(2048, e)), CKR_ATTRIBUTE_VALUE_INVALID, "{e:?}");
-        }
-        assert_eq!(rv(RSA_PKCS_KEY_PAIR_GEN.generate_pair(&AttrMap::new(), &AttrMap::new())), CKR_TEMPLATE_INCOMPLETE);
-        // Only key-pair generation.
-        assert_eq!(rv(RSA_PKCS_KEY_PAIR_GEN.sign(&NONE, &material(&private))), CKR_MECHANISM_INVALID);
-    }
-
-    /// Timing of RSA-2048 PKCS#1 v1.5 signing through SignOp with a cached key. Run with
-    /// `cargo test --release --lib -- --ignored --nocapture bench_`.
-    #[test]
-    #[ignore]
-    fn bench_rsa2048_sign() {
-        let (_, private) = rsa_pair(2048);
-        let k = material(&private);
-        let d = digest(CKM_SHA256, b"bench");
-        let mut di = digest_info_prefix(Md::Sha256).to_vec();
-        di.extend_from_slice(&d);
-        let mut sig = vec![0u8; 256];
-        for (name, m, data) in
-            [("CKM_RSA_PKCS (DigestInfo)", &RSA_PKCS, &di[..]), ("CKM_SHA256_RSA_PKCS", &SHA256_RSA_PKCS, b"bench")]
-        {
-            for _ in 0..50 {
-                let mut op = m.sign(&NONE, &k).unwrap();
-                op.update(data).unwrap();
-                op.sign_final(&mut sig).unwrap();
-            }
-            let n = 2000;
-            let t = std::time::Instant::now();
-            for _ in 0..n {
-                let mut op = m.sign(&NONE, &k).unwrap();
-                op.update(data).unwrap();
-                op.sign_final(&mut sig).unwrap();
-            }
-            let el = t.elapsed();
-            println!(
-                "RSA-2048 {name}: {:.1} us/op, {:.0} ops/s",
-                el.as_secs_f64() * 1e6 / n as f64,
-                n as f64 / el.as_secs_f64()
-            );
-        }
-        // aws-lc-rs alone, for comparison.
-        let der = crate::mech::pkcs8::private_to_pkcs8(&private).unwrap();
-        let kp = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let n = 2000;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            kp.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, b"bench", &mut sig).unwrap();
-        }
-        let el = t.elapsed();
-        println!(
-            "RSA-2048 aws-lc-rs RsaKeyPair::sign: {:.1} us/op, {:.0} ops/s",
-            el.as_secs_f64() * 1e6 / n as f64,
-            n as f64 / el.as_secs_f64()
-        );
-    }
-}
-
-/// [`generate`]: sizes to the bit on both engine paths, exponents, refusals, and the key's
-/// components checked with independent arithmetic (`rsa`'s BigUint, not aws-lc).
-#[cfg(test)]
-mod keygen_tests {
-    use super::*;
-    use crate::mech::testutil::*;
-
-    fn n(attrs: &AttrMap, t: CK_ATTRIBUTE_TYPE) -> BigUint {
-        BigUint::from_bytes_be(attrs.bytes(t).unwrap_or_else(|| panic!("attribute {t:#x}")))
-    }
-
-    /// Every component of a generated key, against FIPS 186-5 A.1.1 / A.1.3 and PKCS#1.
-    fn check_key(key: &RsaKey, bits: usize, e: u64) -> AttrMap {
-        assert_eq!(key.bits(), bits);
-        assert_eq!(key.len(), bits.div_ceil(8));
-        let a = key_attrs(key).unwrap();
-        let modulus = a.bytes(CKA_MODULUS).unwrap();
-        assert_eq!(modulus.len(), bits.div_ceil(8), "{bits}: minimal encoding");
-        assert_ne!(modulus[0], 0);
-        let top = (bits - 1) % 8;
-        assert_eq!(modulus[0] >> top, 1, "{bits}: top bit {top} of the first byte is the highest set");
-        let [nn, ee, d, p, q, dp, dq, qi] = PRIVATE_COMPONENTS.map(|t| n(&a, t));
-        let one = BigUint::from(1u32);
-        assert_eq!(nn.bits(), bits);
-        assert_eq!(ee, BigUint::from(e));
-        assert_eq!(&p * &q, nn);
-        // The primes split the length (ceil, floor) and are far apart.
-        let mut lens = [p.bits(), q.bits()];
-        lens.sort();
-        assert_eq!(lens, [bits / 2, bits - bits / 2], "{bits}");
-        let diff = if p > q { &p - &q } else { &q - &p };
-        assert!(diff.bits() > bits / 2 - 99, "{bits}: |p - q| too small");
-        // d = e^-1 mod lcm(p-1, q-1), and not small.
-        let (pm1, qm1) = (&p - &one, &q - &one);
-        let lambda = &pm1 * &qm1 / gcd(pm1.clone(), qm1.clone());
-        assert_eq!(&ee * &d % &lambda, one, "{bits}");
-        assert!(d < lambda, "{bits}: d reduced mod lambda");
-        assert!(d.bits() > bits.div_ceil(2), "{bits}: d > 2^(nlen/2)");
-        assert_eq!(dp, &d % &pm1);
-        assert_eq!(dq, &d % &qm1);
-        assert_eq!(&qi * &q % &p, one);
-        a
-    }
-
-    /// The key signs and verifies through the mechanisms, and decrypts what its public half
-    /// encrypts.
-    fn use_key(a: &AttrMap) {
-        let public = attrs(
-            CKO_PUBLIC_KEY,
-            CKK_RSA,
-            &[
-                (CKA_MODULUS, a.bytes(CKA_MODULUS).unwrap()),
-                (CKA_PUBLIC_EXPONENT, a.bytes(CKA_PUBLIC_EXPONENT).unwrap()),
-            ],
-        );
-        let (private, public) = (material(&with_class(a.clone(), CKO_PRIVATE_KEY, CKK_RSA)), material(&public));
-        let sig = sign(&SHA256_RSA_PKCS, &Params::None, &private, b"to the bit").unwrap();
-        verify(&SHA256_RSA_PKCS, &Params::None, &public, b"to the bit", &sig).unwrap();
-        let p = pss(CKM_SHA256, CKG_MGF1_SHA256, 32);
-        let sig = sign(&SHA256_RSA_PKCS_PSS, &p, &private, b"pss").unwrap();
-        verify(&SHA256_RSA_PKCS_PSS, &p, &public, b"pss", &sig).unwrap();
-        let p = oaep(CKM_SHA256, CKG_MGF1_SHA256, b"");
-        let c = encrypt(&RSA_PKCS_OAEP, &p, &public, b"secret").unwrap();
-        assert_eq!(decrypt(&RSA_PKCS_OAEP, &p, &private, &c).unwrap(), b"secret");
-    }
-
-    #[test]
-    fn every_size_is_generated_to_the_bit() {
-        for bits in [2048usize, 2049, 2056, 2111, 3072, 3092, 4097] {
-            let t = std::time::Instant::now();
-            let key = generate(bits, &[1, 0, 1]).unwrap();
-            let el = t.elapsed();
-            use_key(&check_key(&key, bits, 65537));
-            eprintln!("RSA-{bits}: generated in {el:?}");
-        }
-    }
-
-    #[test]
-    fn odd_exponents_on_both_paths() {
-        for bits in [2048usize, 2051] {
-            for e in [3u64, 17, 65537, 0xffff_ffff] {
-                let key = generate(bits, &e.to_be_bytes()).unwrap();
-                use_key(&check_key(&key, bits, e));
-            }
-        }
-    }
-
-    #[test]
-    fn the_exact_path_draws_primes_as_documented() {
-        // Sizes below 2048 (what `weak_rsa` allows) and one size with equal prime lengths.
-        for bits in [1024u32, 1025, 1500, 2050] {
-            let key = RsaKey { engine: ffi::Rsa::generate_exact(bits, &[1, 0, 1]).unwrap() };
-            let a = check_key(&key, bits as usize, 65537);
-            let (p, q) = (n(&a, CKA_PRIME_1), n(&a, CKA_PRIME_2));
-            assert!(p > q);
-            let one = BigUint::from(1u32);
-            assert_eq!(gcd(&p - &one, &q - &one), BigUint::from(2u32));
-            // Top two bits set in each prime.
-            for x in [&p, &q] {
-                assert!(x >> (x.bits() - 2) == BigUint::from(3u32));
-            }
-        }
-        for bad in [0u32, 1023, 16385] {
-            assert!(ffi::Rsa::generate_exact(bad, &[1, 0, 1]).is_err(), "{bad}");
-        }
-        for e in [&[][..], &[1], &[2], &[1, 0, 0, 0, 1]] {
-            assert!(ffi::Rsa::generate_exact(1024, e).is_err(), "{e:?}");
-        }
-    }
-
-    /// Why there are two paths: RSA_generate_key_ex keeps multiples of 128 and rounds every
-    /// other size down (if a new aws-lc stops doing that, this says so).
-    #[test]
-    fn the_engine_generator_rounds_down_to_128() {
-        for bits in [2048u32, 2049, 2111, 2175, 2176, 3092] {
-            let k = ffi::Rsa::generate(bits, &[1, 0, 1]).unwrap();
-            assert_eq!(k.bits(), (bits & !127) as usize, "{bits}");
-        }
-    }
-
-    #[test]
-    fn refusals() {
-        let e = [1u8, 0, 1];
-        let mut sizes = vec![0usize, 512, 1023, 2047, 8193, 16384, usize::MAX];
-        if !allow_weak() {
-            sizes.extend([1024, 1500]);
-        }
-        for bits in sizes {
-            assert_eq!(rv(generate(bits, &e)), CKR_KEY_SIZE_RANGE, "{bits}");
-        }
-        for e in [&[][..], &[0], &[0, 0], &[1], &[0, 0, 1], &[2], &[1, 0, 0], &[0xff, 0xfe], &[1, 0, 0, 0, 1]] {
-            assert_eq!(rv(generate(2048, e)), CKR_ATTRIBUTE_VALUE_INVALID, "{e:?}");
-            assert_eq!(rv(generate(2049, e)), CKR_ATTRIBUTE_VALUE_INVALID, "{e:?}");
-        }
-        // Leading zeros are fine; the exponent is stored minimal.
-        let key = generate(2049, &[0, 0, 0, 0, 3]).unwrap();
-        assert_eq!(key_attrs(&key).unwrap().bytes(CKA_PUBLIC_EXPONENT), Some(&[3u8][..]));
-        // Through the mechanism: CKA_MODULUS_BITS and CKA_PUBLIC_EXPONENT.
-        let mut t = AttrMap::new();
-        t.set(CKA_MODULUS_BITS, Attr::Ulong(8193));
-        assert_eq!(rv(RSA_PKCS_KEY_PAIR_GEN.generate_pair(&t, &AttrMap::new())), CKR_KEY_SIZE_RANGE);
-        t.set(CKA_MODULUS_BITS, Attr::Ulong(3092));
-        t.set(CKA_PUBLIC_EXPONENT, Attr::bytes(vec![1, 0, 0]));
-        assert_eq!(rv(RSA_PKCS_KEY_PAIR_GEN.generate_pair(&t, &AttrMap::new())), CKR_ATTRIBUTE_VALUE_INVALID);
-        t.set(CKA_PUBLIC_EXPONENT, Attr::bytes(vec![17]));
-        let (public, private) = RSA_PKCS_KEY_PAIR_GEN.generate_pair(&t, &AttrMap::new()).unwrap();
-        assert_eq!(public.bytes(CKA_MODULUS).unwrap().len(), 387);
-        assert_eq!(public.bytes(CKA_MODULUS), private.bytes(CKA_MODULUS));
-        assert_eq!(public.bytes(CKA_PUBLIC_EXPONENT), Some(&[17u8][..]));
-    }
-
-    /// The largest sizes (slow: seconds each). `cargo test --release --lib -- --ignored rsa_8k`
-    #[test]
-    #[ignore]
-    fn rsa_8k_sizes_to_the_bit() {
-        for bits in [8191usize, 8192] {
-            let t = std::time::Instant::now();
-            let key = generate(bits, &[1, 0, 1]).unwrap();
-            eprintln!("RSA-{bits}: generated in {:?}", t.elapsed());
-            use_key(&check_key(&key, bits, 65537));
-        }
-    }
-
-    /// Generation time per size and path. Run with
-    /// `cargo test --release --lib -- --ignored --nocapture bench_rsa_keygen`.
-    #[test]
-    #[ignore]
-    fn bench_rsa_keygen() {
-        for bits in [2048usize, 2049, 3072, 3092, 4096, 4097] {
-            let runs = 6;
-            let mut times = Vec::new();
-            for _ in 0..runs {
-                let t = std::time::Instant::now();
-                generate(bits, &[1, 0, 1]).unwrap();
-                times.push(t.elapsed().as_secs_f64());
-            }
-            times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            let mean = times.iter().sum::<f64>() / runs as f64;
-            println!(
-                "RSA-{bits}: mean {:.0} ms, median {:.0} ms, min {:.0} ms, max {:.0} ms ({runs} runs)",
-                mean * 1e3,
-                times[runs / 2] * 1e3,
-                times[0] * 1e3,
-                times[runs - 1] * 1e3
-            );
-        }
     }
 }
