@@ -7,6 +7,7 @@ usage: pykcs11_checks.py MODULE TOKEN_LABEL USER_PIN RESULTS
 """
 import hashlib
 import os
+import struct
 import sys
 
 import harness
@@ -495,6 +496,35 @@ def montgomery_derive_openssl(name, params, n):
     raise Failure("%s derivation with the all-zero point (small order) succeeded" % name)
 
 
+def aes_cmac_openssl():
+    # CKM_AES_CMAC (issue #13) against OpenSSL 3's CMAC (`openssl mac ... CMAC`); a
+    # CKM_AES_CMAC_GENERAL MAC is its prefix, and C_Verify rejects a flipped bit.
+    need(PyKCS11.CKM_AES_CMAC, "CKM_AES_CMAC")
+    s = S["s"]
+    t = tmp()
+    for bits in (128, 256):
+        key_v = os.urandom(bits // 8)
+        key = known_aes("py-cmac-%d" % bits, key_v, [(CKA_SIGN, True), (CKA_VERIFY, True)])
+        # (Empty data is left to tests/macs.rs: PyKCS11 passes it as a NULL pointer.)
+        for i, msg in enumerate((MSG[:1], MSG[:40], MSG + os.urandom(17))):
+            mac = b(s.sign(key, msg, mech(PyKCS11.CKM_AES_CMAC)))
+            expect = openssl("mac", "-cipher", "AES-%d-CBC" % bits, "-macopt", "hexkey:" + key_v.hex(),
+                             "-binary", "-in", t.write("cmac%d.in" % i, msg), "CMAC")
+            require(mac == expect, "AES-%d CMAC over %d bytes differs from openssl mac" % (bits, len(msg)))
+            require(s.verify(key, msg, mac, mech(PyKCS11.CKM_AES_CMAC)), "C_Verify refused a good CMAC")
+            gen = mech(PyKCS11.CKM_AES_CMAC_GENERAL, list(struct.pack("@L", 8)))
+            require(b(s.sign(key, msg, gen)) == mac[:8], "CKM_AES_CMAC_GENERAL(8) is not the CMAC prefix")
+            bad = bytearray(mac)
+            bad[0] ^= 1
+            try:
+                ok = s.verify(key, msg, bytes(bad), mech(PyKCS11.CKM_AES_CMAC))
+            except PyKCS11Error as e:
+                require(e.value == PyKCS11.CKR_SIGNATURE_INVALID, "tampered CMAC: %s" % ck.rvname(e.value))
+                continue
+            require(not ok, "a tampered CMAC was accepted")
+        s.destroyObject(key)
+
+
 def main():
     if not R.check("PyKCS11: load module, C_GetInfo, find token by label, login", load):
         R.done()
@@ -531,6 +561,7 @@ def main():
             "X25519", X25519_PARAMS, 32)
     R.check("X448 key pair (curve name), CKM_ECDH1_DERIVE == openssl pkeyutl -derive",
             montgomery_derive_openssl, "X448", X448_NAME, 56)
+    R.check("CKM_AES_CMAC == openssl mac CMAC (AES-128/256), _GENERAL prefix, tamper rejected", aes_cmac_openssl)
     try:
         S["s"].logout()
         S["s"].closeSession()

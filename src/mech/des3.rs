@@ -14,10 +14,10 @@ use crate::error::{err, Result};
 use aws_lc_rs::cipher::{UnboundCipherKey, DES_EDE3_FOR_LEGACY_USE_ONLY, DES_EDE_FOR_LEGACY_USE_ONLY};
 use cryptoki_sys::*;
 
-const DES_BLOCK: usize = 8;
+pub(crate) const DES_BLOCK: usize = 8;
 const DES3_KEY: usize = 24;
 
-fn make_des3(v: &[u8]) -> Result<UnboundCipherKey> {
+pub(crate) fn make_des3(v: &[u8]) -> Result<UnboundCipherKey> {
     if v.len() != DES3_KEY {
         return err(CKR_KEY_SIZE_RANGE);
     }
@@ -42,7 +42,7 @@ pub fn set_odd_parity(key: &mut [u8]) {
 
 /// The triple-DES key of `key`: type CKK_DES3 (`CKR_KEY_TYPE_INCONSISTENT`), 24 bytes
 /// (`CKR_KEY_SIZE_RANGE`).
-fn des3_key(key: &KeyMaterial) -> Result<&SecretKey> {
+pub(crate) fn des3_key(key: &KeyMaterial) -> Result<&SecretKey> {
     let sk = key.secret(&[CKK_DES3])?;
     if sk.value.len() != DES3_KEY {
         return err(CKR_KEY_SIZE_RANGE);

@@ -12,6 +12,7 @@
 
 pub mod aes;
 pub mod asn1;
+pub mod cmac;
 pub mod des3;
 pub mod digest;
 pub mod ec;

@@ -1,7 +1,7 @@
 //! The mechanism table: type → (`CK_MECHANISM_INFO`, parameter shape, implementation).
 //! `C_GetMechanismList`, `C_GetMechanismInfo` and dispatch all read [`ALL`].
 
-use super::{aes, des3, digest, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, Mechanism, ParamKind};
+use super::{aes, cmac, des3, digest, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, Mechanism, ParamKind};
 use cryptoki_sys::*;
 
 /// What a key-generation mechanism makes.
@@ -108,7 +108,11 @@ pub static ALL: &[MechEntry] = &[
     entry!(keygen CKM_DES3_KEY_GEN, 24, 24, CKK_DES3, Some(24)),
     entry!(CKM_DES3_ECB, 24, 24, ED | WU, ParamKind::None, des3::DES3_ECB),
     entry!(CKM_DES3_CBC, 24, 24, ED | WU, ParamKind::Iv(8), des3::DES3_CBC),
+    entry!(CKM_DES3_MAC, 24, 24, SV, ParamKind::None, cmac::DES3_MAC),
+    entry!(CKM_DES3_MAC_GENERAL, 24, 24, SV, ParamKind::MacLen, cmac::DES3_MAC_GENERAL),
     entry!(CKM_DES3_CBC_PAD, 24, 24, ED | WU, ParamKind::Iv(8), des3::DES3_CBC_PAD),
+    entry!(CKM_DES3_CMAC_GENERAL, 24, 24, SV, ParamKind::MacLen, cmac::DES3_CMAC_GENERAL),
+    entry!(CKM_DES3_CMAC, 24, 24, SV, ParamKind::None, cmac::DES3_CMAC),
     entry!(CKM_SHA_1, 0, 0, CKF_DIGEST, ParamKind::None, digest::SHA1),
     entry!(CKM_SHA_1_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA1_HMAC),
     entry!(CKM_SHA_1_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA1_HMAC_GENERAL),
@@ -155,9 +159,13 @@ pub static ALL: &[MechEntry] = &[
     entry!(keygen CKM_AES_KEY_GEN, 16, 32, CKK_AES, None),
     entry!(CKM_AES_ECB, 16, 32, ED | WU, ParamKind::None, aes::AES_ECB),
     entry!(CKM_AES_CBC, 16, 32, ED | WU, ParamKind::Iv(16), aes::AES_CBC),
+    entry!(CKM_AES_MAC, 16, 32, SV, ParamKind::None, cmac::AES_MAC),
+    entry!(CKM_AES_MAC_GENERAL, 16, 32, SV, ParamKind::MacLen, cmac::AES_MAC_GENERAL),
     entry!(CKM_AES_CBC_PAD, 16, 32, ED | WU, ParamKind::Iv(16), aes::AES_CBC_PAD),
     entry!(CKM_AES_CTR, 16, 32, ED, ParamKind::Ctr, aes::AES_CTR),
     entry!(CKM_AES_GCM, 16, 32, ED, ParamKind::Gcm, aes::AES_GCM),
+    entry!(CKM_AES_CMAC, 16, 32, SV, ParamKind::None, cmac::AES_CMAC),
+    entry!(CKM_AES_CMAC_GENERAL, 16, 32, SV, ParamKind::MacLen, cmac::AES_CMAC_GENERAL),
     entry!(CKM_AES_KEY_WRAP, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP),
     // CKM_AES_KEY_WRAP_PAD is an alias of KWP (RFC 5649), as SoftHSMv2 and nShield treat it.
     entry!(CKM_AES_KEY_WRAP_PAD, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP_KWP),
