@@ -118,8 +118,10 @@ fn the_seed_runs_verbatim_in_order_on_an_empty_data_directory() {
     assert!(version.len() == 32 && version.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
     assert!(out.contains("Key Type       : RSA-HSM"), "{out}");
     assert_eq!(ws.vault_keys().len(), 1);
-    // After the seed, a client choosing the key by label signs with the original (the transfer
-    // copy has its own label and may only be exported), as examples/run-demo does.
+    // After the seed, contosokey still signs through the C ABI, as examples/run-demo does. The
+    // transfer copy has its own label and may only be exported; pkcs11-tool 0.23's --sign takes
+    // the slot's first private key whatever --label says, and handles follow file names
+    // (key_simple_ before key_xferacld_) in every process, so the choice is the same every run.
     std::fs::write(ws.work().join("msg.txt"), b"payment order 42").unwrap();
     let so = common::built_module();
     let sign = [

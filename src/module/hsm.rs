@@ -224,6 +224,8 @@ pub fn set_mode(store: &Store, number: u32, mode: Mode) -> AdminResult<ModuleSta
     let mut txn = Txn::new(&lock);
     m.save(&mut txn)?;
     txn.commit();
+    // A loaded PKCS#11 library learns of the new mode from the generation counter.
+    lock.bump();
     Ok(m)
 }
 

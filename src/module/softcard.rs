@@ -261,6 +261,28 @@ pub fn list(store: &Store) -> Result<Vec<SoftcardFile>> {
     Ok(v)
 }
 
+/// Every key file softcard `hash` owns: the PKCS#11 objects made on it (`key_pkcs11_us<card>…`,
+/// by name) and the keys the CLI made for it (`key_<app>_<ident>` with `protect=softcard`, by the
+/// owner sealed into their header). What a re-initialisation of the softcard removes.
+pub fn key_files_of(store: &Store, hash: &str) -> Result<Vec<String>> {
+    use crate::object::stored;
+    let own = format!("{}us{}", stored::FILE_PREFIX, hash.get(..8).unwrap_or(hash));
+    let mut out = Vec::new();
+    for (n, _) in store.list(stored::KEY_PREFIX)? {
+        if n.starts_with(stored::FILE_PREFIX) {
+            if n.starts_with(&own) {
+                out.push(n);
+            }
+            continue;
+        }
+        let Ok(raw) = store.read(&n) else { continue };
+        if matches!(stored::peek_file(&raw), Ok((_, owner)) if owner == hash) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -248,6 +248,9 @@ impl Store {
                 out.push((name.to_string(), FileStamp::of(&md)));
             }
         }
+        // Name order, not the directory's: handles, and so C_FindObjects results, come out the
+        // same in every process and on every file system.
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
 

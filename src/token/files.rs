@@ -10,7 +10,7 @@ use crate::object::envelope::SecretKey32;
 use crate::object::policy;
 use crate::object::stored::{self, Protection};
 use cryptoki_sys::*;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 impl Library {
     /// The key and owner string that seal a token object of `slot`. On a softcard, private
@@ -54,7 +54,8 @@ impl Library {
             None => format!("{}ua", stored::FILE_PREFIX),
             Some(h) => format!("{}us{}", stored::FILE_PREFIX, h.get(..8).unwrap_or(h)),
         };
-        let files: HashMap<String, _> = self
+        // Name order (a BTreeMap): new objects get handles in the same order in every process.
+        let files: BTreeMap<String, _> = self
             .store
             .list(stored::KEY_PREFIX)?
             .into_iter()
@@ -62,7 +63,7 @@ impl Library {
             .collect();
         // A destroyed object stays destroyed, even if an old copy of its file comes back.
         let destroyed = self.store.destroyed_set();
-        let files: HashMap<String, _> = files.into_iter().filter(|(n, _)| !destroyed.contains(n)).collect();
+        let files: BTreeMap<String, _> = files.into_iter().filter(|(n, _)| !destroyed.contains(n)).collect();
         // Vanished or changed files leave the table.
         let stale: Vec<String> =
             t.files.iter().filter(|(n, (_, stamp))| files.get(*n) != Some(stamp)).map(|(n, _)| n.clone()).collect();

@@ -101,6 +101,9 @@ pub struct Library {
     world: RwLock<Option<Arc<World>>>,
     slots: RwLock<BTreeMap<CK_SLOT_ID, Arc<Slot>>>,
     slots_generation: Mutex<Option<u64>>,
+    /// Module #1's usability as last read, and the store generation it was read at: `None`
+    /// when operational, else why not (see [`Library::module_usable`]).
+    module_state: Mutex<Option<(u64, Option<String>)>>,
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
     next_session: AtomicU64,
     next_object: AtomicU64,
@@ -144,6 +147,7 @@ impl Library {
             world: RwLock::new(None),
             slots: RwLock::new(BTreeMap::new()),
             slots_generation: Mutex::new(None),
+            module_state: Mutex::new(None),
             sessions: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             next_object: AtomicU64::new(1),
@@ -191,6 +195,52 @@ impl Library {
         .collect();
         let slots: Vec<Arc<Slot>> = self.slots.read().values().cloned().collect();
         slots.iter().any(|s| !s.objects.read().find(&want, |_| true).is_empty())
+    }
+
+    // ---- the module ----
+
+    /// Whether module #1, the module this library serves, is operational: keys are used only in
+    /// an operational module (its switch at O). Otherwise `CKR_DEVICE_ERROR`, as a real
+    /// cknfast answers when the module is not usable, and a debug line naming cause and fix.
+    /// The mode is read again only when the store generation moved (`hsm-mode` bumps it), so
+    /// a call costs one `pread`. A data directory without module state has the factory module,
+    /// which is operational.
+    pub fn module_usable(&self) -> Result<()> {
+        let g = self.store.generation();
+        let why = {
+            let mut cached = self.module_state.lock();
+            match &*cached {
+                Some((seen, why)) if *seen == g => why.clone(),
+                _ => {
+                    let why = self.read_module_state();
+                    *cached = Some((g, why.clone()));
+                    why
+                }
+            }
+        };
+        match why {
+            None => Ok(()),
+            Some(why) => {
+                self.config.debug_line(&why);
+                err(CKR_DEVICE_ERROR)
+            }
+        }
+    }
+
+    fn read_module_state(&self) -> Option<String> {
+        if !self.store.available() {
+            return None;
+        }
+        match crate::module::hsm::get(&self.store, 1) {
+            Ok(m) if m.mode() == crate::module::hsm::Mode::Operational => None,
+            Ok(m) => Some(format!(
+                "module #1 ({}) is in {} mode, not operational: no key can be used \
+                 (CKR_DEVICE_ERROR); run `hsm-mode -m 1 O` to make it operational",
+                m.esn,
+                m.mode().describe()
+            )),
+            Err(e) => Some(format!("module #1 is not usable: {} (CKR_DEVICE_ERROR); {}", e.what, e.todo)),
+        }
     }
 
     // ---- slots ----
@@ -289,6 +339,7 @@ impl Library {
         if slot.kind == SlotKind::Empty {
             return err(CKR_TOKEN_NOT_RECOGNIZED);
         }
+        self.module_usable()?;
         let rw = flags & CKF_RW_SESSION != 0;
         if !rw && slot.logged_in() == Some(Who::So) {
             return err(CKR_SESSION_READ_WRITE_SO_EXISTS);
@@ -415,6 +466,9 @@ impl Library {
             return err(CKR_SESSION_EXISTS);
         }
         softcard::check_pin_len(so_pin)?;
+        if slot.kind != SlotKind::Module {
+            self.module_usable()?;
+        }
         match &slot.kind {
             SlotKind::Module => err(CKR_FUNCTION_NOT_SUPPORTED),
             SlotKind::Empty => {
@@ -435,14 +489,22 @@ impl Library {
             SlotKind::Card { file, hash } => {
                 SoftcardFile::verify(&self.store, file, Who::So, so_pin)?;
                 let lock = self.store.lock()?;
-                // Wipe: every object file of this card, then the card itself, then a new card in
-                // the same slot (new LT, so nothing old can be opened again).
-                let prefix = format!("{}us{}", stored::FILE_PREFIX, hash.get(..8).unwrap_or(hash));
-                for (n, _) in self.store.list(&prefix)? {
-                    lock.remove(&n)?;
-                }
+                // Wipe, under the lock: a new card in the same slot (new LT and hash, so nothing
+                // old can be opened again), then the old card, then every key file it owned --
+                // its PKCS#11 objects and the keys the CLI made for it. A crash part-way leaves
+                // at worst the old card's files unopenable (a re-init finishes the job), never a
+                // card with half its keys. PKCS#11-made names are recorded destroyed, as for
+                // C_DestroyObject; `key_<app>_<ident>` names may be made again and are not (a
+                // copy put back names the old card as owner, which no slot serves).
+                let keys = softcard::key_files_of(&self.store, hash)?;
                 SoftcardFile::create(&lock, label, so_pin, slot_id as u64)?;
                 lock.remove(file)?;
+                for n in &keys {
+                    if n.starts_with(stored::FILE_PREFIX) {
+                        lock.record_destroyed(n)?;
+                    }
+                    lock.remove(n)?;
+                }
                 lock.bump();
                 drop(lock);
                 self.refresh_slots()
