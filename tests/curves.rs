@@ -424,19 +424,7 @@ fn ed448_and_x448_private_keys_wrap_and_unwrap() {
     let doc = data("rfc8032.json");
     let v = &doc["ed448"][2];
     let sk = import_ed_private(&s, ED448, &hx(&v["secret"]));
-    let wrapped = s.wrap_key(&Mechanism::AesKeyWrapPad, kek, sk).unwrap();
-    let back = s
-        .unwrap_key(
-            &Mechanism::AesKeyWrapPad,
-            kek,
-            &wrapped,
-            &[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::KeyType(KeyType::EC_EDWARDS),
-                Attribute::Sign(true),
-            ],
-        )
-        .unwrap();
+    let back = wrap_round_trip(&s, kek, sk, KeyType::EC_EDWARDS, Attribute::Sign(true));
     let ctx = hx(&v["context"]);
     let mech = eddsa(false, &ctx);
     assert_eq!(s.sign(&mech, back, &hx(&v["message"])).unwrap(), hx(&v["signature"]));
@@ -451,19 +439,7 @@ fn ed448_and_x448_private_keys_wrap_and_unwrap() {
             Attribute::Extractable(true),
         ])
         .unwrap();
-    let wrapped = s.wrap_key(&Mechanism::AesKeyWrapPad, kek, alice).unwrap();
-    let back = s
-        .unwrap_key(
-            &Mechanism::AesKeyWrapPad,
-            kek,
-            &wrapped,
-            &[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::KeyType(KeyType::EC_MONTGOMERY),
-                Attribute::Derive(true),
-            ],
-        )
-        .unwrap();
+    let back = wrap_round_trip(&s, kek, alice, KeyType::EC_MONTGOMERY, Attribute::Derive(true));
     let k = s.derive_key(&ecdh(&hx(&x["bob_public"])), back, &derive_template(None, true)).unwrap();
     assert_eq!(bytes_attr(&s, k, AttributeType::Value), hx(&x["shared"]));
 }
@@ -600,4 +576,11 @@ fn derive_lengths_are_bounded() {
     ];
     let k = s.derive_key(&kdf(&peer), apriv, &t).unwrap();
     assert_eq!(bytes_attr(&s, k, AttributeType::Value).len(), 48);
+}
+
+/// Wraps a private key under `kek` (AES key wrap with padding) and unwraps it back with `usage`.
+fn wrap_round_trip(s: &Session, kek: ObjectHandle, key: ObjectHandle, kt: KeyType, usage: Attribute) -> ObjectHandle {
+    let wrapped = s.wrap_key(&Mechanism::AesKeyWrapPad, kek, key).unwrap();
+    let t = [Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::KeyType(kt), usage];
+    s.unwrap_key(&Mechanism::AesKeyWrapPad, kek, &wrapped, &t).unwrap()
 }

@@ -37,7 +37,7 @@ pub const CIPHER_SUITES: [&str; 5] =
 pub const WORLD_MODES: [&str; 3] = ["unrestricted", "fips-140-level-3", "cc-cmts"];
 pub const MODULE_PREFIX: &str = "module_";
 
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct WorldFile {
     pub format: String,
     pub generation: u32,
@@ -201,20 +201,8 @@ impl World {
             hkm: hkm.clone(),
             modules: vec![module.esn.clone()],
             implicit: true,
-            acs_hash: String::new(),
-            nso_timeout: None,
-            recovery: false,
-            hkre: String::new(),
-            hkra: String::new(),
-            knso_curve: String::new(),
-            knso_pub: String::new(),
-            knso_sealed: String::new(),
-            km_sealed: String::new(),
-            kre_pub: String::new(),
-            kre_sealed: String::new(),
-            kra_pub: String::new(),
-            kra_sealed: String::new(),
             flags: vec!["implicit".into()],
+            ..WorldFile::default()
         };
         module.program_world(&km, &hkm);
         module.set_mode(Mode::Operational);
@@ -379,17 +367,9 @@ pub fn new_world(store: &Store, p: &NewWorldParams, ui: &mut dyn Interaction) ->
         acs_hash: acs.set.hash.clone(),
         nso_timeout: p.nso_timeout,
         recovery: recovery.is_some(),
-        hkre: String::new(),
-        hkra: String::new(),
         knso_curve: curve.into(),
         knso_pub: B64.encode(&knso_spki),
-        knso_sealed: String::new(),
-        km_sealed: String::new(),
-        kre_pub: String::new(),
-        kre_sealed: String::new(),
-        kra_pub: String::new(),
-        kra_sealed: String::new(),
-        flags: Vec::new(),
+        ..WorldFile::default()
     };
     w.knso_sealed = B64.encode(seal(&acs.lt, &w.seal_aad("knso"), &knso_pkcs8)?);
     w.km_sealed = B64.encode(seal(&acs.lt, &w.seal_aad("km"), &km[..])?);
