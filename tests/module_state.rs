@@ -158,3 +158,23 @@ fn reinit_removes_every_key_of_the_softcard() {
     let names = env.ok("nfkminfo", "-l", &[]);
     assert!(!names.contains("key_simple_ak1") && names.contains("key_simple_bk1"), "{names}");
 }
+
+/// An open session's operations notice a mode change by themselves, with no other call in
+/// between, within the library's recheck interval (50 ms), and at once once it is operational
+/// again (a module found not operational is re-read on every call).
+#[test]
+fn open_sessions_notice_a_mode_change_within_the_recheck_interval() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("ppmk", "--new webapp", &["soft-pass-1"]);
+    let p11 = load(&env);
+    let s = p11.open_rw_session(slot_labelled(&p11, "webapp")).unwrap();
+    s.login(UserType::User, Some(&AuthPin::new("soft-pass-1".into()))).unwrap();
+    let k = s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(32.into()), Attribute::Token(false)]).unwrap();
+    s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap();
+    env.ok("hsm-mode", "-m 1 I", &[]);
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    assert_eq!(rv(s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap_err()), RvError::DeviceError);
+    env.ok("hsm-mode", "-m 1 O", &[]);
+    s.encrypt(&Mechanism::AesEcb, k, &[0u8; 16]).unwrap();
+}

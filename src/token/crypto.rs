@@ -126,7 +126,7 @@ impl Library {
         usage: CK_ATTRIBUTE_TYPE,
         invalid: CK_RV,
     ) -> Result<(Arc<Object>, Arc<KeyMaterial>)> {
-        self.module_usable()?;
+        self.key_use_allowed()?;
         let (obj, _) = self.object(session, h).map_err(|_| invalid)?;
         if !matches!(obj.attrs.class(), Some(CKO_SECRET_KEY | CKO_PUBLIC_KEY | CKO_PRIVATE_KEY)) {
             return err(invalid);

@@ -77,7 +77,7 @@ impl Library {
     /// Adds a finished object to the session's slot; token objects are written first, so a
     /// failed write leaves nothing behind.
     pub fn add_object(&self, session: &Session, mut attrs: AttrMap) -> Result<CK_OBJECT_HANDLE> {
-        self.module_usable()?;
+        self.key_use_allowed()?;
         self.check_writable(session, &attrs)?;
         let slot: &Slot = &session.slot;
         let h = self.new_object_handle();
@@ -216,7 +216,7 @@ impl Library {
         if ops.find.is_some() {
             return err(CKR_OPERATION_ACTIVE);
         }
-        self.module_usable()?;
+        self.key_use_allowed()?;
         self.sync_objects(&session.slot, false)?;
         let user = session.slot.user_logged_in();
         let handles = session.slot.objects.read().find(template, |e| session.slot.visible(e, user));

@@ -35,7 +35,7 @@ use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use session::Session;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use table::{Entry, ObjectTable, Owner};
 
@@ -104,10 +104,19 @@ pub struct Library {
     /// Module #1's usability as last read, and the store generation it was read at: `None`
     /// when operational, else why not (see [`Library::module_usable`]).
     module_state: Mutex<Option<(u64, Option<String>)>>,
+    /// The hot path's view of the same (see [`Library::key_use_allowed`]): whether module #1 was
+    /// operational when last read, and when that was (nanoseconds since `epoch`).
+    module_ok: AtomicBool,
+    module_checked_ns: AtomicU64,
+    epoch: std::time::Instant,
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
     next_session: AtomicU64,
     next_object: AtomicU64,
 }
+
+/// How long an operation may rely on module #1 having been operational (see
+/// [`Library::key_use_allowed`]).
+pub const MODE_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Library {
     /// The library over the data directory named by the environment (see `store::data_dir`),
@@ -148,6 +157,9 @@ impl Library {
             slots: RwLock::new(BTreeMap::new()),
             slots_generation: Mutex::new(None),
             module_state: Mutex::new(None),
+            module_ok: AtomicBool::new(false),
+            module_checked_ns: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
             sessions: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             next_object: AtomicU64::new(1),
@@ -206,6 +218,31 @@ impl Library {
     /// a call costs one `pread`. A data directory without module state has the factory module,
     /// which is operational.
     pub fn module_usable(&self) -> Result<()> {
+        let r = self.read_module_usable();
+        self.module_ok.store(r.is_ok(), Ordering::Release);
+        self.module_checked_ns.store(self.epoch.elapsed().as_nanos().max(1) as u64, Ordering::Release);
+        r
+    }
+
+    /// [`Library::module_usable`] for the hot paths (every operation init, wrap, unwrap,
+    /// derive, object creation and search): a module seen operational less than
+    /// [`MODE_RECHECK`] ago is taken as still operational without the `pread`, which alone
+    /// halved the small-message rate. Opening a session and initializing a token read the
+    /// counter, so a mode change is seen at once there and, by open sessions, within
+    /// [`MODE_RECHECK`]. A module found not operational is re-read on every call.
+    pub fn key_use_allowed(&self) -> Result<()> {
+        let last = self.module_checked_ns.load(Ordering::Acquire);
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        if self.module_ok.load(Ordering::Acquire)
+            && last != 0
+            && now.saturating_sub(last) < MODE_RECHECK.as_nanos() as u64
+        {
+            return Ok(());
+        }
+        self.module_usable()
+    }
+
+    fn read_module_usable(&self) -> Result<()> {
         let g = self.store.generation();
         let why = {
             let mut cached = self.module_state.lock();
