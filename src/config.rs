@@ -29,6 +29,11 @@ pub struct Config {
     /// `C_GetSlotList` (Java SunPKCS11's `slotListIndex`). By default login tokens come first
     /// (see `Library::slot_ids`). Slot ids never change either way.
     pub module_slot_first: bool,
+    /// `CKNFAST_CARDSET_HASH`: only this card set's token is shown (`preload -c` sets it).
+    pub cardset_hash: Option<String>,
+    /// `CKNFAST_NONREMOVABLE`: card removal is not checked; a loaded card-set token stays
+    /// loaded, as a persistent set does.
+    pub nonremovable: bool,
     /// Variables we accept and ignore (documented cknfast knobs without an emulated effect).
     pub ignored: Vec<String>,
 }
@@ -38,7 +43,6 @@ const OWN_VARS: &[&str] = &["SHIELDHSM_MODULE_SLOT_FIRST"];
 
 const KNOWN_IGNORED: &[&str] = &[
     "CKNFAST_ASSUME_SINGLE_PROCESS",
-    "CKNFAST_CARDSET_HASH",
     "CKNFAST_CONCATENATIONKDF_X963_COMPLIANCE",
     "CKNFAST_DEBUGDIR",
     "CKNFAST_DH_LSB",
@@ -48,7 +52,6 @@ const KNOWN_IGNORED: &[&str] = &[
     "CKNFAST_LOAD_KEYS",
     "CKNFAST_NO_SYMMETRIC",
     "CKNFAST_NO_UNWRAP",
-    "CKNFAST_NONREMOVABLE",
     "CKNFAST_NVRAM_KEY_STORAGE",
     "CKNFAST_RELOAD_KEYS",
     "CKNFAST_SEED_MAC_ZERO",
@@ -101,6 +104,11 @@ impl Config {
             ),
             assurance_log: vars.get("CKNFAST_ASSURANCE_LOG").cloned(),
             module_slot_first: b("SHIELDHSM_MODULE_SLOT_FIRST"),
+            cardset_hash: vars
+                .get("CKNFAST_CARDSET_HASH")
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty()),
+            nonremovable: b("CKNFAST_NONREMOVABLE"),
             ignored,
         }
     }

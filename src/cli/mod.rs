@@ -22,13 +22,14 @@ mod keyvault;
 mod nfast_home;
 mod preload;
 mod ps_args;
+mod reader_cmds;
 mod ui;
 
 use shieldhsm::module::admin::{AdminError, AdminResult};
 use shieldhsm::module::store::{default_dir, Store};
 
 /// The tools, with a one-line description each.
-pub const TOOLS: [(&str, &str); 20] = [
+pub const TOOLS: [(&str, &str); 22] = [
     ("enquiry", "list the emulated modules: ESN, mode, firmware"),
     ("hsm-mode", "set a module's mode switch: hsm-mode -m 1 I|O"),
     ("new-world", "create a Security World (--initialize) or load it onto a module (-l)"),
@@ -38,7 +39,9 @@ pub const TOOLS: [(&str, &str); 20] = [
     ("nfkminfo", "show the world, modules, keys, card sets and softcards"),
     ("kmfile-dump", "dump a kmdata file (secrets redacted)"),
     ("aclprint", "print a key's ACL: aclprint <app> <ident>"),
-    ("preload", "load a module key, then run a command: preload -m 1 -A APP -K IDENT COMMAND..."),
+    ("preload", "load a card set or key, then run a command: preload -m 1 [-c CARDSET] [-A APP -K IDENT] COMMAND..."),
+    ("slotinfo", "show module 1's card reader and the card in it"),
+    ("card-reader", "insert or remove an emulated card: card-reader insert -c CARDSET -n CARD | remove"),
     ("byok-toolset", "emulated BYOK toolset download: byok-toolset --region EU (emulator only)"),
     ("verifykeypackage", "check the toolset's packages: verifykeypackage -k KEKPKG -w WORLDPKG"),
     ("KeyTransferRemote", "BYOK transfer: -ModifyAcls (ACS quorum), then -Package → .byok"),
@@ -52,7 +55,7 @@ pub const TOOLS: [(&str, &str); 20] = [
 ];
 
 /// Names `install-links` creates (the tools above, plus names later issues will serve).
-pub const LINK_NAMES: [&str; 17] = [
+pub const LINK_NAMES: [&str; 18] = [
     "new-world",
     "generatekey",
     "nfkminfo",
@@ -63,6 +66,7 @@ pub const LINK_NAMES: [&str; 17] = [
     "kmfile-dump",
     "aclprint",
     "preload",
+    "slotinfo",
     "KeyTransferRemote",
     "verifykeypackage",
     "byok-kek-import",
@@ -138,6 +142,8 @@ fn run(tool: &str, args: &[String]) -> AdminResult<()> {
         "add-module" => admin_cmds::add_module(tool, args),
         "install-links" => nfast_home::install_links(tool, args),
         "preload" => preload::preload(tool, args),
+        "slotinfo" => reader_cmds::slotinfo(tool, args),
+        "card-reader" => reader_cmds::card_reader(tool, args),
         "Add-AzureKeyVaultKey" => keyvault::add_azure_key_vault_key(tool, args),
         "nfkminfo" => info::nfkminfo(tool, args),
         "kmfile-dump" => info::kmfile_dump(tool, args),

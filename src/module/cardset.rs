@@ -394,7 +394,12 @@ pub fn load_lt(
         }
         shares.push(share);
     }
-    let lt_bytes = shamir::combine(&shares).map_err(|_| {
+    rebuild_lt(set, &shares)
+}
+
+/// The logical token K shares of `set` rebuild, checked against the set's hash.
+fn rebuild_lt(set: &SetRef, shares: &[Share]) -> AdminResult<SecretKey32> {
+    let lt_bytes = shamir::combine(shares).map_err(|_| {
         AdminError::new(format!("the cards of {} do not fit together", set.describe()), "use cards of one set")
     })?;
     if lt_bytes.len() != 32 {
@@ -413,6 +418,22 @@ pub fn load_lt(
         );
     }
     Ok(lt)
+}
+
+/// The logical token of a 1/N set from its one card, as a PKCS#11 login with the inserted card's
+/// passphrase rebuilds it; `None` for a wrong passphrase, a card of another set, or a set that
+/// needs more than one card.
+pub fn lt_from_card(set: &SetRef, card: &CardFile, passphrase: &[u8], km: &SecretKey32) -> Option<SecretKey32> {
+    if set.k != 1 || card.cardset != set.hash || card.world_hkm != set.world_hkm {
+        return None;
+    }
+    let share = card.open_share(passphrase, Some(km))?;
+    rebuild_lt(set, &[share]).ok()
+}
+
+/// Whether `lt` is the logical token of the Operator Card Set with hash `hash`.
+pub fn lt_matches(hash: &str, lt: &SecretKey32) -> bool {
+    hash_hex(&[&lt[..], b"emu-cardset"]) == hash
 }
 
 /// Every Operator Card Set in `local/`.

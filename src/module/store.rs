@@ -592,6 +592,31 @@ pub fn derive_key(secret: &[u8], salt: &[u8], iterations: u32, context: &[u8]) -
     out
 }
 
+/// An anonymous in-memory file holding `data`, open in this process without close-on-exec so a
+/// child started now inherits it, and sealed against any change. `preload` hands a loaded card
+/// set to its command this way: the descriptor's number can travel in a file or the environment,
+/// what it holds never does, and the file has no name anywhere (`/proc/<pid>/fd` aside, which
+/// only the same user can open).
+pub fn inheritable_memfd(data: &[u8]) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the name is a NUL-terminated literal; the flags ask for a sealable file and leave
+    // out MFD_CLOEXEC on purpose (the child must inherit it).
+    let fd = unsafe { libc::memfd_create(c"shieldhsm-preload".as_ptr(), libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return Err(Error::from(std::io::Error::last_os_error()).context("cannot create the hand-over file"));
+    }
+    // SAFETY: `fd` was just returned by memfd_create and is owned by nobody else.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let mut f = File::from(owned);
+    f.write_all(data)?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on a descriptor this function owns, with an integer argument.
+    if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+        return Err(Error::from(std::io::Error::last_os_error()).context("cannot seal the hand-over file"));
+    }
+    Ok(f.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

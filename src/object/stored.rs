@@ -27,20 +27,15 @@ pub enum Protection {
 }
 
 /// A file name for a new object: `key_pkcs11_ua<id>` in the module slot, nShield's prefix for
-/// accelerator keys; `key_pkcs11_us<card>-<id>` on a softcard.
-pub fn new_file_name(card_hash: Option<&str>) -> Result<String> {
+/// accelerator keys; `key_pkcs11_<tag><token>-<id>` on a token, `tag` being `us` for a softcard
+/// and `uc` for a card set, `token` the first 8 digits of its hash.
+pub fn new_file_name(owner: Option<(&str, &str)>) -> Result<String> {
     let mut id = [0u8; 8];
     aws_lc_rs::rand::fill(&mut id)?;
-    Ok(match card_hash {
+    Ok(match owner {
         None => format!("{FILE_PREFIX}ua{}", hex::encode(id)),
-        Some(h) => format!("{FILE_PREFIX}us{}-{}", h.get(..8).unwrap_or(h), hex::encode(id)),
+        Some((tag, h)) => format!("{FILE_PREFIX}{tag}{}-{}", h.get(..8).unwrap_or(h), hex::encode(id)),
     })
-}
-
-/// Which softcard (by hash prefix) a file belongs to; `None` for module-slot files.
-pub fn file_card_prefix(name: &str) -> Option<&str> {
-    let rest = name.strip_prefix(FILE_PREFIX)?;
-    rest.strip_prefix("us").and_then(|r| r.split('-').next())
 }
 
 fn aad(name: &str, prot: Protection, owner: &str) -> Vec<u8> {

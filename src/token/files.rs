@@ -50,9 +50,9 @@ impl Library {
             None => self.world().map(|w| w.file.hkm.clone()).unwrap_or_default(),
             Some(h) => h.to_string(),
         };
-        let own_prefix = match slot.card_hash() {
+        let own_prefix = match slot.file_owner() {
             None => format!("{}ua", stored::FILE_PREFIX),
-            Some(h) => format!("{}us{}", stored::FILE_PREFIX, h.get(..8).unwrap_or(h)),
+            Some((tag, h)) => format!("{}{tag}{}", stored::FILE_PREFIX, h.get(..8).unwrap_or(h)),
         };
         // Name order (a BTreeMap): new objects get handles in the same order in every process.
         let files: BTreeMap<String, _> = self

@@ -24,10 +24,24 @@ impl Library {
     /// `C_GetSlotInfo`'s description of slot `id`.
     pub fn slot_description(&self, id: CK_SLOT_ID) -> Result<String> {
         let slot = self.slot(id)?;
-        Ok(match slot.kind {
+        Ok(match &slot.kind {
             SlotKind::Module => "nShield emulated module #1".to_string(),
             SlotKind::Card { .. } => format!("nShield emulated softcard slot {id}"),
+            SlotKind::CardSet { name, .. } => format!("nShield emulated card set {name}"),
             SlotKind::Empty => "nShield emulated free token slot".to_string(),
+        })
+    }
+
+    /// `C_GetSlotInfo`'s flags: card-set slots are removable hardware slots whose token comes
+    /// and goes with the card; every other slot always holds its token.
+    pub fn slot_flags(&self, id: CK_SLOT_ID) -> Result<CK_FLAGS> {
+        let slot = self.slot(id)?;
+        Ok(match slot.kind {
+            SlotKind::CardSet { .. } if self.cardset_present(&slot) => {
+                CKF_REMOVABLE_DEVICE | CKF_HW_SLOT | CKF_TOKEN_PRESENT
+            }
+            SlotKind::CardSet { .. } => CKF_REMOVABLE_DEVICE | CKF_HW_SLOT,
+            _ => CKF_TOKEN_PRESENT,
         })
     }
 
@@ -55,6 +69,16 @@ impl Library {
                 }
             }
             SlotKind::Empty => (String::new(), String::new()),
+            SlotKind::CardSet { hash, name, .. } => {
+                if !self.cardset_present(&slot) {
+                    return Err(CKR_TOKEN_NOT_PRESENT.into());
+                }
+                flags |= CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED;
+                if self.cardset_preloaded(hash) {
+                    flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
+                }
+                (name.clone(), hash.get(..16).unwrap_or(hash).to_string())
+            }
             SlotKind::Card { .. } => {
                 let c = self.card(&slot)?.ok_or(CKR_TOKEN_NOT_PRESENT)?;
                 flags |= CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED | pin_flags(&c);

@@ -82,7 +82,7 @@ impl Library {
         let slot: &Slot = &session.slot;
         let h = self.new_object_handle();
         if attrs.flag(CKA_TOKEN) {
-            let name = stored::new_file_name(slot.card_hash())?;
+            let name = stored::new_file_name(slot.file_owner())?;
             let ident = name.trim_start_matches(stored::FILE_PREFIX).to_string();
             if matches!(attrs.class(), Some(CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY)) {
                 attrs.set(CKA_NFKM_APPNAME, Attr::bytes(b"pkcs11".to_vec()));

@@ -13,6 +13,7 @@
 //! persisted id; one more slot always holds an uninitialized token for `C_InitToken`. Slots are
 //! listed login tokens first and the module slot last (see [`Library::slot_ids`]).
 
+mod cardsets;
 pub mod crypto;
 mod files;
 pub mod info;
@@ -48,6 +49,8 @@ pub enum SlotKind {
     Module,
     /// A softcard token: `file` is `softcard_<hash>`.
     Card { file: String, hash: String },
+    /// An Operator Card Set's token (`cardsets`): `hash` is the set's hash.
+    CardSet { hash: String, name: String, persistent: bool },
     /// The free slot whose token `C_InitToken` initializes.
     Empty,
 }
@@ -77,9 +80,19 @@ impl Slot {
     fn new(id: CK_SLOT_ID, kind: SlotKind) -> Arc<Slot> {
         Arc::new(Slot { id, kind, login: RwLock::new(Login::default()), objects: RwLock::new(ObjectTable::default()) })
     }
+    /// The hash of the softcard or card set whose token this slot holds.
     pub fn card_hash(&self) -> Option<&str> {
         match &self.kind {
-            SlotKind::Card { hash, .. } => Some(hash),
+            SlotKind::Card { hash, .. } | SlotKind::CardSet { hash, .. } => Some(hash),
+            _ => None,
+        }
+    }
+    /// How the names of PKCS#11-made object files of this slot begin (after `key_pkcs11_`), as
+    /// nShield names its idents: `ua` module, `us<hash>` softcard, `uc<hash>` card set.
+    pub fn file_owner(&self) -> Option<(&'static str, &str)> {
+        match &self.kind {
+            SlotKind::Card { hash, .. } => Some(("us", hash)),
+            SlotKind::CardSet { hash, .. } => Some(("uc", hash)),
             _ => None,
         }
     }
@@ -110,6 +123,12 @@ pub struct Library {
     module_checked_ns: AtomicU64,
     epoch: std::time::Instant,
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
+    /// The card set `preload -c` handed this process, read at first use (see `cardsets`).
+    preloaded: once_cell::sync::OnceCell<Option<(String, SecretKey32)>>,
+    /// Whether a card-set session was ever opened: only then do calls look for card removal.
+    cardset_sessions: AtomicBool,
+    /// Card-set token presence as `C_WaitForSlotEvent` last reported it.
+    reported_presence: Mutex<Option<BTreeMap<CK_SLOT_ID, bool>>>,
     next_session: AtomicU64,
     next_object: AtomicU64,
 }
@@ -161,6 +180,9 @@ impl Library {
             module_checked_ns: AtomicU64::new(0),
             epoch: std::time::Instant::now(),
             sessions: RwLock::new(HashMap::new()),
+            preloaded: once_cell::sync::OnceCell::new(),
+            cardset_sessions: AtomicBool::new(false),
+            reported_presence: Mutex::new(None),
             next_session: AtomicU64::new(1),
             next_object: AtomicU64::new(1),
         })
@@ -306,14 +328,27 @@ impl Library {
             };
             next.insert(id, slot);
         }
+        // The free slot follows the module and softcard slots; card sets have ids of their own.
         let empty_id = next.keys().next_back().copied().unwrap_or(0) + 1;
+        for (id, set) in cardsets::cardset_slots(self) {
+            let kind = SlotKind::CardSet { hash: set.hash.clone(), name: set.name.clone(), persistent: set.persistent };
+            let slot = match slots.get(&id) {
+                Some(s) if s.kind == kind => s.clone(),
+                _ => Slot::new(id, kind),
+            };
+            next.insert(id, slot);
+        }
         let empty = match slots.get(&empty_id) {
             Some(s) if s.kind == SlotKind::Empty => s.clone(),
             _ => Slot::new(empty_id, SlotKind::Empty),
         };
         next.insert(empty_id, empty);
+        let current: Vec<Arc<Slot>> = next.values().cloned().collect();
         *slots = next;
         *seen = Some(g);
+        drop(slots);
+        drop(seen);
+        self.unload_removed_sets(&current);
         Ok(())
     }
 
@@ -323,18 +358,20 @@ impl Library {
     /// which has no login and holds no private objects. Slot ids are the same either way (slot 0
     /// is the module slot); `SHIELDHSM_MODULE_SLOT_FIRST` lists them in id order, module slot
     /// first, for configurations that choose a slot by list position.
-    pub fn slot_ids(&self) -> Result<Vec<CK_SLOT_ID>> {
+    /// With `present_only`, card-set slots without their token are left out.
+    pub fn slot_ids(&self, present_only: bool) -> Result<Vec<CK_SLOT_ID>> {
         self.refresh_slots()?;
-        let slots = self.slots.read();
+        let slots: Vec<Arc<Slot>> = self.slots.read().values().cloned().collect();
+        let slots: Vec<Arc<Slot>> = slots.into_iter().filter(|s| !present_only || self.cardset_present(s)).collect();
         if self.config.module_slot_first {
-            return Ok(slots.keys().copied().collect());
+            return Ok(slots.iter().map(|s| s.id).collect());
         }
         let rank = |s: &Slot| match s.kind {
-            SlotKind::Card { .. } => 0,
+            SlotKind::Card { .. } | SlotKind::CardSet { .. } => 0,
             SlotKind::Empty => 1,
             SlotKind::Module => 2,
         };
-        let mut ids: Vec<(u8, CK_SLOT_ID)> = slots.values().map(|s| (rank(s), s.id)).collect();
+        let mut ids: Vec<(u8, CK_SLOT_ID)> = slots.iter().map(|s| (rank(s), s.id)).collect();
         ids.sort_unstable();
         Ok(ids.into_iter().map(|(_, id)| id).collect())
     }
@@ -357,6 +394,7 @@ impl Library {
     // ---- sessions ----
 
     pub fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Session>> {
+        self.check_card_removal();
         self.sessions.read().get(&h).cloned().ok_or(CKR_SESSION_HANDLE_INVALID.into())
     }
 
@@ -377,6 +415,12 @@ impl Library {
             return err(CKR_TOKEN_NOT_RECOGNIZED);
         }
         self.module_usable()?;
+        if let SlotKind::CardSet { .. } = slot.kind {
+            if !self.cardset_present(&slot) {
+                return err(CKR_TOKEN_NOT_PRESENT);
+            }
+            self.cardset_sessions.store(true, Ordering::Release);
+        }
         let rw = flags & CKF_RW_SESSION != 0;
         if !rw && slot.logged_in() == Some(Who::So) {
             return err(CKR_SESSION_READ_WRITE_SO_EXISTS);
@@ -423,7 +467,20 @@ impl Library {
             Some(_) => return err(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
             None => {}
         }
-        let SlotKind::Card { file, .. } = &slot.kind else {
+        if let SlotKind::CardSet { .. } = slot.kind {
+            // An Operator Card Set has no security officer.
+            if who == Who::So {
+                return err(CKR_USER_TYPE_INVALID);
+            }
+            let lt = self.cardset_logical_token(slot, pin)?;
+            {
+                let mut l = slot.login.write();
+                l.who = Some(Who::User);
+                l.lt = Some(lt);
+            }
+            return self.sync_objects(slot, true);
+        }
+        let SlotKind::Card { file, .. } = &session.slot.kind else {
             // nShield: the module slot has no login, unless CKNFAST_FAKE_ACCELERATOR_LOGIN asks
             // for one that accepts any PIN (module-protected keys need no passphrase).
             if slot.kind == SlotKind::Module && self.config.fake_accelerator_login && who == Who::User {
@@ -450,14 +507,23 @@ impl Library {
     /// `CKU_CONTEXT_SPECIFIC`: re-authenticates for the session's pending operation on a key
     /// with CKA_ALWAYS_AUTHENTICATE.
     fn context_login(&self, session: &Session, pin: &[u8]) -> Result<()> {
-        let SlotKind::Card { file, .. } = &session.slot.kind else { return err(CKR_USER_TYPE_INVALID) };
+        if !matches!(session.slot.kind, SlotKind::Card { .. } | SlotKind::CardSet { .. }) {
+            return err(CKR_USER_TYPE_INVALID);
+        }
         if !session.slot.user_logged_in() {
             return err(CKR_USER_NOT_LOGGED_IN);
         }
         if !session.ops.lock().needs_context_login() {
             return err(CKR_OPERATION_NOT_INITIALIZED);
         }
-        SoftcardFile::verify(&self.store, file, Who::User, pin)?;
+        match &session.slot.kind {
+            SlotKind::Card { file, .. } => {
+                SoftcardFile::verify(&self.store, file, Who::User, pin)?;
+            }
+            _ => {
+                self.cardset_logical_token(&session.slot, pin)?;
+            }
+        }
         session.ops.lock().context_authenticated();
         Ok(())
     }
@@ -507,7 +573,8 @@ impl Library {
             self.module_usable()?;
         }
         match &slot.kind {
-            SlotKind::Module => err(CKR_FUNCTION_NOT_SUPPORTED),
+            // Card sets are made and replaced with the card tools (createocs, rocs).
+            SlotKind::Module | SlotKind::CardSet { .. } => err(CKR_FUNCTION_NOT_SUPPORTED),
             SlotKind::Empty => {
                 let lock = self.store.lock()?;
                 if self.world().is_none() {

@@ -14,9 +14,9 @@ const HW_VERSION: CK_VERSION = CK_VERSION { major: 12, minor: 72 };
 /// # Safety
 /// `list` is null or has `*count` entries; `count` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetSlotList(_present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut CK_ULONG) -> CK_RV {
+pub unsafe extern "C" fn C_GetSlotList(present: CK_BBOOL, list: *mut CK_SLOT_ID, count: *mut CK_ULONG) -> CK_RV {
     guard(|| {
-        let ids = lib()?.slot_ids()?;
+        let ids = lib()?.slot_ids(present != CK_FALSE)?;
         // SAFETY: caller's buffers.
         unsafe { write_list(list, count, &ids) }
     })
@@ -27,12 +27,13 @@ pub unsafe extern "C" fn C_GetSlotList(_present: CK_BBOOL, list: *mut CK_SLOT_ID
 #[no_mangle]
 pub unsafe extern "C" fn C_GetSlotInfo(id: CK_SLOT_ID, p: *mut CK_SLOT_INFO) -> CK_RV {
     guard(|| {
-        let desc = lib()?.slot_description(id)?;
+        let l = lib()?;
+        let (desc, flags) = (l.slot_description(id)?, l.slot_flags(id)?);
         // SAFETY: caller's out-parameter.
         *unsafe { out(p)? } = CK_SLOT_INFO {
             slotDescription: pad(&desc),
             manufacturerID: pad(MANUFACTURER),
-            flags: CKF_TOKEN_PRESENT,
+            flags,
             hardwareVersion: HW_VERSION,
             firmwareVersion: HW_VERSION,
         };
@@ -148,20 +149,23 @@ pub unsafe extern "C" fn C_SetPIN(
     })
 }
 
-/// Slots never change by themselves here (no card readers), so there is no event to wait for.
+/// Card-set tokens come and go with the card in module #1's emulated reader; this reports the
+/// next slot whose token appeared or went (see `token::cardsets`).
 ///
 /// # Safety
 /// `slot` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn C_WaitForSlotEvent(flags: CK_FLAGS, slot: *mut CK_SLOT_ID, _r: *mut c_void) -> CK_RV {
+pub unsafe extern "C" fn C_WaitForSlotEvent(flags: CK_FLAGS, slot: *mut CK_SLOT_ID, reserved: *mut c_void) -> CK_RV {
     guard(|| {
-        lib()?;
-        // SAFETY: caller's out-parameter.
-        unsafe { out(slot)? };
-        if flags & CKF_DONT_BLOCK != 0 {
-            err(CKR_NO_EVENT)
-        } else {
-            err(CKR_FUNCTION_NOT_SUPPORTED)
+        let l = lib()?;
+        if !reserved.is_null() {
+            return err(CKR_ARGUMENTS_BAD);
         }
+        // SAFETY: caller's out-parameter.
+        let out = unsafe { out(slot)? };
+        // Blocking ends when this library instance is finalized.
+        let alive = || lib().is_ok_and(|now| std::sync::Arc::ptr_eq(&now, &l));
+        *out = l.wait_for_slot_event(flags & CKF_DONT_BLOCK == 0, &alive)?;
+        Ok(())
     })
 }

@@ -1,0 +1,306 @@
+//! Operator Card Sets as PKCS#11 tokens (issue #13): a 1/2 set logs in with the passphrase of
+//! its card in module 1's emulated reader, a 2/3 set is used under `preload -c` with two cards;
+//! without them their keys are unusable; card removal unloads a non-persistent set (its sessions
+//! close, opening answers CKR_TOKEN_NOT_PRESENT) and leaves a persistent one loaded;
+//! C_WaitForSlotEvent reports insertion and removal.
+
+mod common;
+use common::cli::*;
+use common::rv;
+
+use cryptoki::context::{CInitializeArgs, Pkcs11};
+use cryptoki::error::RvError;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use std::process::Command;
+
+const CHILD_ENV: &str = "SHIELDHSM_TEST_PRELOAD_CHILD";
+
+fn load(env: &Env) -> Pkcs11 {
+    let so = env.dir.path().join(format!("lib-{}.so", uniq()));
+    std::fs::copy(common::built_module(), &so).unwrap();
+    common::init_at(&so, &env.kmdata())
+}
+
+/// A world with a 1/2 set `ops12` (card passphrases a1, a2) and a 2/3 set `ops23` (b1..b3), each
+/// with an RSA key made by generatekey for PKCS#11, and a persistent 1/1 set `keep` (c1).
+fn setup() -> Env {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("createocs", "-m1 -Q 1/2 -N ops12", &["a1", "a2"]);
+    env.ok("createocs", "-m1 -Q 2/3 -N ops23", &["b1", "b2", "b3"]);
+    env.ok("createocs", "-m1 -Q 1/1 -N keep -p", &["c1"]);
+    let gen = "--generate pkcs11 type=RSA size=2048 protect=token nvram=no";
+    env.ok("generatekey", &format!("{gen} cardset=ops12 plainname=k12"), &["a1"]);
+    env.ok("generatekey", &format!("{gen} cardset=ops23 plainname=k23"), &["b1", "b2"]);
+    env.ok("generatekey", &format!("{gen} cardset=keep plainname=kk"), &["c1"]);
+    env
+}
+
+fn slot_named(p11: &Pkcs11, name: &str) -> Slot {
+    p11.get_all_slots()
+        .unwrap()
+        .into_iter()
+        .find(|s| {
+            p11.get_slot_info(*s).map(|i| i.slot_description() == format!("nShield emulated card set {name}")).unwrap()
+        })
+        .unwrap_or_else(|| panic!("no slot for card set {name}"))
+}
+
+fn key(s: &Session, class: ObjectClass, label: &str) -> Option<ObjectHandle> {
+    s.find_objects(&[Attribute::Class(class), Attribute::Label(label.as_bytes().to_vec())]).unwrap().first().copied()
+}
+
+/// Signs and verifies with the token's RSA key `label`.
+fn sign_with(s: &Session, label: &str) -> Result<(), cryptoki::error::Error> {
+    let private = key(s, ObjectClass::PRIVATE_KEY, label).expect("the private key is visible after login");
+    let public = key(s, ObjectClass::PUBLIC_KEY, label).expect("the public key is visible");
+    let sig = s.sign(&Mechanism::Sha256RsaPkcs, private, b"card-set message")?;
+    s.verify(&Mechanism::Sha256RsaPkcs, public, b"card-set message", &sig)
+}
+
+fn login(s: &Session, pin: &str) -> Result<(), cryptoki::error::Error> {
+    s.login(UserType::User, Some(&AuthPin::new(pin.into())))
+}
+
+#[test]
+fn one_of_two_set_needs_its_card_and_passphrase_and_unloads_on_removal() {
+    let env = setup();
+    let p11 = load(&env);
+    let slot = slot_named(&p11, "ops12");
+    // No card: the slot is listed, its token is not present.
+    assert!(!p11.get_slots_with_token().unwrap().contains(&slot));
+    assert!(!p11.get_slot_info(slot).unwrap().token_present());
+    assert!(p11.get_slot_info(slot).unwrap().removable_device());
+    assert_eq!(rv(p11.open_rw_session(slot).unwrap_err()), RvError::TokenNotPresent);
+    assert_eq!(rv(p11.get_token_info(slot).unwrap_err()), RvError::TokenNotPresent);
+    // A card of another set does not make it present.
+    env.ok("card-reader", "insert -c ops23 -n 1", &[]);
+    assert_eq!(rv(p11.open_rw_session(slot).unwrap_err()), RvError::TokenNotPresent);
+    env.ok("card-reader", "insert -c ops12 -n 2", &[]);
+    assert!(env.ok("slotinfo", "-m 1", &[]).contains("card 2 of Operator Card Set \"ops12\""));
+    let info = p11.get_token_info(slot).unwrap();
+    assert_eq!(info.label(), "ops12");
+    assert!(info.login_required() && !info.protected_authentication_path());
+    let s = p11.open_rw_session(slot).unwrap();
+    // Before login the private key is not usable (not even visible).
+    assert!(key(&s, ObjectClass::PRIVATE_KEY, "k12").is_none());
+    assert_eq!(rv(login(&s, "a1").unwrap_err()), RvError::PinIncorrect, "card 2's passphrase is a2");
+    login(&s, "a2").unwrap();
+    sign_with(&s, "k12").unwrap();
+    let private = key(&s, ObjectClass::PRIVATE_KEY, "k12").unwrap();
+    // An object made through PKCS#11 lives on the card set, named for it.
+    let made = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::Token(true), Attribute::ValueLen(32.into()), Attribute::Label(b"made".to_vec())],
+        )
+        .unwrap();
+    assert!(s.get_attributes(made, &[cryptoki::object::AttributeType::Sensitive]).is_ok());
+    let hash = env
+        .ok("nfkminfo", "-c", &[])
+        .lines()
+        .find(|l| l.contains("ops12"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let local: Vec<String> = std::fs::read_dir(env.kmdata().join("local"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(local.iter().any(|n| n.starts_with(&format!("key_pkcs11_uc{}-", &hash[..8]))), "{local:?}");
+    // Removal: the session closes, opening answers CKR_TOKEN_NOT_PRESENT.
+    env.ok("card-reader", "remove", &[]);
+    let e = s.sign(&Mechanism::Sha256RsaPkcs, private, b"x").unwrap_err();
+    assert_eq!(rv(e), RvError::SessionHandleInvalid);
+    assert_eq!(rv(p11.open_rw_session(slot).unwrap_err()), RvError::TokenNotPresent);
+    std::mem::forget(s); // its handle is gone; closing it would only answer the same
+                         // Re-inserted, the set needs the passphrase again.
+    env.ok("card-reader", "insert -c ops12 -n 1", &[]);
+    let s = p11.open_ro_session(slot).unwrap();
+    assert!(key(&s, ObjectClass::PRIVATE_KEY, "k12").is_none());
+    login(&s, "a1").unwrap();
+    sign_with(&s, "k12").unwrap();
+    assert!(key(&s, ObjectClass::SECRET_KEY, "made").is_some());
+}
+
+/// Logs in to set `name` with its card 1 (`pass`), removes the card, then signs with `label`.
+fn used_after_removal(env: &Env, p11: &Pkcs11, name: &str, pass: &str, label: &str) -> (Slot, Session) {
+    let slot = slot_named(p11, name);
+    env.ok("card-reader", &format!("insert -c {name} -n 1"), &[]);
+    let s = p11.open_rw_session(slot).unwrap();
+    login(&s, pass).unwrap();
+    env.ok("card-reader", "remove", &[]);
+    sign_with(&s, label).unwrap();
+    (slot, s)
+}
+
+#[test]
+fn a_persistent_set_stays_loaded_after_removal() {
+    let env = setup();
+    let p11 = load(&env);
+    let (slot, s) = used_after_removal(&env, &p11, "keep", "c1", "kk");
+    assert!(p11.get_slot_info(slot).unwrap().token_present());
+    // Once logged out (the last session closed), it is gone with its card.
+    s.logout().unwrap();
+    drop(s);
+    assert_eq!(rv(p11.open_rw_session(slot).unwrap_err()), RvError::TokenNotPresent);
+}
+
+#[test]
+fn nonremovable_keeps_a_set_loaded() {
+    let env = setup();
+    let so = env.dir.path().join("lib-nonremovable.so");
+    std::fs::copy(common::built_module(), &so).unwrap();
+    let p11 = {
+        let _g = common::env_lock();
+        std::env::set_var("SHIELDHSM_KMDATA", env.kmdata());
+        std::env::set_var("CKNFAST_NONREMOVABLE", "1");
+        let p11 = Pkcs11::new(&so).unwrap();
+        p11.initialize(CInitializeArgs::OsThreads).unwrap();
+        std::env::remove_var("CKNFAST_NONREMOVABLE");
+        p11
+    };
+    used_after_removal(&env, &p11, "ops12", "a1", "k12");
+}
+
+#[test]
+fn k_of_n_set_is_loaded_only_under_preload() {
+    let env = setup();
+    {
+        let p11 = load(&env);
+        let slot = slot_named(&p11, "ops23");
+        env.ok("card-reader", "insert -c ops23 -n 1", &[]);
+        let s = p11.open_rw_session(slot).unwrap();
+        // One card of a 2/3 set cannot load it, whatever the passphrase.
+        assert_eq!(rv(login(&s, "b1").unwrap_err()), RvError::FunctionFailed);
+        assert!(key(&s, ObjectClass::PRIVATE_KEY, "k23").is_none());
+        env.ok("card-reader", "remove", &[]);
+    }
+    // Under preload with two cards, a child process signs with the key.
+    let exe = std::env::current_exe().unwrap();
+    let run = |pass: &[&str]| {
+        let pf = env.dir.path().join(format!("pp-{}", uniq()));
+        std::fs::write(&pf, pass.iter().map(|p| format!("{p}\n")).collect::<String>()).unwrap();
+        let so = env.dir.path().join(format!("lib-{}.so", uniq()));
+        std::fs::copy(common::built_module(), &so).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_shieldhsm"))
+            .args(["preload", "-m", "1", "-c", "ops23"])
+            .arg(&exe)
+            .args(["--exact", "preload_child", "--nocapture", "--test-threads=1"])
+            .env("SHIELDHSM_KMDATA", env.kmdata())
+            .env("SHIELDHSM_PASSPHRASE_FILE", &pf)
+            .env(CHILD_ENV, &so)
+            .output()
+            .unwrap();
+        (o.status.code(), text(&o.stdout) + &text(&o.stderr))
+    };
+    let (code, out) = run(&["b1", "b2"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("child signed with k23"), "{out}");
+    // A wrong passphrase loads nothing and runs nothing.
+    let (code, out) = run(&["b1", "nope"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("wrong passphrase for card 2") && !out.contains("child signed"), "{out}");
+}
+
+/// Runs only as `preload`'s command (see above): the set is loaded for this process.
+#[test]
+fn preload_child() {
+    let Some(so) = std::env::var_os(CHILD_ENV) else { return };
+    assert!(std::env::var_os("CKNFAST_CARDSET_HASH").is_some());
+    let tokens = std::env::var_os("NFAST_NFKM_TOKENSFILE").expect("preload names its tokens file");
+    let text = std::fs::read_to_string(&tokens).unwrap();
+    // The tokens file names the hand-over descriptor, never the logical token itself, and the
+    // environment holds neither.
+    assert!(text.contains("\"fd\""), "{text}");
+    let p11 = Pkcs11::new(so).unwrap();
+    p11.initialize(CInitializeArgs::OsThreads).unwrap();
+    // CKNFAST_CARDSET_HASH shows only the loaded set among card sets.
+    let sets: Vec<Slot> = p11
+        .get_all_slots()
+        .unwrap()
+        .into_iter()
+        .filter(|s| p11.get_slot_info(*s).unwrap().slot_description().starts_with("nShield emulated card set"))
+        .collect();
+    assert_eq!(sets.len(), 1);
+    let slot = slot_named(&p11, "ops23");
+    let info = p11.get_token_info(slot).unwrap();
+    assert!(info.protected_authentication_path());
+    let s = p11.open_rw_session(slot).unwrap();
+    assert!(key(&s, ObjectClass::PRIVATE_KEY, "k23").is_none());
+    s.login(UserType::User, None).unwrap();
+    sign_with(&s, "k23").unwrap();
+    println!("child signed with k23");
+}
+
+#[test]
+fn wait_for_slot_event_reports_insertion_and_removal() {
+    let env = setup();
+    let p11 = load(&env);
+    let slot = slot_named(&p11, "ops12");
+    assert_eq!(p11.get_slot_event().unwrap(), None);
+    env.ok("card-reader", "insert -c ops12 -n 1", &[]);
+    assert_eq!(p11.get_slot_event().unwrap(), Some(slot));
+    assert_eq!(p11.get_slot_event().unwrap(), None);
+    // A blocking wait returns when the card leaves.
+    let kmdata = env.kmdata();
+    let remover = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let o = Command::new(env!("CARGO_BIN_EXE_shieldhsm"))
+            .args(["card-reader", "remove"])
+            .env("SHIELDHSM_KMDATA", kmdata)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+    });
+    assert_eq!(p11.wait_for_slot_event().unwrap(), slot);
+    remover.join().unwrap();
+    assert!(!p11.get_slot_info(slot).unwrap().token_present());
+}
+
+#[test]
+fn reader_tool_errors_are_one_line_and_change_nothing() {
+    let env = setup();
+    let before = env.snapshot();
+    for (args, want) in [
+        ("insert -c nosuch -n 1", "no Operator Card Set named"),
+        ("insert -c ops12 -n 7", "card 7 of \"ops12\" is not in"),
+        ("insert -c ops12", "no card number given"),
+        ("eject", "unknown action"),
+    ] {
+        let e = env.fails("card-reader", args, &[]);
+        assert!(e.contains(want), "{args}: {e}");
+    }
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn pkcs11_tool_lists_both_tokens() {
+    let env = setup();
+    let so = common::built_module();
+    let so = so.to_str().unwrap();
+    env.ok("card-reader", "insert -c ops12 -n 1", &[]);
+    let listing = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    // The 1/2 set with its card in the reader.
+    let plain = listing(env.exec(std::path::Path::new("pkcs11-tool"), &["--module", so, "-L"], &[]));
+    assert!(plain.contains("token label        : ops12"), "{plain}");
+    assert!(plain.contains("nShield emulated card set ops23"), "{plain}");
+    // The 2/3 set loaded by preload with two cards (its card set alone, as CKNFAST_CARDSET_HASH asks).
+    let under = listing(env.exec(
+        std::path::Path::new(env!("CARGO_BIN_EXE_shieldhsm")),
+        &["preload", "-c", "ops23", "pkcs11-tool", "--module", so, "-L"],
+        &["b1", "b2"],
+    ));
+    assert!(under.contains("token label        : ops23"), "{under}");
+    assert!(!under.contains("ops12"), "{under}");
+}
