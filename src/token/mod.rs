@@ -14,6 +14,7 @@
 //! listed login tokens first and the module slot last (see [`Library::slot_ids`]).
 
 pub mod crypto;
+pub mod derive;
 mod files;
 pub mod info;
 pub mod keys;
