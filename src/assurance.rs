@@ -25,9 +25,9 @@ pub enum Assurance {
     /// ACL allows no export.
     DigestKey,
     /// `derive_kek`: a key derived from a protected key with an encrypt-data mechanism is the
-    /// whole ciphertext (CKA_VALUE_LEN may not cut it): a cut key of a byte or two can be found
-    /// by brute force through a MAC or cipher oracle, which makes the base an encryption oracle
-    /// a byte at a time, whatever its CKA_ENCRYPT says.
+    /// whole ciphertext or at least 16 bytes of it: a key cut to a byte or two can be found by
+    /// brute force through a MAC or cipher oracle, which makes the base an encryption oracle a
+    /// byte at a time, whatever its CKA_ENCRYPT says.
     DeriveKek,
     /// `derive_xor`: CKM_XOR_BASE_AND_DATA refuses a protected base. XOR with zeros makes a twin
     /// of the base with new usage attributes (a twin of a KEK that can decrypt its blobs), a cut

@@ -8,7 +8,7 @@
 //!   asking otherwise is `CKR_TEMPLATE_INCONSISTENT`;
 //! - a key derived from a protected key is protected (lineage) and never a KEK;
 //! - security assurances `derive_xor`, `derive_concatenate` (no protected key in either) and
-//!   `derive_kek` (no cut encrypt-data output from a protected key).
+//!   `derive_kek` (no encrypt-data key of a protected key cut below 16 bytes).
 
 use super::crypto::Mech;
 use super::session::Session;
@@ -26,6 +26,10 @@ use zeroize::Zeroizing;
 /// The longest secret C_DeriveKey makes (bytes): longer than any key a mechanism here takes,
 /// short enough that a hostile CKA_VALUE_LEN cannot make a KDF allocate without limit.
 pub const MAX_DERIVED_LEN: usize = 1024;
+
+/// The shortest key cut from a protected key's ciphertext: 128 bits are out of brute force's
+/// reach (and a cut at a block boundary is what shorter data gives anyway).
+const MIN_CUT: usize = 16;
 
 /// The derivations that read the base key's value (not a Diffie-Hellman).
 fn reads_value(ty: CK_MECHANISM_TYPE) -> bool {
@@ -136,8 +140,9 @@ impl Library {
         }
     }
 
-    /// The derived value at the template's length. An encrypt-data key from a protected key is
-    /// the whole ciphertext (`derive_kek`): a cut of a byte or two is found by brute force.
+    /// The derived value at the template's length. An encrypt-data key cut from a protected
+    /// key's ciphertext keeps at least [`MIN_CUT`] bytes (`derive_kek`): a cut of a byte or two
+    /// is found by brute force, then the next byte, and so on.
     fn cut(
         &self,
         ty: CK_MECHANISM_TYPE,
@@ -149,11 +154,11 @@ impl Library {
         if l > whole.len() {
             return err(CKR_KEY_SIZE_RANGE);
         }
-        if l < whole.len() && protected_base && is_encrypt_data(ty) {
+        if l < whole.len() && l < MIN_CUT && protected_base && is_encrypt_data(ty) {
             self.assure(
                 Assurance::DeriveKek,
-                "C_DeriveKey of a key shorter than the encrypted data from a protected key (a short key \
-                 makes the base an encryption oracle a byte at a time)",
+                "C_DeriveKey of a key of fewer than 16 bytes cut from a protected key's ciphertext (a \
+                 short key makes the base an encryption oracle a byte at a time)",
                 CKR_TEMPLATE_INCONSISTENT,
             )?;
         }
