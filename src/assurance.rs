@@ -24,19 +24,42 @@ pub enum Assurance {
     /// `digest_key`: `C_DigestKey` refuses protected and non-extractable keys and keys whose
     /// ACL allows no export.
     DigestKey,
+    /// `derive_kek`: a key derived from a protected key with an encrypt-data mechanism is the
+    /// whole ciphertext or at least 16 bytes of it: a key cut to a byte or two can be found by
+    /// brute force through a MAC or cipher oracle, which makes the base an encryption oracle a
+    /// byte at a time, whatever its CKA_ENCRYPT says.
+    DeriveKek,
+    /// `derive_xor`: CKM_XOR_BASE_AND_DATA refuses a protected base. XOR with zeros makes a twin
+    /// of the base with new usage attributes (a twin of a KEK that can decrypt its blobs), a cut
+    /// result can be brute-forced a byte at a time, and related keys invite related-key attacks.
+    DeriveXor,
+    /// `derive_concatenate`: CKM_CONCATENATE_BASE_AND_KEY refuses a protected key on either
+    /// side: cut to the base's length it is a twin of the base, and a secret joined to a key the
+    /// caller knows is only as strong as the secret's unknown part.
+    DeriveConcatenate,
     /// `weak_rsa` (or `weak_all`): RSA keys below 2048 bits may be generated.
     WeakRsa,
 }
 
 impl Assurance {
-    pub const ALL: [Assurance; 4] =
-        [Assurance::WrapKek, Assurance::UnwrapKek, Assurance::DigestKey, Assurance::WeakRsa];
+    pub const ALL: [Assurance; 7] = [
+        Assurance::WrapKek,
+        Assurance::UnwrapKek,
+        Assurance::DigestKey,
+        Assurance::DeriveKek,
+        Assurance::DeriveXor,
+        Assurance::DeriveConcatenate,
+        Assurance::WeakRsa,
+    ];
 
     pub fn token(self) -> &'static str {
         match self {
             Assurance::WrapKek => "wrap_kek",
             Assurance::UnwrapKek => "unwrap_kek",
             Assurance::DigestKey => "digest_key",
+            Assurance::DeriveKek => "derive_kek",
+            Assurance::DeriveXor => "derive_xor",
+            Assurance::DeriveConcatenate => "derive_concatenate",
             Assurance::WeakRsa => "weak_rsa",
         }
     }
@@ -44,9 +67,9 @@ impl Assurance {
 
 /// Documented nShield tokens that name no class this emulation enforces: accepted, reported once
 /// in the debug log. (`import`: importing a key the caller knows is allowed, as it gains nothing
-/// from protection; `derive_kek`: every derived key is treated as known to the caller.)
+/// from protection.)
 const ACCEPTED_WITHOUT_EFFECT: &[&str] =
-    &["import", "explicitness", "unwrap_mech", "derive_kek", "tokenkeys", "longterm", "weak_des", "short"];
+    &["import", "explicitness", "unwrap_mech", "tokenkeys", "longterm", "weak_des", "short"];
 
 /// The parsed override list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -136,6 +159,9 @@ mod tests {
         assert!(!Overrides::parse("all;none").relaxes(Assurance::WrapKek));
         assert!(Overrides::parse("DIGEST_KEY;silent").relaxes(Assurance::DigestKey));
         assert!(Overrides::parse("silent").silent);
+        let d = Overrides::parse("derive_xor;derive_concatenate");
+        assert!(d.relaxes(Assurance::DeriveXor) && d.relaxes(Assurance::DeriveConcatenate));
+        assert!(!d.relaxes(Assurance::DeriveKek) && Overrides::parse("derive_kek").relaxes(Assurance::DeriveKek));
         assert_eq!(Overrides::parse(""), Overrides::default());
     }
 

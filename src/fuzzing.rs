@@ -197,7 +197,15 @@ pub fn abi_mechanism(data: &[u8]) {
     let raw_bytes = matches!(pick % 11, 6..=8 | 10);
     let holds_pointers = matches!(
         registry::param_kind(ty),
-        Some(ParamKind::Gcm | ParamKind::Oaep | ParamKind::RsaAesKeyWrap | ParamKind::Ecdh | ParamKind::Eddsa)
+        Some(
+            ParamKind::Gcm
+                | ParamKind::Oaep
+                | ParamKind::RsaAesKeyWrap
+                | ParamKind::Ecdh
+                | ParamKind::Eddsa
+                | ParamKind::DeriveData
+                | ParamKind::CbcEncryptData(_)
+        )
     );
     if raw_bytes && holds_pointers {
         return;

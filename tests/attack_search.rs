@@ -9,18 +9,25 @@
 //! not have: it is wrapped once to a `CKA_TRUSTED` RSA key (set by the SO) whose private half only
 //! the harness holds.
 //!
+//! Each sequence starts as an application's store does: the protected key, a KEK born in the
+//! token that may also derive, and the protected key's blobs under that KEK in the caller's hands.
+//! The calls include the simple derivations (XOR with data, concatenation, AES encrypt-data),
+//! after which the attacker reads what it can and tries the new key on every blob it holds.
+//!
 //! Budget: `SHIELDHSM_ATTACK_SEQUENCES` (default 1000) sequences of `SHIELDHSM_ATTACK_DEPTH`
 //! (default 16) steps from seed `SHIELDHSM_ATTACK_SEED` (default fixed, so CI is reproducible).
 //! A second test runs the same search with one assurance class overridden at a time and must
 //! find a leak each time: the search has teeth.
 
 mod common;
+use common::derive::Derivation;
 use common::*;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
+use cryptoki_sys::{CKM_AES_CBC_ENCRYPT_DATA, CKM_AES_ECB_ENCRYPT_DATA};
 use rsa::traits::PublicKeyParts;
 use sha2::Digest;
 
@@ -140,13 +147,14 @@ fn aes_template(extra: Vec<Attribute>) -> Vec<Attribute> {
 
 impl Search<'_> {
     fn random_attrs(&mut self) -> Vec<Attribute> {
-        let makers: [fn(bool) -> Attribute; 6] = [
+        let makers: [fn(bool) -> Attribute; 7] = [
             Attribute::Sensitive,
             Attribute::Extractable,
             Attribute::Encrypt,
             Attribute::Decrypt,
             Attribute::Wrap,
             Attribute::Unwrap,
+            Attribute::Derive,
         ];
         let mut out = vec![];
         for m in makers {
@@ -188,8 +196,58 @@ impl Search<'_> {
         }
     }
 
+    /// Data for a derivation: zeros (the identity of XOR), a value the caller knows, or random.
+    fn derive_data(&mut self) -> Vec<u8> {
+        let known: Vec<&Vec<u8>> = self.knowledge.iter().filter(|k| k.len() == 32).collect();
+        match self.rng.below(3) {
+            0 => vec![0; 32],
+            1 if !known.is_empty() => known[self.rng.below(known.len())].clone(),
+            _ => self.rng.bytes(32),
+        }
+    }
+
+    /// C_DeriveKey of an AES-256 key; then the attacker reads what it can of it (and of its base,
+    /// through XOR) and tries it on every blob it holds.
+    fn derive(&mut self) {
+        let b = self.pick();
+        let data = self.derive_data();
+        let (d, what) = match self.rng.below(4) {
+            0 => (Derivation::xor(&data), "xor"),
+            1 => (Derivation::concatenate(self.pick()), "concatenate"),
+            2 => (Derivation::data(CKM_AES_ECB_ENCRYPT_DATA, &data), "aes-ecb-encrypt-data"),
+            _ => (Derivation::cbc(CKM_AES_CBC_ENCRYPT_DATA, &[0; 16], &data), "aes-cbc-encrypt-data"),
+        };
+        let mut attrs = self.random_attrs();
+        if self.rng.coin() {
+            attrs.retain(|a| !matches!(a, Attribute::Decrypt(_)));
+            attrs.push(Attribute::Decrypt(true));
+        }
+        attrs.push(Attribute::ValueLen(32.into()));
+        let t = aes_template(attrs);
+        self.trace.push(format!("derive {what} from {b:?} {t:?}"));
+        let Ok(h) = self.s.derive_key(&d.mechanism(), b, &t) else { return };
+        self.handles.push(h);
+        if let Ok(attrs) = self.s.get_attributes(h, &[AttributeType::Value]) {
+            for a in attrs {
+                if let Attribute::Value(v) = a {
+                    if what == "xor" {
+                        self.learn(v.iter().zip(&data).map(|(a, b)| a ^ b).collect());
+                    }
+                    self.learn(v);
+                }
+            }
+        }
+        for blob in self.blobs.clone() {
+            for m in [Mech::Ecb, Mech::CbcPad] {
+                if let Ok(p) = self.s.decrypt(&m.p11(), h, &blob) {
+                    self.learn(p);
+                }
+            }
+        }
+    }
+
     fn step(&mut self) {
-        let what = self.rng.below(10);
+        let what = self.rng.below(11);
         let mech = MECHS[self.rng.below(3)];
         match what {
             0 => {
@@ -277,6 +335,7 @@ impl Search<'_> {
                     self.learn(p);
                 }
             }
+            10 => self.derive(),
             8 => {
                 let h = self.pick();
                 self.trace.push(format!("digest-key {h:?}"));
@@ -371,16 +430,33 @@ fn search(m: &Module, sequences: u64, depth: u64, seed: u64) -> (Option<String>,
     for n in 0..sequences {
         let s = m.p11.open_rw_session(slot).unwrap();
         let trusted = s.find_objects(&[Attribute::Label(b"harness".to_vec())]).unwrap()[0];
-        let secret_h =
-            s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(32.into()), Attribute::Token(false)]).unwrap();
+        let secret_h = s
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[Attribute::ValueLen(32.into()), Attribute::Derive(true), Attribute::Token(false)],
+            )
+            .unwrap();
         let blob = s.wrap_key(&oaep, trusted, secret_h).unwrap();
+        // The application's KEK (wrap-only, may derive) and the protected key stored under it.
+        let kek_t = [
+            Attribute::ValueLen(32.into()),
+            Attribute::Wrap(true),
+            Attribute::Unwrap(true),
+            Attribute::Decrypt(false),
+            Attribute::Encrypt(false),
+            Attribute::Derive(true),
+            Attribute::Token(false),
+        ];
+        let kek = s.generate_key(&Mechanism::AesKeyGen, &kek_t).unwrap();
+        let stored: Vec<Vec<u8>> =
+            [Mech::Ecb, Mech::CbcPad, Mech::Kwp].iter().map(|m| s.wrap_key(&m.p11(), kek, secret_h).unwrap()).collect();
         let secret = oracle.decrypt(rsa::Oaep::new::<sha2::Sha256>(), &blob).unwrap();
         let mut st = Search {
             s: &s,
             rng: Rng(rng.next() | 1),
-            handles: vec![secret_h],
+            handles: vec![secret_h, kek],
             knowledge: vec![],
-            blobs: vec![],
+            blobs: stored,
             digests: vec![],
             secret,
             trace: vec![],
@@ -413,9 +489,10 @@ fn no_sequence_of_calls_reveals_a_protected_key() {
 #[test]
 fn with_an_assurance_overridden_the_search_finds_a_leak() {
     // Each class, relaxed alone, opens a way out that the search finds: it has teeth.
-    for token in ["wrap_kek", "digest_key"] {
+    for (token, sequences) in [("wrap_kek", 150), ("digest_key", 150), ("derive_xor", 400), ("derive_concatenate", 400)]
+    {
         let m = Module::fresh_with_env(&[("CKNFAST_OVERRIDE_SECURITY_ASSURANCES", token)]);
-        let (leak, n) = search(&m, 150, 12, 0x5EED);
+        let (leak, n) = search(&m, sequences, 12, 0x5EED);
         assert!(leak.is_some(), "{token}: the search found nothing in {n} sequences");
         eprintln!("with {token} overridden, a leak after {n} sequences: {}", leak.unwrap());
     }

@@ -279,6 +279,30 @@ def ecdh_derive():
     require(mine == theirs, "ECDH secret differs from openssl pkeyutl -derive")
 
 
+def simple_derivations():
+    # PKCS#11's simple derivations through PyKCS11's own mechanism classes, against openssl
+    # (AES-ECB encrypt-data) and the spec's definitions (XOR with data, concatenation).
+    for m, name in [(PyKCS11.CKM_AES_ECB_ENCRYPT_DATA, "CKM_AES_ECB_ENCRYPT_DATA"),
+                    (PyKCS11.CKM_XOR_BASE_AND_DATA, "CKM_XOR_BASE_AND_DATA"),
+                    (PyKCS11.CKM_CONCATENATE_BASE_AND_KEY, "CKM_CONCATENATE_BASE_AND_KEY")]:
+        need(m, name)
+    s = S["s"]
+    readable = [(CKA_DERIVE, True), (CKA_SENSITIVE, False), (CKA_EXTRACTABLE, True)]
+    out = [(CKA_CLASS, CKO_SECRET_KEY), (CKA_KEY_TYPE, CKK_GENERIC_SECRET), (CKA_TOKEN, False),
+           (CKA_SENSITIVE, False), (CKA_EXTRACTABLE, True)]
+    a_v, c_v, data = os.urandom(32), os.urandom(32), os.urandom(32)
+    a, c = known_aes("py-derive-a", a_v, readable), known_aes("py-derive-c", c_v, readable)
+    value = lambda k: b(s.getAttributeValue(k, [CKA_VALUE])[0])
+    ecb = s.deriveKey(a, out, PyKCS11.KEY_DERIVATION_STRING_DATA_MechanismBase(
+        data, PyKCS11.CKM_AES_ECB_ENCRYPT_DATA))
+    expect = openssl("enc", "-aes-256-ecb", "-nopad", "-K", a_v.hex(), data=data)
+    require(value(ecb) == expect, "CKM_AES_ECB_ENCRYPT_DATA differs from openssl enc -aes-256-ecb")
+    xor = s.deriveKey(a, out, PyKCS11.XOR_BASE_AND_DATA_Mechanism(data))
+    require(value(xor) == bytes(x ^ y for x, y in zip(a_v, data)), "CKM_XOR_BASE_AND_DATA is not the XOR")
+    cat = s.deriveKey(a, out, PyKCS11.CONCATENATE_BASE_AND_KEY_Mechanism(c))
+    require(value(cat) == a_v + c_v, "CKM_CONCATENATE_BASE_AND_KEY is not the concatenation")
+
+
 def digest_multipart():
     ds = S["s"].digestSession(mech(PyKCS11.CKM_SHA256))
     for i in range(0, len(MSG), 777):
@@ -543,6 +567,8 @@ def main():
     R.check("wrap/unwrap AES KWP (RFC 5649) == openssl id-aes256-wrap-pad", wrap_kwp)
     R.check("wrapping a non-extractable key gives CKR_KEY_UNEXTRACTABLE", wrap_unextractable_refused)
     R.check("derive CKM_ECDH1_DERIVE == openssl pkeyutl -derive", ecdh_derive)
+    R.check("derive AES-ECB encrypt-data == openssl, XOR and concatenate as the spec defines",
+            simple_derivations)
     R.check("multi-part digest SHA-256 == hashlib", digest_multipart)
     if hasattr(PyKCS11.Session, "encryptInit"):
         R.check("multi-part AES-CBC-PAD encrypt/decrypt == openssl", encrypt_multipart)

@@ -224,6 +224,8 @@ unsafe fn read_struct<T: Copy>(raw: &[u8]) -> Result<T> {
 /// before anything is copied, so a length the caller got wrong is an error, not an allocation.
 const MAX_IV_LEN: CK_ULONG = 256;
 const MAX_PARAM_DATA: CK_ULONG = 1 << 24;
+/// Longest data of a simple key derivation (no key here is longer).
+const MAX_DERIVE_DATA: CK_ULONG = crate::mech::derive_data::MAX_DATA as CK_ULONG;
 /// Longest EdDSA context (`CK_EDDSA_PARAMS.ulContextDataLen`; RFC 8032 gives it one octet).
 const MAX_EDDSA_CONTEXT: CK_ULONG = crate::mech::eddsa::MAX_CONTEXT as CK_ULONG;
 
@@ -293,6 +295,30 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
             // SAFETY: the caller's public-data buffer, length-checked before it is read.
             let public = unsafe { param_data(e.pPublicData, e.ulPublicDataLen, MAX_PARAM_DATA) }?.to_vec();
             Params::Ecdh { kdf: e.kdf, shared, public }
+        }
+        ParamKind::DeriveData => {
+            // SAFETY: size-checked read; the data pointer is the caller's buffer.
+            let d: CK_KEY_DERIVATION_STRING_DATA = unsafe { read_struct(raw)? };
+            // SAFETY: the caller's data buffer, length-checked before it is read.
+            Params::Data(unsafe { param_data(d.pData, d.ulLen, MAX_DERIVE_DATA) }?.to_vec())
+        }
+        ParamKind::CbcEncryptData(16) => {
+            // SAFETY: size-checked read; the data pointer is the caller's buffer.
+            let c: CK_AES_CBC_ENCRYPT_DATA_PARAMS = unsafe { read_struct(raw)? };
+            // SAFETY: the caller's data buffer, length-checked before it is read.
+            let data = unsafe { param_data(c.pData, c.length, MAX_DERIVE_DATA) }?.to_vec();
+            Params::IvData { iv: c.iv.to_vec(), data }
+        }
+        ParamKind::CbcEncryptData(_) => {
+            // SAFETY: size-checked read; the data pointer is the caller's buffer.
+            let c: CK_DES_CBC_ENCRYPT_DATA_PARAMS = unsafe { read_struct(raw)? };
+            // SAFETY: the caller's data buffer, length-checked before it is read.
+            let data = unsafe { param_data(c.pData, c.length, MAX_DERIVE_DATA) }?.to_vec();
+            Params::IvData { iv: c.iv.to_vec(), data }
+        }
+        ParamKind::KeyHandle => {
+            // SAFETY: size-checked read of a plain integer.
+            Params::KeyHandle(unsafe { read_struct::<CK_OBJECT_HANDLE>(raw)? })
         }
         // CKM_EDDSA: no parameter is pure EdDSA; a context is at most 255 bytes (RFC 8032), which
         // is checked before the caller's buffer is read.

@@ -323,7 +323,7 @@ impl Mechanism for Ecdsa {
 /// ANSI X9.63 KDF (SEC 1 §3.6.1): Hash(Z || counter || SharedInfo) for counter = 1, 2, ...
 /// (32-bit big-endian), concatenated and cut to `len` bytes.
 pub fn x963_kdf(md: Md, z: &[u8], shared: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
-    // Callers bound `len` (token::keys::MAX_DERIVED_LEN); saturating so a slip here cannot wrap.
+    // Callers bound `len` (token::derive::MAX_DERIVED_LEN); saturating so a slip here cannot wrap.
     let mut out = Zeroizing::new(Vec::with_capacity(len.saturating_add(md.len())));
     let mut counter = 1u32;
     while out.len() < len {

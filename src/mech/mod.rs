@@ -13,6 +13,7 @@
 pub mod aes;
 pub mod asn1;
 pub mod cmac;
+pub mod derive_data;
 pub mod des3;
 pub mod digest;
 pub mod ec;
@@ -62,6 +63,12 @@ pub enum Params {
     RsaAesKeyWrap { aes_bits: usize, oaep: Box<Params> },
     /// `CK_ECDH1_DERIVE_PARAMS`.
     Ecdh { kdf: CK_ULONG, shared: Vec<u8>, public: Vec<u8> },
+    /// `CK_KEY_DERIVATION_STRING_DATA` (XOR and ECB encrypt-data derivations).
+    Data(Vec<u8>),
+    /// `CK_AES_CBC_ENCRYPT_DATA_PARAMS` / `CK_DES_CBC_ENCRYPT_DATA_PARAMS`.
+    IvData { iv: Vec<u8>, data: Vec<u8> },
+    /// A `CK_OBJECT_HANDLE` (CKM_CONCATENATE_BASE_AND_KEY's second key; the token resolves it).
+    KeyHandle(CK_OBJECT_HANDLE),
     /// `CK_EDDSA_PARAMS` (phFlag, context data; the ABI layer caps the context at 255 bytes).
     Eddsa { ph: bool, ctx: Vec<u8> },
     /// Anything else: the raw parameter bytes (e.g. an explicit AES-KW IV).
@@ -86,6 +93,12 @@ pub enum ParamKind {
     Ecdh,
     /// `CK_EDDSA_PARAMS`, or none.
     Eddsa,
+    /// `CK_KEY_DERIVATION_STRING_DATA`.
+    DeriveData,
+    /// `CK_AES_CBC_ENCRYPT_DATA_PARAMS` (IV of 16) or `CK_DES_CBC_ENCRYPT_DATA_PARAMS` (IV of 8).
+    CbcEncryptData(usize),
+    /// A `CK_OBJECT_HANDLE`.
+    KeyHandle,
 }
 
 /// A multi-part encryption or decryption. Output buffers are sized by the caller from the
@@ -165,6 +178,10 @@ pub trait Mechanism: Sync {
     /// Key derivation: the derived secret's bytes, `len` long when the template fixed a length
     /// (`None`: the mechanism's natural length).
     fn derive(&self, _p: &Params, _key: &KeyMaterial, _len: Option<usize>) -> Result<Zeroizing<Vec<u8>>> {
+        Err(CKR_MECHANISM_INVALID.into())
+    }
+    /// Derivation from two keys (CKM_CONCATENATE_BASE_AND_KEY): the whole output.
+    fn derive_pair(&self, _base: &KeyMaterial, _other: &KeyMaterial) -> Result<Zeroizing<Vec<u8>>> {
         Err(CKR_MECHANISM_INVALID.into())
     }
 }

@@ -1,7 +1,9 @@
 //! The mechanism table: type → (`CK_MECHANISM_INFO`, parameter shape, implementation).
 //! `C_GetMechanismList`, `C_GetMechanismInfo` and dispatch all read [`ALL`].
 
-use super::{aes, cmac, des3, digest, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, Mechanism, ParamKind};
+use super::{
+    aes, cmac, derive_data as dd, des3, digest, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, Mechanism, ParamKind,
+};
 use cryptoki_sys::*;
 
 /// What a key-generation mechanism makes.
@@ -129,6 +131,9 @@ pub static ALL: &[MechEntry] = &[
     entry!(CKM_SHA512_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA512_HMAC),
     entry!(CKM_SHA512_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA512_HMAC_GENERAL),
     entry!(keygen CKM_GENERIC_SECRET_KEY_GEN, 1, HMAC_MAX, CKK_GENERIC_SECRET, None),
+    // Key sizes of the simple derivations: bytes of a base key of any type.
+    entry!(CKM_CONCATENATE_BASE_AND_KEY, 1, HMAC_MAX, CKF_DERIVE, ParamKind::KeyHandle, dd::CONCATENATE_BASE_AND_KEY),
+    entry!(CKM_XOR_BASE_AND_DATA, 1, HMAC_MAX, CKF_DERIVE, ParamKind::DeriveData, dd::XOR_BASE_AND_DATA),
     entry!(CKM_EC_KEY_PAIR_GEN, EC_MIN, EC_MAX, CKF_GENERATE_KEY_PAIR | ECF, ParamKind::None, ec::EC_KEY_PAIR_GEN),
     entry!(CKM_ECDSA, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA),
     entry!(CKM_ECDSA_SHA1, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA1),
@@ -166,6 +171,10 @@ pub static ALL: &[MechEntry] = &[
     entry!(CKM_AES_GCM, 16, 32, ED, ParamKind::Gcm, aes::AES_GCM),
     entry!(CKM_AES_CMAC, 16, 32, SV, ParamKind::None, cmac::AES_CMAC),
     entry!(CKM_AES_CMAC_GENERAL, 16, 32, SV, ParamKind::MacLen, cmac::AES_CMAC_GENERAL),
+    entry!(CKM_DES3_ECB_ENCRYPT_DATA, 24, 24, CKF_DERIVE, ParamKind::DeriveData, dd::DES3_ECB_ENCRYPT_DATA),
+    entry!(CKM_DES3_CBC_ENCRYPT_DATA, 24, 24, CKF_DERIVE, ParamKind::CbcEncryptData(8), dd::DES3_CBC_ENCRYPT_DATA),
+    entry!(CKM_AES_ECB_ENCRYPT_DATA, 16, 32, CKF_DERIVE, ParamKind::DeriveData, dd::AES_ECB_ENCRYPT_DATA),
+    entry!(CKM_AES_CBC_ENCRYPT_DATA, 16, 32, CKF_DERIVE, ParamKind::CbcEncryptData(16), dd::AES_CBC_ENCRYPT_DATA),
     entry!(CKM_AES_KEY_WRAP, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP),
     // CKM_AES_KEY_WRAP_PAD is an alias of KWP (RFC 5649), as SoftHSMv2 and nShield treat it.
     entry!(CKM_AES_KEY_WRAP_PAD, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP_KWP),

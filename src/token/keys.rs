@@ -30,10 +30,6 @@ fn unusable_as(invalid: CK_RV) -> impl Fn(Error) -> Error {
     move |e| if e.rv() == CKR_KEY_FUNCTION_NOT_PERMITTED { invalid.into() } else { e }
 }
 
-/// The longest secret C_DeriveKey makes (bytes): longer than any key a mechanism here takes,
-/// short enough that a hostile CKA_VALUE_LEN cannot make a KDF allocate without limit.
-pub const MAX_DERIVED_LEN: usize = 1024;
-
 impl Library {
     /// `C_GenerateKey` for the secret-key generation mechanisms of the registry.
     pub fn generate_key(&self, session: &Session, m: &Mech, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
@@ -279,48 +275,6 @@ impl Library {
                 Err(e)
             }
         }
-    }
-
-    /// `C_DeriveKey`: a secret key from a base key (ECDH, X25519/X448).
-    pub fn derive_key(
-        &self,
-        session: &Session,
-        m: &Mech,
-        base: CK_OBJECT_HANDLE,
-        template: &AttrMap,
-    ) -> Result<CK_OBJECT_HANDLE> {
-        let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_DERIVE != 0).ok_or(CKR_MECHANISM_INVALID)?;
-        let (bobj, bmat) = self.usable_key(session, base, m.ty, CKA_DERIVE, CKR_KEY_HANDLE_INVALID)?;
-        let mut implied = AttrMap::new();
-        if let Some(Attr::Template(t)) = bobj.attrs.get(CKA_DERIVE_TEMPLATE) {
-            for (k, v) in t.iter() {
-                implied.set(k, v.clone());
-            }
-        }
-        if !template.contains(CKA_CLASS) && !implied.contains(CKA_CLASS) {
-            implied.set(CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY));
-        }
-        let mut attrs = policy::apply(template, &implied, Origin::Derive)?;
-        self.slot_defaults(session, template, &mut attrs);
-        if attrs.class() != Some(CKO_SECRET_KEY) {
-            return err(CKR_TEMPLATE_INCONSISTENT);
-        }
-        let len = attrs.ulong(CKA_VALUE_LEN).map(|l| l as usize);
-        let len = match (attrs.key_type(), len) {
-            (Some(CKK_DES3), _) => Some(24),
-            (Some(CKK_AES), None) => return err(CKR_TEMPLATE_INCOMPLETE),
-            (Some(CKK_AES), Some(l)) if !matches!(l, 16 | 24 | 32) => return err(CKR_ATTRIBUTE_VALUE_INVALID),
-            (_, l) => l,
-        };
-        // The caller's CKA_VALUE_LEN sizes the derivation's output: bound it before any KDF runs.
-        if len.is_some_and(|l| l == 0 || l > MAX_DERIVED_LEN) {
-            return err(CKR_ATTRIBUTE_VALUE_INVALID);
-        }
-        let value = entry.imp.derive(&m.params, &bmat, len)?;
-        attrs.set(CKA_VALUE, Attr::Bytes(value));
-        attrs.remove(CKA_VALUE_LEN);
-        complete_new(&mut attrs, Origin::Derive, None)?;
-        self.add_object(session, attrs)
     }
 
     pub fn generate_random(&self, out: &mut [u8]) -> Result<()> {

@@ -15,6 +15,7 @@
 
 mod cardsets;
 pub mod crypto;
+pub mod derive;
 mod files;
 pub mod info;
 pub mod keys;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod derive;
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::session::{Session, UserType};

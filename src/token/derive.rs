@@ -1,0 +1,195 @@
+//! `C_DeriveKey`: ECDH (X25519/X448 too) and the simple derivations of [`mech::derive_data`]
+//! (encrypt-data, XOR with data, concatenation of two keys).
+//!
+//! The simple derivations read a base key's value, so they are classic key-extraction routes
+//! (Clulow 2003; Bortolozzo et al. 2010). The rules here, beyond CKA_DERIVE on every base:
+//! - the derived key's CKA_SENSITIVE/CKA_EXTRACTABLE and their "always"/"never" history follow
+//!   PKCS#11's rules for these mechanisms, counting both keys of a concatenation; a template
+//!   asking otherwise is `CKR_TEMPLATE_INCONSISTENT`;
+//! - a key derived from a protected key is protected (lineage) and never a KEK;
+//! - security assurances `derive_xor`, `derive_concatenate` (no protected key in either) and
+//!   `derive_kek` (no encrypt-data key of a protected key cut below 16 bytes).
+
+use super::crypto::Mech;
+use super::session::Session;
+use super::Library;
+use crate::assurance::Assurance;
+use crate::error::{err, Result};
+use crate::mech::{self, Params};
+use crate::module::lineage;
+use crate::module::new_object::complete_new;
+use crate::object::attr::{Attr, AttrMap, CKA_SHSM_VALUE_KNOWN};
+use crate::object::policy::{self, Origin};
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+/// The longest secret C_DeriveKey makes (bytes): longer than any key a mechanism here takes,
+/// short enough that a hostile CKA_VALUE_LEN cannot make a KDF allocate without limit.
+pub const MAX_DERIVED_LEN: usize = 1024;
+
+/// The shortest key cut from a protected key's ciphertext: 128 bits are out of brute force's
+/// reach (and a cut at a block boundary is what shorter data gives anyway).
+const MIN_CUT: usize = 16;
+
+/// The derivations that read the base key's value (not a Diffie-Hellman).
+fn reads_value(ty: CK_MECHANISM_TYPE) -> bool {
+    is_encrypt_data(ty) || matches!(ty, CKM_XOR_BASE_AND_DATA | CKM_CONCATENATE_BASE_AND_KEY)
+}
+
+fn is_encrypt_data(ty: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        ty,
+        CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA | CKM_DES3_ECB_ENCRYPT_DATA | CKM_DES3_CBC_ENCRYPT_DATA
+    )
+}
+
+impl Library {
+    pub fn derive_key(
+        &self,
+        session: &Session,
+        m: &Mech,
+        base: CK_OBJECT_HANDLE,
+        template: &AttrMap,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_DERIVE != 0).ok_or(CKR_MECHANISM_INVALID)?;
+        let (bobj, bmat) = self.usable_key(session, base, m.ty, CKA_DERIVE, CKR_KEY_HANDLE_INVALID)?;
+        // CKM_CONCATENATE_BASE_AND_KEY's second key must allow derivation as the base does.
+        let other = match &m.params {
+            Params::KeyHandle(h) => Some(self.usable_key(session, *h, m.ty, CKA_DERIVE, CKR_KEY_HANDLE_INVALID)?),
+            _ => None,
+        };
+        let mut implied = AttrMap::new();
+        if let Some(Attr::Template(t)) = bobj.attrs.get(CKA_DERIVE_TEMPLATE) {
+            for (k, v) in t.iter() {
+                implied.set(k, v.clone());
+            }
+        }
+        if !template.contains(CKA_CLASS) && !implied.contains(CKA_CLASS) {
+            implied.set(CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY));
+        }
+        // PKCS#11: with no key type in the template, these make a generic secret.
+        if reads_value(m.ty) && !template.contains(CKA_KEY_TYPE) && !implied.contains(CKA_KEY_TYPE) {
+            implied.set(CKA_KEY_TYPE, Attr::Ulong(CKK_GENERIC_SECRET));
+        }
+        let mut attrs = policy::apply(template, &implied, Origin::Derive)?;
+        self.slot_defaults(session, template, &mut attrs);
+        if attrs.class() != Some(CKO_SECRET_KEY) {
+            return err(CKR_TEMPLATE_INCONSISTENT);
+        }
+        let len = attrs.ulong(CKA_VALUE_LEN).map(|l| l as usize);
+        let len = match (attrs.key_type(), len) {
+            (Some(CKK_DES3), _) => Some(24),
+            (Some(CKK_AES), None) => return err(CKR_TEMPLATE_INCOMPLETE),
+            (Some(CKK_AES), Some(l)) if !matches!(l, 16 | 24 | 32) => return err(CKR_ATTRIBUTE_VALUE_INVALID),
+            (_, l) => l,
+        };
+        // The caller's CKA_VALUE_LEN sizes the derivation's output: bound it before any KDF runs.
+        if len.is_some_and(|l| l == 0 || l > MAX_DERIVED_LEN) {
+            return err(CKR_ATTRIBUTE_VALUE_INVALID);
+        }
+        let bases: Vec<&AttrMap> = std::iter::once(&bobj.attrs).chain(other.as_ref().map(|(o, _)| &o.attrs)).collect();
+        let protected_base = bases.iter().any(|b| lineage::protected(b));
+        let value = if reads_value(m.ty) {
+            self.check_simple_derivation(m.ty, protected_base)?;
+            inherit_protection(&bases, template, &mut attrs)?;
+            let whole = match &other {
+                Some((_, omat)) => entry.imp.derive_pair(&bmat, omat)?,
+                None => entry.imp.derive(&m.params, &bmat, None)?,
+            };
+            self.cut(m.ty, whole, len, protected_base)?
+        } else {
+            entry.imp.derive(&m.params, &bmat, len)?
+        };
+        let mut value = value;
+        if attrs.key_type() == Some(CKK_DES3) {
+            mech::des3::set_odd_parity(&mut value);
+        }
+        attrs.set(CKA_VALUE, Attr::Bytes(value));
+        attrs.remove(CKA_VALUE_LEN);
+        complete_new(&mut attrs, Origin::Derive, None)?;
+        if reads_value(m.ty) {
+            record_history(&bases, &mut attrs);
+            if protected_base {
+                // Its value is as unknown as its base's; still never a KEK (`at_birth`), so it
+                // can neither wrap protected keys nor vouch for what it unwraps.
+                attrs.set(CKA_SHSM_VALUE_KNOWN, Attr::Bool(false));
+            }
+        }
+        self.add_object(session, attrs)
+    }
+
+    /// The assurances on which keys a value-reading derivation may take.
+    fn check_simple_derivation(&self, ty: CK_MECHANISM_TYPE, protected_base: bool) -> Result<()> {
+        if !protected_base {
+            return Ok(());
+        }
+        match ty {
+            CKM_XOR_BASE_AND_DATA => self.assure(
+                Assurance::DeriveXor,
+                "C_DeriveKey CKM_XOR_BASE_AND_DATA of a protected key (XOR with known data makes a twin or a \
+                 related key of it)",
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+            ),
+            CKM_CONCATENATE_BASE_AND_KEY => self.assure(
+                Assurance::DeriveConcatenate,
+                "C_DeriveKey CKM_CONCATENATE_BASE_AND_KEY with a protected key (cut, it is a twin of the key; \
+                 joined to a known key, only its own part is secret)",
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The derived value at the template's length. An encrypt-data key cut from a protected
+    /// key's ciphertext keeps at least [`MIN_CUT`] bytes (`derive_kek`): a cut of a byte or two
+    /// is found by brute force, then the next byte, and so on.
+    fn cut(
+        &self,
+        ty: CK_MECHANISM_TYPE,
+        mut whole: Zeroizing<Vec<u8>>,
+        len: Option<usize>,
+        protected_base: bool,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let l = len.unwrap_or(whole.len());
+        if l > whole.len() {
+            return err(CKR_KEY_SIZE_RANGE);
+        }
+        if l < whole.len() && l < MIN_CUT && protected_base && is_encrypt_data(ty) {
+            self.assure(
+                Assurance::DeriveKek,
+                "C_DeriveKey of a key of fewer than 16 bytes cut from a protected key's ciphertext (a \
+                 short key makes the base an encryption oracle a byte at a time)",
+                CKR_TEMPLATE_INCONSISTENT,
+            )?;
+        }
+        whole.truncate(l);
+        Ok(whole)
+    }
+}
+
+/// PKCS#11's rules for these derivations: if any base is sensitive, so is the derived key; if
+/// any base is not extractable, neither is the derived key. A template asking otherwise is
+/// inconsistent.
+fn inherit_protection(bases: &[&AttrMap], template: &AttrMap, attrs: &mut AttrMap) -> Result<()> {
+    let sensitive = bases.iter().any(|b| b.bool(CKA_SENSITIVE).unwrap_or(true));
+    let unextractable = bases.iter().any(|b| !b.bool(CKA_EXTRACTABLE).unwrap_or(false));
+    for (t, forced, want) in [(CKA_SENSITIVE, sensitive, true), (CKA_EXTRACTABLE, unextractable, false)] {
+        if !forced {
+            continue;
+        }
+        if template.bool(t).is_some_and(|v| v != want) {
+            return err(CKR_TEMPLATE_INCONSISTENT);
+        }
+        attrs.set(t, Attr::Bool(want));
+    }
+    Ok(())
+}
+
+/// CKA_ALWAYS_SENSITIVE holds when every base was always sensitive and the new key is
+/// sensitive; CKA_NEVER_EXTRACTABLE likewise (PKCS#11's rules for these derivations).
+fn record_history(bases: &[&AttrMap], attrs: &mut AttrMap) {
+    let always = bases.iter().all(|b| b.flag(CKA_ALWAYS_SENSITIVE)) && attrs.flag(CKA_SENSITIVE);
+    let never = bases.iter().all(|b| b.flag(CKA_NEVER_EXTRACTABLE)) && !attrs.flag(CKA_EXTRACTABLE);
+    attrs.set(CKA_ALWAYS_SENSITIVE, Attr::Bool(always));
+    attrs.set(CKA_NEVER_EXTRACTABLE, Attr::Bool(never));
+}
