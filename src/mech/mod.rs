@@ -13,6 +13,7 @@
 pub mod aes;
 pub mod asn1;
 pub mod cmac;
+pub mod des;
 pub mod des3;
 pub mod digest;
 pub mod ec;
@@ -29,6 +30,7 @@ pub mod rsa;
 pub mod rsa_aes;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod weak_hash;
 
 use crate::error::Result;
 use crate::object::attr::AttrMap;
