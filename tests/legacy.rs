@@ -77,6 +77,7 @@ fn create_secret(r: &Raw, s: CK_SESSION_HANDLE, kt: CK_KEY_TYPE, value: &[u8]) -
         attr(CKA_DECRYPT, &t),
         attr(CKA_SIGN, &t),
         attr(CKA_VERIFY, &t),
+        attr(CKA_UNWRAP, &t),
     ];
     let mut o: CK_OBJECT_HANDLE = 0;
     let rv = call!(r, C_CreateObject, s, tpl.as_mut_ptr(), tpl.len() as CK_ULONG, &mut o);
@@ -373,6 +374,17 @@ fn des_fips81_ecb_cbc_and_keys() {
     assert_eq!(create_secret(&r, s, CKK_DES, &bad_parity).0, CKR_ATTRIBUTE_VALUE_INVALID);
     assert_eq!(create_secret(&r, s, CKK_DES, &key[..7]).0, CKR_ATTRIBUTE_VALUE_INVALID);
     assert_eq!(create_secret(&r, s, CKK_DES2, &key).0, CKR_ATTRIBUTE_VALUE_INVALID);
+    // Unwrapping checks parity too: a value with a bad parity bit is not a DES key.
+    let unwrap = |blob: &[u8]| {
+        let (class, kt, f) = (CKO_SECRET_KEY, CKK_DES, CK_FALSE);
+        let mut tpl = [attr(CKA_CLASS, &class), attr(CKA_KEY_TYPE, &kt), attr(CKA_TOKEN, &f)];
+        let mut ck = m(CKM_DES_ECB).ck();
+        let mut o: CK_OBJECT_HANDLE = 0;
+        let (b, n) = (blob.as_ptr() as *mut u8, blob.len() as CK_ULONG);
+        call!(r, C_UnwrapKey, s, &mut ck, k, b, n, tpl.as_mut_ptr(), tpl.len() as CK_ULONG, &mut o)
+    };
+    assert_eq!(unwrap(&crypt(&r, s, &mut m(CKM_DES_ECB), k, &bad_parity, true)), CKR_WRAPPED_KEY_INVALID);
+    assert_eq!(unwrap(&crypt(&r, s, &mut m(CKM_DES_ECB), k, &key, true)), CKR_OK);
     let weak = secret(&r, s, CKK_DES, &[1; 8]);
     let mut ck = m(CKM_DES_ECB).ck();
     assert_eq!(call!(r, C_EncryptInit, s, &mut ck, weak), CKR_KEY_TYPE_INCONSISTENT);
