@@ -57,11 +57,16 @@ impl Library {
         if matches!(kg.key_type, CKK_DES | CKK_DES2 | CKK_DES3) {
             // Odd parity, as PKCS#11 requires of DES keys; a (semi-)weak or degenerate value
             // (about 2^-52 per draw) is drawn again, so the key works with every mechanism.
-            for _ in 0..8 {
+            let mut draws = 1;
+            loop {
                 mech::des3::set_odd_parity(&mut value);
                 if mech::des::usable_value(kg.key_type, &value) {
                     break;
                 }
+                if draws == 8 {
+                    return err(CKR_FUNCTION_FAILED); // a broken generator, not bad luck
+                }
+                draws += 1;
                 value = mech::rng::random_vec(len)?;
             }
         }
@@ -182,8 +187,6 @@ impl Library {
         self.add_object(session, attrs)
     }
 
-    /// The wrap rules of `lineage` for a key without an ACL: a KEK born here never leaves; a
-    /// protected key leaves only under a KEK born here or a `CKA_TRUSTED` public key.
     /// A weak wrapping key (single DES 56 bits, two-key triple DES 80 bits, also written as a
     /// 3-key value with K1 == K3) wraps no key stronger than itself: whoever breaks the wrapping
     /// key would get more than its worth. `CKR_KEY_NOT_WRAPPABLE` unless `wrap_weak` is relaxed.
@@ -209,6 +212,8 @@ impl Library {
         Ok(())
     }
 
+    /// The wrap rules of `lineage` for a key without an ACL: a KEK born here never leaves; a
+    /// protected key leaves only under a KEK born here or a `CKA_TRUSTED` public key.
     fn check_wrap_lineage(&self, wrapping: &AttrMap, target: &AttrMap) -> Result<()> {
         if lineage::is_kek(target) {
             return self.assure(
