@@ -39,10 +39,20 @@ pub enum Assurance {
     DeriveConcatenate,
     /// `weak_rsa` (or `weak_all`): RSA keys below 2048 bits may be generated.
     WeakRsa,
+    /// `weak_des` (or `weak_all`): single DES and two-key triple DES (CKK_DES, CKK_DES2): their
+    /// key generation and cipher mechanisms are listed and work, and such keys may be created.
+    WeakDes,
+    /// `weak_all`: the broken or retired digests MD5 and RIPEMD-160 (CKM_MD5, CKM_MD5_HMAC,
+    /// CKM_MD5_RSA_PKCS, CKM_RIPEMD160, CKM_RIPEMD160_HMAC, their _GENERAL forms). nShield names
+    /// no narrower token for them, so only `weak_all` (or `all`) turns them on.
+    WeakHash,
+    /// `wrap_weak`: a key may leave wrapped under a key weaker than itself (a 56-bit DES or
+    /// 80-bit two-key triple-DES key wrapping anything stronger: a classic extraction route).
+    WrapWeak,
 }
 
 impl Assurance {
-    pub const ALL: [Assurance; 7] = [
+    pub const ALL: [Assurance; 10] = [
         Assurance::WrapKek,
         Assurance::UnwrapKek,
         Assurance::DigestKey,
@@ -50,7 +60,13 @@ impl Assurance {
         Assurance::DeriveXor,
         Assurance::DeriveConcatenate,
         Assurance::WeakRsa,
+        Assurance::WeakDes,
+        Assurance::WeakHash,
+        Assurance::WrapWeak,
     ];
+
+    /// What `weak_all` relaxes: every weak-algorithm class (not the wrapping rule).
+    const WEAK_ALGORITHMS: [Assurance; 3] = [Assurance::WeakRsa, Assurance::WeakDes, Assurance::WeakHash];
 
     pub fn token(self) -> &'static str {
         match self {
@@ -61,6 +77,9 @@ impl Assurance {
             Assurance::DeriveXor => "derive_xor",
             Assurance::DeriveConcatenate => "derive_concatenate",
             Assurance::WeakRsa => "weak_rsa",
+            Assurance::WeakDes => "weak_des",
+            Assurance::WeakHash => "weak_all",
+            Assurance::WrapWeak => "wrap_weak",
         }
     }
 }
@@ -68,8 +87,7 @@ impl Assurance {
 /// Documented nShield tokens that name no class this emulation enforces: accepted, reported once
 /// in the debug log. (`import`: importing a key the caller knows is allowed, as it gains nothing
 /// from protection.)
-const ACCEPTED_WITHOUT_EFFECT: &[&str] =
-    &["import", "explicitness", "unwrap_mech", "tokenkeys", "longterm", "weak_des", "short"];
+const ACCEPTED_WITHOUT_EFFECT: &[&str] = &["import", "explicitness", "unwrap_mech", "tokenkeys", "longterm", "short"];
 
 /// The parsed override list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,7 +113,7 @@ impl Overrides {
                 "none" => o.relaxed.clear(),
                 "all" => o.relaxed = Assurance::ALL.to_vec(),
                 "silent" => o.silent = true,
-                "weak_all" => o.relax(Assurance::WeakRsa),
+                "weak_all" => Assurance::WEAK_ALGORITHMS.iter().for_each(|a| o.relax(*a)),
                 n => match Assurance::ALL.iter().find(|a| a.token() == n) {
                     Some(a) => o.relax(*a),
                     None if ACCEPTED_WITHOUT_EFFECT.contains(&n) => o.without_effect.push(tok.to_string()),
@@ -151,7 +169,9 @@ mod tests {
     fn tokens_all_none_and_unknown() {
         let o = Overrides::parse("wrap_kek; weak_all ;longterm=30;bogus");
         assert!(o.relaxes(Assurance::WrapKek) && o.relaxes(Assurance::WeakRsa));
+        assert!(o.relaxes(Assurance::WeakDes) && o.relaxes(Assurance::WeakHash));
         assert!(!o.relaxes(Assurance::UnwrapKek) && !o.relaxes(Assurance::DigestKey));
+        assert!(!o.relaxes(Assurance::WrapWeak), "weak_all is about algorithms, not wrapping");
         assert_eq!(o.without_effect, vec!["longterm=30".to_string()]);
         assert_eq!(o.unknown, vec!["bogus".to_string()]);
         let all = Overrides::parse("all");
@@ -163,6 +183,12 @@ mod tests {
         assert!(d.relaxes(Assurance::DeriveXor) && d.relaxes(Assurance::DeriveConcatenate));
         assert!(!d.relaxes(Assurance::DeriveKek) && Overrides::parse("derive_kek").relaxes(Assurance::DeriveKek));
         assert_eq!(Overrides::parse(""), Overrides::default());
+        // weak_des turns on DES alone; MD5 and RIPEMD-160 need weak_all.
+        let des = Overrides::parse("weak_des");
+        assert!(
+            des.relaxes(Assurance::WeakDes) && !des.relaxes(Assurance::WeakHash) && !des.relaxes(Assurance::WeakRsa)
+        );
+        assert!(des.without_effect.is_empty());
     }
 
     #[test]

@@ -473,3 +473,86 @@ fn case9_find_objects_does_not_confirm_a_guessed_secret() {
     assert_eq!(s.find_objects(&[Attribute::Modulus(be(sk.n()))]).unwrap(), vec![privk]);
     assert!(s.find_objects(&[Attribute::PrivateExponent(be(sk.d()))]).unwrap().is_empty());
 }
+
+/// A generated DES-family session key with the given usage attributes.
+fn des_family(s: &Session, mech: &Mechanism, extra: &[Attribute]) -> ObjectHandle {
+    let mut t = vec![Attribute::Token(false)];
+    t.extend_from_slice(extra);
+    s.generate_key(mech, &t).unwrap()
+}
+
+#[test]
+fn case10_a_weak_key_wraps_nothing_stronger() {
+    // The 56-bit route: a protected AES-256 key wrapped under single DES is worth 56 bits.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("assurance.log");
+    let m = Module::fresh_with_env(&[
+        ("CKNFAST_OVERRIDE_SECURITY_ASSURANCES", "weak_des"),
+        ("CKNFAST_ASSURANCE_LOG", log.to_str().unwrap()),
+    ]);
+    let slot = m.init_token("weak-wrap");
+    let s = m.user_session(slot);
+    let kek_attrs =
+        [Attribute::Wrap(true), Attribute::Unwrap(true), Attribute::Encrypt(false), Attribute::Decrypt(false)];
+    let des_kek = des_family(&s, &Mechanism::DesKeyGen, &kek_attrs);
+    let des2_kek = des_family(&s, &Mechanism::Des2KeyGen, &kek_attrs);
+    let aes256 = generated(&s, &[]);
+    assert_eq!(rv(s.wrap_key(&Mechanism::DesEcb, des_kek, aes256).unwrap_err()), RvError::KeyNotWrappable);
+    assert_eq!(rv(s.wrap_key(&Mechanism::DesCbcPad([1; 8]), des_kek, aes256).unwrap_err()), RvError::KeyNotWrappable);
+    // Two-key triple DES (80 bits) through the CKM_DES3_* mechanisms: the same.
+    assert_eq!(rv(s.wrap_key(&Mechanism::Des3Ecb, des2_kek, aes256).unwrap_err()), RvError::KeyNotWrappable);
+    // Nor an 80-bit key under 56 bits, nor an RSA private key under 80 bits.
+    let des2 = des_family(&s, &Mechanism::Des2KeyGen, &[]);
+    assert_eq!(rv(s.wrap_key(&Mechanism::DesEcb, des_kek, des2).unwrap_err()), RvError::KeyNotWrappable);
+    let (_, rsa_private) = rsa_pair(&s, &[Attribute::Extractable(true)]);
+    assert_eq!(
+        rv(s.wrap_key(&Mechanism::Des3CbcPad([0; 8]), des2_kek, rsa_private).unwrap_err()),
+        RvError::KeyNotWrappable
+    );
+    // The rule is about strength, not lineage: a key the caller knows, wrapped under a DES key
+    // the caller knows, is refused too when it is stronger.
+    let known_des = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::DES),
+            Attribute::Value(hex::decode("0123456789abcdef").unwrap()),
+            Attribute::Wrap(true),
+            Attribute::Token(false),
+        ])
+        .unwrap();
+    let known_aes = created(&s, &[0x42u8; 32], &[]);
+    assert_eq!(rv(s.wrap_key(&Mechanism::DesEcb, known_des, known_aes).unwrap_err()), RvError::KeyNotWrappable);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("CKNFAST_OVERRIDE_SECURITY_ASSURANCES=wrap_weak"), "{text}");
+
+    // Positive controls: a DES key wraps a DES key, a DES2 key wraps DES and DES2 keys, and the
+    // AES-256 key leaves under an AES-256 KEK, as before.
+    let des = des_family(&s, &Mechanism::DesKeyGen, &[]);
+    let blob = s.wrap_key(&Mechanism::DesEcb, des_kek, des).unwrap();
+    assert_eq!(blob.len(), 8);
+    let back = s
+        .unwrap_key(
+            &Mechanism::DesEcb,
+            des_kek,
+            &blob,
+            &[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::KeyType(KeyType::DES), Attribute::Token(false)],
+        )
+        .unwrap();
+    assert!(back != des);
+    assert_eq!(s.wrap_key(&Mechanism::Des3Ecb, des2_kek, des).unwrap().len(), 8);
+    assert_eq!(s.wrap_key(&Mechanism::Des3Ecb, des2_kek, des2).unwrap().len(), 16);
+    assert_eq!(s.wrap_key(&Mechanism::AesKeyWrap, kek(&s), aes256).unwrap().len(), 40);
+
+    // With wrap_weak relaxed as well, the legacy wrap goes through, and the log says so.
+    let m = Module::fresh_with_env(&[
+        ("CKNFAST_OVERRIDE_SECURITY_ASSURANCES", "weak_des;wrap_weak"),
+        ("CKNFAST_ASSURANCE_LOG", log.to_str().unwrap()),
+    ]);
+    let slot = m.init_token("weak-wrap-relaxed");
+    let s = m.user_session(slot);
+    let des_kek = des_family(&s, &Mechanism::DesKeyGen, &kek_attrs);
+    let aes256 = generated(&s, &[]);
+    assert_eq!(s.wrap_key(&Mechanism::DesEcb, des_kek, aes256).unwrap().len(), 32);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("security assurance wrap_weak relaxed by override"), "{text}");
+}

@@ -304,3 +304,30 @@ fn pkcs11_tool_lists_both_tokens() {
     assert!(under.contains("token label        : ops23"), "{under}");
     assert!(!under.contains("ops12"), "{under}");
 }
+
+#[test]
+fn a_login_ends_with_the_sets_timeout() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("createocs", "-m1 -Q 1/1 -N brief -T 1", &["t1"]);
+    env.ok(
+        "generatekey",
+        "--generate pkcs11 type=RSA size=2048 protect=token nvram=no cardset=brief plainname=kb",
+        &["t1"],
+    );
+    let p11 = load(&env);
+    let slot = slot_named(&p11, "brief");
+    env.ok("card-reader", "insert -c brief -n 1", &[]);
+    let s = p11.open_rw_session(slot).unwrap();
+    login(&s, "t1").unwrap();
+    sign_with(&s, "kb").unwrap();
+    let private = key(&s, ObjectClass::PRIVATE_KEY, "kb").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    let e = s.sign(&Mechanism::Sha256RsaPkcs, private, b"x").unwrap_err();
+    assert_eq!(rv(e), RvError::SessionHandleInvalid);
+    std::mem::forget(s);
+    // The card is still in the reader: a new login works (and starts a new timeout).
+    let s = p11.open_rw_session(slot).unwrap();
+    login(&s, "t1").unwrap();
+    sign_with(&s, "kb").unwrap();
+}

@@ -163,6 +163,8 @@ fn key_type_name(kt: Option<CK_KEY_TYPE>) -> &'static str {
         Some(CKK_EC_EDWARDS) => "EC Edwards",
         Some(CKK_EC_MONTGOMERY) => "EC Montgomery",
         Some(CKK_AES) => "AES",
+        Some(CKK_DES) => "DES",
+        Some(CKK_DES2) => "DES2",
         Some(CKK_DES3) => "DES3",
         Some(CKK_GENERIC_SECRET) => "generic secret",
         Some(CKK_SHA_1_HMAC) => "HMACSHA1",

@@ -11,7 +11,8 @@
 //! `CK_MAC_GENERAL_PARAMS`, 1..=block bytes. Truncated MACs are prefixes of the full one.
 //!
 //! DES3 keys are checked as the DES3 ciphers check them ([`super::des3`]): degenerate keys are
-//! `CKR_KEY_TYPE_INCONSISTENT`; no assurance gate applies (as for CKM_DES3_CBC).
+//! `CKR_KEY_TYPE_INCONSISTENT`; no assurance gate applies (as for CKM_DES3_CBC), except that
+//! two-key CKK_DES2 keys need `weak_des`, as there.
 //!
 //! Both stream: CMAC keeps aws-lc's context (one block of state), CBC-MAC the running chaining
 //! value and at most one partial block. Verification compares in constant time.
@@ -122,8 +123,16 @@ impl BlockMac {
                     (Cipher::Aes, 24) => cmac::AES_192,
                     (Cipher::Aes, _) => cmac::AES_256,
                 };
-                let k =
-                    cmac::Key::new(alg, &sk.value).map_err(|_| crate::error::Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+                // A two-key (CKK_DES2) value K1 K2 is the engine's 3-key K1 K2 K1.
+                let expanded;
+                let value: &[u8] = match (self.cipher, sk.value.len()) {
+                    (Cipher::Des3, 16) => {
+                        expanded = zeroize::Zeroizing::new([&sk.value[..], &sk.value[..8]].concat());
+                        &expanded
+                    }
+                    _ => &sk.value,
+                };
+                let k = cmac::Key::new(alg, value).map_err(|_| crate::error::Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
                 State::Cmac(Some(cmac::Context::with_key(&k)))
             }
             Kind::CbcMac => State::CbcMac(Box::new(CbcMac::new(cbc, bs))),

@@ -5,6 +5,10 @@
 //! key with K1 == K3 (and K1 != K2) is the legacy 2-key form written out in 24 bytes; it is run
 //! as 2-key TDEA (K1, K2), which computes the same E_K1(D_K2(E_K1(x))). Keys that degenerate to
 //! single DES (K1 == K2 or K2 == K3) and weak sub-keys are `CKR_KEY_TYPE_INCONSISTENT`.
+//!
+//! Two-key keys proper (CKK_DES2, 16 bytes K1 K2) run the same mechanisms as 2-key TDEA, but
+//! only with the `weak_des` security assurance relaxed (80-bit strength, SP 800-57); without it
+//! they are `CKR_KEY_TYPE_INCONSISTENT`, as an unsupported key type is.
 #![allow(deprecated)] // aws-lc-rs marks every DES item deprecated (legacy algorithm).
 
 use super::aes::{BlockCipher, BlockMech, Chain};
@@ -16,13 +20,20 @@ use cryptoki_sys::*;
 
 pub(crate) const DES_BLOCK: usize = 8;
 const DES3_KEY: usize = 24;
+const DES2_KEY: usize = 16;
 
 pub(crate) fn make_des3(v: &[u8]) -> Result<UnboundCipherKey> {
+    // Parity bits are ignored by the engine, so compare keys without them.
+    let same = |a: &[u8], b: &[u8]| a.iter().zip(b).all(|(x, y)| (x ^ y) & 0xfe == 0);
+    if v.len() == DES2_KEY {
+        if same(&v[..8], &v[8..]) {
+            return err(CKR_KEY_TYPE_INCONSISTENT);
+        }
+        return Ok(UnboundCipherKey::new(&DES_EDE_FOR_LEGACY_USE_ONLY, v)?);
+    }
     if v.len() != DES3_KEY {
         return err(CKR_KEY_SIZE_RANGE);
     }
-    // Parity bits are ignored by the engine, so compare keys without them.
-    let same = |a: &[u8], b: &[u8]| a.iter().zip(b).all(|(x, y)| (x ^ y) & 0xfe == 0);
     let (k1, k2, k3) = (&v[..8], &v[8..16], &v[16..]);
     if same(k1, k3) && !same(k1, k2) {
         return Ok(UnboundCipherKey::new(&DES_EDE_FOR_LEGACY_USE_ONLY, &v[..16])?);
@@ -40,11 +51,18 @@ pub fn set_odd_parity(key: &mut [u8]) {
     }
 }
 
-/// The triple-DES key of `key`: type CKK_DES3 (`CKR_KEY_TYPE_INCONSISTENT`), 24 bytes
-/// (`CKR_KEY_SIZE_RANGE`).
+/// The triple-DES key of `key`: type CKK_DES3, 24 bytes, or (with `weak_des` relaxed) CKK_DES2,
+/// 16 bytes. Other types are `CKR_KEY_TYPE_INCONSISTENT`, other lengths `CKR_KEY_SIZE_RANGE`.
 pub(crate) fn des3_key(key: &KeyMaterial) -> Result<&SecretKey> {
-    let sk = key.secret(&[CKK_DES3])?;
-    if sk.value.len() != DES3_KEY {
+    let sk = key.secret(&[CKK_DES3, CKK_DES2])?;
+    let want = match sk.key_type {
+        CKK_DES2 if !crate::assurance::relaxed(crate::assurance::Assurance::WeakDes) => {
+            return err(CKR_KEY_TYPE_INCONSISTENT)
+        }
+        CKK_DES2 => DES2_KEY,
+        _ => DES3_KEY,
+    };
+    if sk.value.len() != want {
         return err(CKR_KEY_SIZE_RANGE);
     }
     Ok(sk)

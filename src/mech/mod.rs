@@ -14,6 +14,7 @@ pub mod aes;
 pub mod asn1;
 pub mod cmac;
 pub mod derive_data;
+pub mod des;
 pub mod des3;
 pub mod digest;
 pub mod ec;
@@ -30,6 +31,7 @@ pub mod rsa;
 pub mod rsa_aes;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod weak_hash;
 
 use crate::error::Result;
 use crate::object::attr::AttrMap;

@@ -2,8 +2,10 @@
 //! `C_GetMechanismList`, `C_GetMechanismInfo` and dispatch all read [`ALL`].
 
 use super::{
-    aes, cmac, derive_data as dd, des3, digest, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, Mechanism, ParamKind,
+    aes, cmac, derive_data as dd, des, des3, digest, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, weak_hash,
+    Mechanism, ParamKind,
 };
+use crate::assurance::Assurance;
 use cryptoki_sys::*;
 
 /// What a key-generation mechanism makes.
@@ -22,12 +24,22 @@ pub struct MechEntry {
     pub param: ParamKind,
     pub imp: &'static dyn Mechanism,
     pub keygen: Option<KeyGen>,
+    /// A weak algorithm: listed and usable only while this security assurance is relaxed
+    /// (`CKNFAST_OVERRIDE_SECURITY_ASSURANCES`); the token layer enforces it.
+    pub weak: Option<Assurance>,
 }
 
 impl MechEntry {
     pub fn info(&self) -> CK_MECHANISM_INFO {
         CK_MECHANISM_INFO { ulMinKeySize: self.min_key, ulMaxKeySize: self.max_key, flags: self.flags }
     }
+}
+
+/// An entry that needs assurance `a` relaxed (see [`MechEntry::weak`]).
+macro_rules! weak {
+    ($a:expr, $e:expr) => {
+        MechEntry { weak: Some($a), ..$e }
+    };
 }
 
 /// A mechanism with no operations of its own (key generation is done by the token layer).
@@ -57,7 +69,16 @@ const X_MAX: CK_ULONG = 448;
 
 macro_rules! entry {
     ($ty:expr, $min:expr, $max:expr, $flags:expr, $param:expr, $imp:expr) => {
-        MechEntry { ty: $ty, min_key: $min, max_key: $max, flags: $flags, param: $param, imp: &$imp, keygen: None }
+        MechEntry {
+            ty: $ty,
+            min_key: $min,
+            max_key: $max,
+            flags: $flags,
+            param: $param,
+            imp: &$imp,
+            keygen: None,
+            weak: None,
+        }
     };
     (keygen $ty:expr, $min:expr, $max:expr, $kt:expr, $fixed:expr) => {
         MechEntry {
@@ -68,6 +89,7 @@ macro_rules! entry {
             param: ParamKind::None,
             imp: &NO_OPS,
             keygen: Some(KeyGen { key_type: $kt, fixed_len: $fixed }),
+            weak: None,
         }
     };
 }
@@ -79,6 +101,10 @@ pub const CKM_NC_SHA224_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6996;
 pub const CKM_NC_SHA256_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6997;
 pub const CKM_NC_SHA384_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6998;
 pub const CKM_NC_SHA512_HMAC_KEY_GEN: CK_MECHANISM_TYPE = 0xDE43_6999;
+
+/// The assurances that gate the legacy mechanisms (see [`crate::assurance`]).
+const WEAK_DES: Assurance = Assurance::WeakDes;
+const WEAK_ALL: Assurance = Assurance::WeakHash;
 
 /// HMAC keys: any length from 1 byte (the spec's minimum) up to a generous bound.
 const HMAC_MAX: CK_ULONG = 512;
@@ -95,6 +121,7 @@ pub static ALL: &[MechEntry] = &[
     ),
     entry!(CKM_RSA_PKCS, RSA_MIN, RSA_MAX, ED | SV | WU, ParamKind::None, rsa::RSA_PKCS),
     entry!(CKM_RSA_X_509, RSA_MIN, RSA_MAX, ED | SV, ParamKind::None, rsa::RSA_X_509),
+    weak!(WEAK_ALL, entry!(CKM_MD5_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, weak_hash::MD5_RSA_PKCS)),
     entry!(CKM_SHA1_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA1_RSA_PKCS),
     entry!(CKM_RSA_PKCS_OAEP, RSA_MIN, RSA_MAX, ED | WU, ParamKind::Oaep, rsa::RSA_PKCS_OAEP),
     entry!(CKM_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::RSA_PKCS_PSS),
@@ -107,6 +134,11 @@ pub static ALL: &[MechEntry] = &[
     entry!(CKM_SHA512_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::SHA512_RSA_PKCS_PSS),
     entry!(CKM_SHA224_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA224_RSA_PKCS),
     entry!(CKM_SHA224_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::SHA224_RSA_PKCS_PSS),
+    weak!(WEAK_DES, entry!(keygen CKM_DES_KEY_GEN, 8, 8, CKK_DES, Some(8))),
+    weak!(WEAK_DES, entry!(CKM_DES_ECB, 8, 8, ED | WU, ParamKind::None, des::DES_ECB)),
+    weak!(WEAK_DES, entry!(CKM_DES_CBC, 8, 8, ED | WU, ParamKind::Iv(8), des::DES_CBC)),
+    weak!(WEAK_DES, entry!(CKM_DES_CBC_PAD, 8, 8, ED | WU, ParamKind::Iv(8), des::DES_CBC_PAD)),
+    weak!(WEAK_DES, entry!(keygen CKM_DES2_KEY_GEN, 16, 16, CKK_DES2, Some(16))),
     entry!(keygen CKM_DES3_KEY_GEN, 24, 24, CKK_DES3, Some(24)),
     entry!(CKM_DES3_ECB, 24, 24, ED | WU, ParamKind::None, des3::DES3_ECB),
     entry!(CKM_DES3_CBC, 24, 24, ED | WU, ParamKind::Iv(8), des3::DES3_CBC),
@@ -115,9 +147,18 @@ pub static ALL: &[MechEntry] = &[
     entry!(CKM_DES3_CBC_PAD, 24, 24, ED | WU, ParamKind::Iv(8), des3::DES3_CBC_PAD),
     entry!(CKM_DES3_CMAC_GENERAL, 24, 24, SV, ParamKind::MacLen, cmac::DES3_CMAC_GENERAL),
     entry!(CKM_DES3_CMAC, 24, 24, SV, ParamKind::None, cmac::DES3_CMAC),
+    weak!(WEAK_ALL, entry!(CKM_MD5, 0, 0, CKF_DIGEST, ParamKind::None, weak_hash::MD5)),
+    weak!(WEAK_ALL, entry!(CKM_MD5_HMAC, 1, HMAC_MAX, SV, ParamKind::None, weak_hash::MD5_HMAC)),
+    weak!(WEAK_ALL, entry!(CKM_MD5_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, weak_hash::MD5_HMAC_GENERAL)),
     entry!(CKM_SHA_1, 0, 0, CKF_DIGEST, ParamKind::None, digest::SHA1),
     entry!(CKM_SHA_1_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA1_HMAC),
     entry!(CKM_SHA_1_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA1_HMAC_GENERAL),
+    weak!(WEAK_ALL, entry!(CKM_RIPEMD160, 0, 0, CKF_DIGEST, ParamKind::None, weak_hash::RIPEMD160)),
+    weak!(WEAK_ALL, entry!(CKM_RIPEMD160_HMAC, 1, HMAC_MAX, SV, ParamKind::None, weak_hash::RIPEMD160_HMAC)),
+    weak!(
+        WEAK_ALL,
+        entry!(CKM_RIPEMD160_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, weak_hash::RIPEMD160_HMAC_GENERAL)
+    ),
     entry!(CKM_SHA256, 0, 0, CKF_DIGEST, ParamKind::None, digest::SHA256),
     entry!(CKM_SHA256_HMAC, 1, HMAC_MAX, SV, ParamKind::None, hmac::SHA256_HMAC),
     entry!(CKM_SHA256_HMAC_GENERAL, 1, HMAC_MAX, SV, ParamKind::MacLen, hmac::SHA256_HMAC_GENERAL),
@@ -223,6 +264,28 @@ mod tests {
             assert_eq!(lookup(e.ty).map(|f| f.ty), Some(e.ty));
         }
         assert!(lookup(CKM_VENDOR_DEFINED + 12345).is_none());
+    }
+
+    #[test]
+    fn legacy_mechanisms_are_gated() {
+        let des = [CKM_DES_KEY_GEN, CKM_DES_ECB, CKM_DES_CBC, CKM_DES_CBC_PAD, CKM_DES2_KEY_GEN];
+        let hashes = [
+            CKM_MD5,
+            CKM_MD5_HMAC,
+            CKM_MD5_HMAC_GENERAL,
+            CKM_MD5_RSA_PKCS,
+            CKM_RIPEMD160,
+            CKM_RIPEMD160_HMAC,
+            CKM_RIPEMD160_HMAC_GENERAL,
+        ];
+        for ty in des {
+            assert_eq!(lookup(ty).and_then(|e| e.weak), Some(Assurance::WeakDes), "{ty:#x}");
+        }
+        for ty in hashes {
+            assert_eq!(lookup(ty).and_then(|e| e.weak), Some(Assurance::WeakHash), "{ty:#x}");
+        }
+        let weak = ALL.iter().filter(|e| e.weak.is_some()).count();
+        assert_eq!(weak, des.len() + hashes.len());
     }
 
     #[test]

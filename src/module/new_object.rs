@@ -38,16 +38,34 @@ pub fn complete_new(attrs: &mut AttrMap, origin: Origin, keygen_mech: Option<CK_
         let len = attrs.bytes(CKA_VALUE).map(<[u8]>::len).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
         let ok = match kt {
             CKK_AES => matches!(len, 16 | 24 | 32),
-            CKK_DES3 => len == 24,
+            CKK_DES | CKK_DES2 | CKK_DES3 => Some(len) == crate::mech::des::fixed_len(kt),
             _ => len >= 1,
         };
         if !ok {
             return err(if origin == Origin::Create { CKR_ATTRIBUTE_VALUE_INVALID } else { CKR_KEY_SIZE_RANGE });
         }
+        if matches!(kt, CKK_DES | CKK_DES2) {
+            check_weak_des(attrs, origin)?;
+        }
         attrs.set(CKA_VALUE_LEN, Attr::Ulong(len as CK_ULONG));
     }
     if matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY) {
         complete_asymmetric(attrs, class)?;
+    }
+    Ok(())
+}
+
+/// Single-DES and two-key triple-DES keys exist only while the `weak_des` security assurance
+/// is relaxed (else `CKR_ATTRIBUTE_VALUE_INVALID`, as for a key type the token does not have),
+/// and with odd parity in every byte, which PKCS#11 requires of DES keys that are created or
+/// unwrapped (`CKR_ATTRIBUTE_VALUE_INVALID` / `CKR_WRAPPED_KEY_INVALID`).
+fn check_weak_des(attrs: &AttrMap, origin: Origin) -> Result<()> {
+    if !crate::assurance::relaxed(crate::assurance::Assurance::WeakDes) {
+        return err(CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+    let value = attrs.bytes(CKA_VALUE).unwrap_or_default();
+    if !crate::mech::des::has_odd_parity(value) {
+        return err(if origin == Origin::Unwrap { CKR_WRAPPED_KEY_INVALID } else { CKR_ATTRIBUTE_VALUE_INVALID });
     }
     Ok(())
 }

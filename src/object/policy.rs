@@ -199,7 +199,7 @@ static EC_PRIVATE: &[Spec] = &[
 static SECRET_VALUE_LEN: &[Spec] =
     &[s(CKA_VALUE, MATERIAL, N), s(CKA_VALUE_LEN, F2_NOT_ON_CREATE | F3_REQUIRED_GENERATE | F6_NOT_ON_UNWRAP, N)];
 
-/// DES3: fixed length, no CKA_VALUE_LEN in the template.
+/// DES, DES2, DES3: fixed length, no CKA_VALUE_LEN in the template.
 static SECRET_FIXED: &[Spec] = &[s(CKA_VALUE, MATERIAL, N), s(CKA_VALUE_LEN, COMPUTED, N)];
 
 /// Key types we can store, per class.
@@ -209,6 +209,8 @@ pub fn supported_key_type(class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE) -> bool {
             kt,
             CKK_AES
                 | CKK_GENERIC_SECRET
+                | CKK_DES
+                | CKK_DES2
                 | CKK_DES3
                 | CKK_SHA_1_HMAC
                 | CKK_SHA224_HMAC
@@ -243,7 +245,7 @@ fn tables(class: CK_OBJECT_CLASS, kt: Option<CK_KEY_TYPE>) -> Result<Vec<&'stati
                 (CKO_PRIVATE_KEY, CKK_RSA) => RSA_PRIVATE,
                 (CKO_PUBLIC_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PUBLIC,
                 (CKO_PRIVATE_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PRIVATE,
-                (_, CKK_DES3) => SECRET_FIXED,
+                (_, CKK_DES | CKK_DES2 | CKK_DES3) => SECRET_FIXED,
                 _ => SECRET_VALUE_LEN,
             });
         }

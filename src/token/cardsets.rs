@@ -13,7 +13,8 @@
 //! the set unloads: its sessions close (their handles answer `CKR_SESSION_HANDLE_INVALID`), the
 //! login and every object opened with it are dropped, and opening a session answers
 //! `CKR_TOKEN_NOT_PRESENT`. A persistent set (`createocs -p`), a preloaded one, or any set under
-//! `CKNFAST_NONREMOVABLE` stays loaded.
+//! `CKNFAST_NONREMOVABLE` stays loaded. A set made with a timeout (`createocs -T SECONDS`)
+//! unloads that long after its login, card or no card, as if its card had been removed.
 
 use super::{Library, Slot, SlotKind};
 use crate::error::{err, Result};
@@ -100,6 +101,28 @@ impl Library {
             return true;
         }
         reader::state(&self.store).card.is_some_and(|c| &c.cardset == hash)
+    }
+
+    /// Starts the login timeout of a card set made with one (a set `preload` loaded lasts for
+    /// the command's run instead).
+    pub(super) fn start_login_timeout(&self, slot: &Slot) {
+        let SlotKind::CardSet { hash, timeout: Some(secs), .. } = &slot.kind else { return };
+        if self.is_preloaded(hash) {
+            return;
+        }
+        let at = self.epoch.elapsed().saturating_add(std::time::Duration::from_secs(*secs));
+        slot.login_deadline_ns.store(at.as_nanos().max(1) as u64, Ordering::Relaxed);
+    }
+
+    /// A card set's login timed out: it unloads as on removal (sessions closed, login dropped).
+    pub(super) fn login_timed_out(&self, slot: &Slot) {
+        if let SlotKind::CardSet { name, .. } = &slot.kind {
+            self.config.debug_line(&format!("card set {name:?}: its timeout has passed; the token unloaded"));
+        }
+        for s in self.sessions_on(slot.id) {
+            let _ = self.close_session(s.handle);
+        }
+        self.logout_slot(slot);
     }
 
     /// Whether a loaded set stays loaded when its card leaves the reader.

@@ -161,6 +161,7 @@ impl Library {
             CipherDir::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT),
             CipherDir::Decrypt => (CKF_DECRYPT, CKA_DECRYPT),
         };
+        self.weak_gate(m.ty)?;
         let e = mech_entry(m.ty, flag)?;
         let (obj, mat) = self.usable_key(session, key, m.ty, usage, CKR_KEY_HANDLE_INVALID)?;
         let op = match d {
@@ -180,6 +181,7 @@ impl Library {
             SignDir::Sign => (CKF_SIGN, CKA_SIGN),
             SignDir::Verify => (CKF_VERIFY, CKA_VERIFY),
         };
+        self.weak_gate(m.ty)?;
         let e = mech_entry(m.ty, flag)?;
         let (obj, mat) = self.usable_key(session, key, m.ty, usage, CKR_KEY_HANDLE_INVALID)?;
         let op = match d {
@@ -230,11 +232,26 @@ impl Library {
     }
 }
 
-/// The registry entry of mechanism `ty`, if it supports `flag` (CKF_ENCRYPT, CKF_DIGEST, ...).
-fn mech_entry(ty: CK_MECHANISM_TYPE, flag: CK_FLAGS) -> Result<&'static mech::MechEntry> {
+/// The registry entry of mechanism `ty`, if it supports `flag` (CKF_ENCRYPT, CKF_DIGEST, ...)
+/// and, for a weak algorithm, its security assurance is relaxed in this process (the callers
+/// log the decision first with [`Library::weak_gate`]).
+pub(super) fn mech_entry(ty: CK_MECHANISM_TYPE, flag: CK_FLAGS) -> Result<&'static mech::MechEntry> {
     match mech::lookup(ty) {
-        Some(e) if e.flags & flag != 0 => Ok(e),
+        Some(e) if e.flags & flag != 0 && e.weak.is_none_or(crate::assurance::relaxed) => Ok(e),
         _ => err(CKR_MECHANISM_INVALID),
+    }
+}
+
+impl Library {
+    /// A weak-algorithm mechanism (MD5, RIPEMD-160, single and two-key DES) is used only while
+    /// its security assurance is relaxed: otherwise `CKR_MECHANISM_INVALID`, as for a mechanism
+    /// the token does not have, with the assurance log line naming the override. Every other
+    /// mechanism passes.
+    pub fn weak_gate(&self, ty: CK_MECHANISM_TYPE) -> Result<()> {
+        match mech::lookup(ty).and_then(|e| e.weak) {
+            Some(a) => self.assure(a, &format!("weak mechanism {ty:#x}"), CKR_MECHANISM_INVALID),
+            None => Ok(()),
+        }
     }
 }
 

@@ -51,6 +51,7 @@ impl Library {
         base: CK_OBJECT_HANDLE,
         template: &AttrMap,
     ) -> Result<CK_OBJECT_HANDLE> {
+        self.weak_gate(m.ty)?;
         let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_DERIVE != 0).ok_or(CKR_MECHANISM_INVALID)?;
         let (bobj, bmat) = self.usable_key(session, base, m.ty, CKA_DERIVE, CKR_KEY_HANDLE_INVALID)?;
         // CKM_CONCATENATE_BASE_AND_KEY's second key must allow derivation as the base does.
@@ -78,7 +79,7 @@ impl Library {
         }
         let len = attrs.ulong(CKA_VALUE_LEN).map(|l| l as usize);
         let len = match (attrs.key_type(), len) {
-            (Some(CKK_DES3), _) => Some(24),
+            (Some(kt @ (CKK_DES | CKK_DES2 | CKK_DES3)), _) => mech::des::fixed_len(kt),
             (Some(CKK_AES), None) => return err(CKR_TEMPLATE_INCOMPLETE),
             (Some(CKK_AES), Some(l)) if !matches!(l, 16 | 24 | 32) => return err(CKR_ATTRIBUTE_VALUE_INVALID),
             (_, l) => l,
@@ -101,7 +102,7 @@ impl Library {
             entry.imp.derive(&m.params, &bmat, len)?
         };
         let mut value = value;
-        if attrs.key_type() == Some(CKK_DES3) {
+        if matches!(attrs.key_type(), Some(CKK_DES | CKK_DES2 | CKK_DES3)) {
             mech::des3::set_odd_parity(&mut value);
         }
         attrs.set(CKA_VALUE, Attr::Bytes(value));

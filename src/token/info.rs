@@ -96,15 +96,20 @@ impl Library {
         })
     }
 
-    /// `C_GetMechanismList`: every slot offers every registered mechanism.
+    /// `C_GetMechanismList`: every slot offers every registered mechanism, the weak ones (see
+    /// [`registry::MechEntry::weak`]) only while their security assurance is relaxed.
     pub fn mechanisms(&self, id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
         self.slot(id)?;
-        Ok(registry::ALL.iter().map(|e| e.ty).collect())
+        Ok(registry::ALL.iter().filter(|e| self.offers(e)).map(|e| e.ty).collect())
+    }
+
+    fn offers(&self, e: &registry::MechEntry) -> bool {
+        e.weak.is_none_or(|a| self.config.overrides.relaxes(a))
     }
 
     /// `C_GetMechanismInfo` of `ty` on slot `id`.
     pub fn mechanism_info(&self, id: CK_SLOT_ID, ty: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO> {
         self.slot(id)?;
-        Ok(registry::lookup(ty).ok_or(CKR_MECHANISM_INVALID)?.info())
+        Ok(registry::lookup(ty).filter(|e| self.offers(e)).ok_or(CKR_MECHANISM_INVALID)?.info())
     }
 }

@@ -1,6 +1,6 @@
 //! Key generation, wrapping and unwrapping, and the token's random number generator.
 
-use super::crypto::{Mech, Out, Outcome};
+use super::crypto::{mech_entry, Mech, Out, Outcome};
 use super::session::Session;
 use super::Library;
 use crate::assurance::Assurance;
@@ -33,7 +33,8 @@ fn unusable_as(invalid: CK_RV) -> impl Fn(Error) -> Error {
 impl Library {
     /// `C_GenerateKey` for the secret-key generation mechanisms of the registry.
     pub fn generate_key(&self, session: &Session, m: &Mech, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
-        let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_GENERATE != 0).ok_or(CKR_MECHANISM_INVALID)?;
+        self.weak_gate(m.ty)?;
+        let entry = mech_entry(m.ty, CKF_GENERATE)?;
         let kg = entry.keygen.ok_or(CKR_MECHANISM_INVALID)?;
         let mut implied = AttrMap::new();
         implied.set(CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY));
@@ -49,8 +50,21 @@ impl Library {
             return err(CKR_KEY_SIZE_RANGE);
         }
         let mut value = mech::rng::random_vec(len)?;
-        if kg.key_type == CKK_DES3 {
-            mech::des3::set_odd_parity(&mut value);
+        if matches!(kg.key_type, CKK_DES | CKK_DES2 | CKK_DES3) {
+            // Odd parity, as PKCS#11 requires of DES keys; a (semi-)weak or degenerate value
+            // (about 2^-52 per draw) is drawn again, so the key works with every mechanism.
+            let mut draws = 1;
+            loop {
+                mech::des3::set_odd_parity(&mut value);
+                if mech::des::usable_value(kg.key_type, &value) {
+                    break;
+                }
+                if draws == 8 {
+                    return err(CKR_FUNCTION_FAILED); // a broken generator, not bad luck
+                }
+                draws += 1;
+                value = mech::rng::random_vec(len)?;
+            }
         }
         attrs.set(CKA_VALUE, Attr::Bytes(value));
         complete_new(&mut attrs, Origin::Generate, Some(m.ty))?;
@@ -66,7 +80,8 @@ impl Library {
         h: CK_OBJECT_HANDLE,
         out: Out<'_>,
     ) -> Result<Outcome> {
-        let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_WRAP != 0).ok_or(CKR_MECHANISM_INVALID)?;
+        self.weak_gate(m.ty)?;
+        let entry = mech_entry(m.ty, CKF_WRAP)?;
         let invalid = CKR_WRAPPING_KEY_HANDLE_INVALID;
         let (wobj, wmat) = self.usable_key(session, wrapping, m.ty, CKA_WRAP, invalid).map_err(unusable_as(invalid))?;
         let (obj, _) = self.object(session, h).map_err(|_| CKR_KEY_HANDLE_INVALID)?;
@@ -99,6 +114,7 @@ impl Library {
                 return err(CKR_KEY_NOT_WRAPPABLE);
             }
         }
+        self.check_wrap_strength(&wobj.attrs, &obj.attrs)?;
         // The ACL, where there is one, named this wrapping key above; otherwise lineage decides.
         if !obj.attrs.contains(CKA_SHSM_ACL) {
             self.check_wrap_lineage(&wobj.attrs, &obj.attrs)?;
@@ -128,7 +144,8 @@ impl Library {
         wrapped: &[u8],
         template: &AttrMap,
     ) -> Result<CK_OBJECT_HANDLE> {
-        let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_UNWRAP != 0).ok_or(CKR_MECHANISM_INVALID)?;
+        self.weak_gate(m.ty)?;
+        let entry = mech_entry(m.ty, CKF_UNWRAP)?;
         let invalid = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
         let (uobj, umat) =
             self.usable_key(session, unwrapping, m.ty, CKA_UNWRAP, invalid).map_err(unusable_as(invalid))?;
@@ -164,6 +181,31 @@ impl Library {
             attrs.set(CKA_ALWAYS_SENSITIVE, Attr::Bool(true));
         }
         self.add_object(session, attrs)
+    }
+
+    /// A weak wrapping key (single DES 56 bits, two-key triple DES 80 bits, also written as a
+    /// 3-key value with K1 == K3) wraps no key stronger than itself: whoever breaks the wrapping
+    /// key would get more than its worth. `CKR_KEY_NOT_WRAPPABLE` unless `wrap_weak` is relaxed.
+    /// Private keys always count as stronger. Keys of 112 bits or more are not checked here.
+    fn check_wrap_strength(&self, wrapping: &AttrMap, target: &AttrMap) -> Result<()> {
+        let Some(wkt) = wrapping.key_type().filter(|kt| matches!(*kt, CKK_DES | CKK_DES2 | CKK_DES3)) else {
+            return Ok(());
+        };
+        let wbits = mech::des::strength_bits(wkt, wrapping.bytes(CKA_VALUE).unwrap_or_default());
+        if wbits >= 112 {
+            return Ok(());
+        }
+        let tbits = match (target.class(), target.key_type()) {
+            (Some(CKO_SECRET_KEY), Some(kt)) => {
+                mech::des::strength_bits(kt, target.bytes(CKA_VALUE).unwrap_or_default())
+            }
+            _ => usize::MAX,
+        };
+        if tbits > wbits {
+            let what = format!("C_WrapKey of a {tbits}-bit key under a {wbits}-bit key");
+            self.assure(Assurance::WrapWeak, &what, CKR_KEY_NOT_WRAPPABLE)?;
+        }
+        Ok(())
     }
 
     /// The wrap rules of `lineage` for a key without an ACL: a KEK born here never leaves; a
@@ -243,7 +285,8 @@ impl Library {
         public: &AttrMap,
         private: &AttrMap,
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
-        let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_GENERATE_KEY_PAIR != 0).ok_or(CKR_MECHANISM_INVALID)?;
+        self.weak_gate(m.ty)?;
+        let entry = mech_entry(m.ty, CKF_GENERATE_KEY_PAIR)?;
         let kt = match m.ty {
             CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
             CKM_EC_KEY_PAIR_GEN => CKK_EC,

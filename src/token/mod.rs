@@ -50,8 +50,9 @@ pub enum SlotKind {
     Module,
     /// A softcard token: `file` is `softcard_<hash>`.
     Card { file: String, hash: String },
-    /// An Operator Card Set's token (`cardsets`): `hash` is the set's hash.
-    CardSet { hash: String, name: String, persistent: bool },
+    /// An Operator Card Set's token (`cardsets`): `hash` is the set's hash; `timeout` the
+    /// seconds a login to it lasts (`createocs -T`).
+    CardSet { hash: String, name: String, persistent: bool, timeout: Option<u64> },
     /// The free slot whose token `C_InitToken` initializes.
     Empty,
 }
@@ -75,11 +76,20 @@ pub struct Slot {
     pub kind: SlotKind,
     pub login: RwLock<Login>,
     pub objects: RwLock<ObjectTable>,
+    /// When the login of a card set with a timeout ends (nanoseconds since the library's
+    /// epoch; 0: never). One atomic load per call checks it (see `Library::session`).
+    pub login_deadline_ns: AtomicU64,
 }
 
 impl Slot {
     fn new(id: CK_SLOT_ID, kind: SlotKind) -> Arc<Slot> {
-        Arc::new(Slot { id, kind, login: RwLock::new(Login::default()), objects: RwLock::new(ObjectTable::default()) })
+        Arc::new(Slot {
+            id,
+            kind,
+            login: RwLock::new(Login::default()),
+            objects: RwLock::new(ObjectTable::default()),
+            login_deadline_ns: AtomicU64::new(0),
+        })
     }
     /// The hash of the softcard or card set whose token this slot holds.
     pub fn card_hash(&self) -> Option<&str> {
@@ -332,7 +342,12 @@ impl Library {
         // The free slot follows the module and softcard slots; card sets have ids of their own.
         let empty_id = next.keys().next_back().copied().unwrap_or(0) + 1;
         for (id, set) in cardsets::cardset_slots(self) {
-            let kind = SlotKind::CardSet { hash: set.hash.clone(), name: set.name.clone(), persistent: set.persistent };
+            let kind = SlotKind::CardSet {
+                hash: set.hash.clone(),
+                name: set.name.clone(),
+                persistent: set.persistent,
+                timeout: set.timeout,
+            };
             let slot = match slots.get(&id) {
                 Some(s) if s.kind == kind => s.clone(),
                 _ => Slot::new(id, kind),
@@ -396,7 +411,13 @@ impl Library {
 
     pub fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Session>> {
         self.check_card_removal();
-        self.sessions.read().get(&h).cloned().ok_or(CKR_SESSION_HANDLE_INVALID.into())
+        let s = self.sessions.read().get(&h).cloned().ok_or(CKR_SESSION_HANDLE_INVALID)?;
+        let deadline = s.slot.login_deadline_ns.load(Ordering::Relaxed);
+        if deadline != 0 && self.epoch.elapsed().as_nanos() as u64 >= deadline {
+            self.login_timed_out(&s.slot);
+            return err(CKR_SESSION_HANDLE_INVALID);
+        }
+        Ok(s)
     }
 
     pub fn sessions_all(&self) -> Vec<CK_SESSION_HANDLE> {
@@ -479,6 +500,7 @@ impl Library {
                 l.who = Some(Who::User);
                 l.lt = Some(lt);
             }
+            self.start_login_timeout(slot);
             return self.sync_objects(slot, true);
         }
         let SlotKind::Card { file, .. } = &session.slot.kind else {
@@ -541,6 +563,7 @@ impl Library {
     fn logout_slot(&self, slot: &Slot) {
         let was_user = slot.user_logged_in();
         *slot.login.write() = Login::default();
+        slot.login_deadline_ns.store(0, Ordering::Relaxed);
         // Private objects and keys of a softcard were opened with its LT: drop (and so wipe) them. Their
         // handles are remembered so the same objects keep their handles at the next login.
         if was_user && slot.card_hash().is_some() {

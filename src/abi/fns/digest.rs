@@ -12,13 +12,14 @@ use cryptoki_sys::*;
 #[no_mangle]
 pub unsafe extern "C" fn C_DigestInit(h: CK_SESSION_HANDLE, m: *mut CK_MECHANISM) -> CK_RV {
     guard(|| {
-        let (_, s) = session(h)?;
+        let (lib, s) = session(h)?;
         if m.is_null() {
             s.digest_cancel();
             return Ok(());
         }
         // SAFETY: caller's mechanism.
         let m = unsafe { mechanism(m)? };
+        lib.weak_gate(m.ty)?;
         s.digest_init(&m)
     })
 }
