@@ -26,11 +26,21 @@ pub enum Assurance {
     DigestKey,
     /// `weak_rsa` (or `weak_all`): RSA keys below 2048 bits may be generated.
     WeakRsa,
+    /// `weak_dsa` (or `weak_all`): DSA keys and parameters with a 1024-bit prime may be generated.
+    WeakDsa,
+    /// `weak_dh` (or `weak_all`): Diffie-Hellman keys on primes below 2048 bits may be generated.
+    WeakDh,
 }
 
 impl Assurance {
-    pub const ALL: [Assurance; 4] =
-        [Assurance::WrapKek, Assurance::UnwrapKek, Assurance::DigestKey, Assurance::WeakRsa];
+    pub const ALL: [Assurance; 6] = [
+        Assurance::WrapKek,
+        Assurance::UnwrapKek,
+        Assurance::DigestKey,
+        Assurance::WeakRsa,
+        Assurance::WeakDsa,
+        Assurance::WeakDh,
+    ];
 
     pub fn token(self) -> &'static str {
         match self {
@@ -38,6 +48,8 @@ impl Assurance {
             Assurance::UnwrapKek => "unwrap_kek",
             Assurance::DigestKey => "digest_key",
             Assurance::WeakRsa => "weak_rsa",
+            Assurance::WeakDsa => "weak_dsa",
+            Assurance::WeakDh => "weak_dh",
         }
     }
 }
@@ -72,7 +84,9 @@ impl Overrides {
                 "none" => o.relaxed.clear(),
                 "all" => o.relaxed = Assurance::ALL.to_vec(),
                 "silent" => o.silent = true,
-                "weak_all" => o.relax(Assurance::WeakRsa),
+                "weak_all" => {
+                    [Assurance::WeakRsa, Assurance::WeakDsa, Assurance::WeakDh].into_iter().for_each(|a| o.relax(a))
+                }
                 n => match Assurance::ALL.iter().find(|a| a.token() == n) {
                     Some(a) => o.relax(*a),
                     None if ACCEPTED_WITHOUT_EFFECT.contains(&n) => o.without_effect.push(tok.to_string()),
@@ -128,6 +142,9 @@ mod tests {
     fn tokens_all_none_and_unknown() {
         let o = Overrides::parse("wrap_kek; weak_all ;longterm=30;bogus");
         assert!(o.relaxes(Assurance::WrapKek) && o.relaxes(Assurance::WeakRsa));
+        assert!(o.relaxes(Assurance::WeakDsa) && o.relaxes(Assurance::WeakDh), "weak_all covers DSA and DH");
+        let dsa = Overrides::parse("weak_dsa");
+        assert!(dsa.relaxes(Assurance::WeakDsa) && !dsa.relaxes(Assurance::WeakDh) && !dsa.relaxes(Assurance::WeakRsa));
         assert!(!o.relaxes(Assurance::UnwrapKek) && !o.relaxes(Assurance::DigestKey));
         assert_eq!(o.without_effect, vec!["longterm=30".to_string()]);
         assert_eq!(o.unknown, vec!["bogus".to_string()]);

@@ -1,11 +1,13 @@
 //! Parsed key material, built once per object and cached by the token layer (never rebuilt per
 //! `C_*Init`: that is where SoftHSMv2 loses half its speed). Secret bytes are wiped on drop.
 
+use super::dh::DhKey;
+use super::dsa::DsaKey;
 use super::ec::EcKey;
 use super::eddsa::EdKey;
 use super::montgomery::MontKey;
 use super::rsa::RsaKey;
-use super::{ec, eddsa, montgomery, rsa};
+use super::{dh, dsa, ec, eddsa, montgomery, rsa};
 use crate::error::{err, Result};
 use crate::object::attr::AttrMap;
 use aws_lc_rs::cipher::{DecryptingKey, EncryptingKey};
@@ -28,6 +30,12 @@ pub enum KeyMaterial {
     /// X25519 or X448 private key (scalar and public u-coordinate); see [`super::montgomery`].
     MontPrivate(Arc<MontKey>),
     MontPublic(Arc<MontKey>),
+    /// DSA private key (domain parameters, x and the computed y); see [`super::dsa`].
+    DsaPrivate(Arc<DsaKey>),
+    DsaPublic(Arc<DsaKey>),
+    /// Diffie-Hellman (PKCS #3) private key (p, g, x); see [`super::dh`].
+    DhPrivate(Arc<DhKey>),
+    DhPublic(Arc<DhKey>),
     /// Other asymmetric key types (stored and listed, usable with no mechanism: every
     /// mechanism answers `CKR_KEY_TYPE_INCONSISTENT`).
     Unparsed,
@@ -105,6 +113,10 @@ impl KeyMaterial {
             (Some(CKK_EC_MONTGOMERY), false) => {
                 KeyMaterial::MontPublic(Arc::new(montgomery::key_from_attrs(attrs, false)?))
             }
+            (Some(CKK_DSA), true) => KeyMaterial::DsaPrivate(Arc::new(dsa::key_from_attrs(attrs, true)?)),
+            (Some(CKK_DSA), false) => KeyMaterial::DsaPublic(Arc::new(dsa::key_from_attrs(attrs, false)?)),
+            (Some(CKK_DH), true) => KeyMaterial::DhPrivate(Arc::new(dh::key_from_attrs(attrs, true)?)),
+            (Some(CKK_DH), false) => KeyMaterial::DhPublic(Arc::new(dh::key_from_attrs(attrs, false)?)),
             _ => KeyMaterial::Unparsed,
         })
     }
@@ -117,6 +129,8 @@ impl KeyMaterial {
                 | KeyMaterial::EcPrivate(_)
                 | KeyMaterial::EdPrivate(_)
                 | KeyMaterial::MontPrivate(_)
+                | KeyMaterial::DsaPrivate(_)
+                | KeyMaterial::DhPrivate(_)
         )
     }
 
@@ -145,8 +159,11 @@ mod tests {
         assert!(matches!(material(&public), KeyMaterial::EcPublic(_)));
         assert!(matches!(material(&private), KeyMaterial::EcPrivate(_)));
         // Types without mechanisms are stored as they are.
+        let kea = attrs(CKO_PRIVATE_KEY, CKK_KEA, &[(CKA_VALUE, &[1; 20])]);
+        assert!(matches!(material(&kea), KeyMaterial::Unparsed));
+        // DSA and DH keys are parsed: incomplete ones are refused.
         let dsa = attrs(CKO_PRIVATE_KEY, CKK_DSA, &[(CKA_VALUE, &[1; 20])]);
-        assert!(matches!(material(&dsa), KeyMaterial::Unparsed));
+        assert_eq!(rv(KeyMaterial::from_attrs(&dsa)), CKR_TEMPLATE_INCOMPLETE);
         let no_type = attrs(CKO_PUBLIC_KEY, CKK_RSA, &[]);
         assert_eq!(rv(KeyMaterial::from_attrs(&no_type)), CKR_TEMPLATE_INCOMPLETE);
         let cert = attrs(CKO_CERTIFICATE, 0, &[]);

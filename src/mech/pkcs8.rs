@@ -332,6 +332,11 @@ pub fn public_from_private_parsed(attrs: &AttrMap, material: &KeyMaterial) -> Re
     if attrs.class() != Some(CKO_PRIVATE_KEY) {
         return err(CKR_KEY_TYPE_INCONSISTENT);
     }
+    // A DSA or DH private key holds its domain parameters already; its public value y is no
+    // attribute of the private key in PKCS#11.
+    if matches!(attrs.key_type(), Some(CKK_DSA | CKK_DH)) {
+        return Ok(AttrMap::new());
+    }
     let point = match (key_kind(attrs)?, material) {
         (CKK_EC, KeyMaterial::EcPrivate(k)) => ec::point_attr(&k.point()?),
         (CKK_EC_EDWARDS, KeyMaterial::EdPrivate(k)) => eddsa::point_attr(k.public()),

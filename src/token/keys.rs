@@ -38,6 +38,9 @@ impl Library {
     /// `C_GenerateKey` for the secret-key generation mechanisms of the registry.
     pub fn generate_key(&self, session: &Session, m: &Mech, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
         let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_GENERATE != 0).ok_or(CKR_MECHANISM_INVALID)?;
+        if m.ty == CKM_DSA_PARAMETER_GEN {
+            return self.generate_domain_parameters(session, m, template);
+        }
         let kg = entry.keygen.ok_or(CKR_MECHANISM_INVALID)?;
         let mut implied = AttrMap::new();
         implied.set(CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY));
@@ -57,6 +60,26 @@ impl Library {
             mech::des3::set_odd_parity(&mut value);
         }
         attrs.set(CKA_VALUE, Attr::Bytes(value));
+        complete_new(&mut attrs, Origin::Generate, Some(m.ty))?;
+        self.add_object(session, attrs)
+    }
+
+    /// `C_GenerateKey` with CKM_DSA_PARAMETER_GEN: a CKO_DOMAIN_PARAMETERS object (CKK_DSA) with
+    /// new p, q, g of CKA_PRIME_BITS (required) and, if given, CKA_SUB_PRIME_BITS bits.
+    fn generate_domain_parameters(&self, session: &Session, m: &Mech, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
+        if !matches!(m.params, mech::Params::None) {
+            return err(CKR_MECHANISM_PARAM_INVALID);
+        }
+        let implied: AttrMap = [(CKA_CLASS, Attr::Ulong(CKO_DOMAIN_PARAMETERS)), (CKA_KEY_TYPE, Attr::Ulong(CKK_DSA))]
+            .into_iter()
+            .collect();
+        let mut attrs = policy::apply(template, &implied, Origin::Generate)?;
+        self.slot_defaults(session, template, &mut attrs);
+        let bits = attrs.ulong(CKA_PRIME_BITS).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        let made = mech::dsa::generate_params(bits, attrs.ulong(CKA_SUB_PRIME_BITS))?;
+        for (t, v) in made.iter() {
+            attrs.set(t, v.clone());
+        }
         complete_new(&mut attrs, Origin::Generate, Some(m.ty))?;
         self.add_object(session, attrs)
     }
@@ -248,13 +271,7 @@ impl Library {
         private: &AttrMap,
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         let entry = mech::lookup(m.ty).filter(|e| e.flags & CKF_GENERATE_KEY_PAIR != 0).ok_or(CKR_MECHANISM_INVALID)?;
-        let kt = match m.ty {
-            CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
-            CKM_EC_KEY_PAIR_GEN => CKK_EC,
-            CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
-            CKM_EC_MONTGOMERY_KEY_PAIR_GEN => CKK_EC_MONTGOMERY,
-            _ => return err(CKR_MECHANISM_INVALID),
-        };
+        let kt = mech::pair_key_type(m.ty).ok_or(CKR_MECHANISM_INVALID)?;
         let implied = |class| -> AttrMap {
             [(CKA_CLASS, Attr::Ulong(class)), (CKA_KEY_TYPE, Attr::Ulong(kt))].into_iter().collect()
         };
@@ -281,7 +298,7 @@ impl Library {
         }
     }
 
-    /// `C_DeriveKey`: a secret key from a base key (ECDH, X25519/X448).
+    /// `C_DeriveKey`: a secret key from a base key (ECDH, X25519/X448, PKCS #3 DH).
     pub fn derive_key(
         &self,
         session: &Session,
