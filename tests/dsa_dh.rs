@@ -386,14 +386,14 @@ fn parameter_generation_sizes_and_the_weak_override() {
     assert_eq!(call!(r, C_GenerateKey, s, &mut m, null_mut(), 0, &mut o), CKR_TEMPLATE_INCOMPLETE);
     // Importing parameters: CKA_PRIME_BITS is computed, never given.
     let v = json("rfc6979_dsa2048.json");
-    let mut t = vec![
+    let t = vec![
         (CKA_CLASS, V::U(CKO_DOMAIN_PARAMETERS)),
         (CKA_KEY_TYPE, V::U(CKK_DSA)),
         (CKA_PRIME, V::Bytes(field(&v, "p"))),
         (CKA_SUBPRIME, V::Bytes(field(&v, "q"))),
         (CKA_BASE, V::Bytes(field(&v, "g"))),
     ];
-    let imported = create(&r, s, t.drain(..).collect()).unwrap();
+    let imported = create(&r, s, t).unwrap();
     assert_eq!(read_ulong(&r, s, imported, CKA_PRIME_BITS), 2048);
     assert_eq!(read(&r, s, imported, CKA_LOCAL).unwrap(), vec![CK_FALSE]);
 

@@ -55,7 +55,7 @@ fn bad() -> Error {
 
 /// A big-endian attribute without its leading zeros, at most `max_bits` long (so nothing larger
 /// reaches the engine).
-pub(crate) fn bounded<'a>(attrs: &'a AttrMap, ty: CK_ATTRIBUTE_TYPE, max_bits: usize) -> Result<&'a [u8]> {
+pub(crate) fn bounded(attrs: &AttrMap, ty: CK_ATTRIBUTE_TYPE, max_bits: usize) -> Result<&[u8]> {
     let v = asn1::trim_be(attrs.bytes(ty).ok_or(CKR_TEMPLATE_INCOMPLETE)?);
     if v.is_empty() || v == [0] || bit_len(v) > max_bits {
         return Err(bad());
