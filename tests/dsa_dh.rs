@@ -261,6 +261,7 @@ fn openssl_verifies(r: &Raw, s: CK_SESSION_HANDLE, public: CK_OBJECT_HANDLE, pri
     let alg = der(0x30, &[der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01]), params].concat());
     let key_bits = der(0x03, &[&[0u8][..], &der_int(&a(CKA_VALUE))].concat());
     let spki = der(0x30, &[alg, key_bits].concat());
+    assert_eq!(read(r, s, public, CKA_PUBLIC_KEY_INFO).unwrap(), spki, "CKA_PUBLIC_KEY_INFO: RFC 3279 form");
     let dir = tempfile::tempdir().unwrap();
     let d = digest("SHA-256", b"checked by openssl");
     let sig = sign(r, s, CKM_DSA_SHA256, private, b"checked by openssl");
@@ -491,31 +492,129 @@ fn hostile_dsa_parameters_and_keys_are_refused() {
     assert_eq!(key(CKO_PRIVATE_KEY, &p, &q, field(&v, "x")), Ok(()), "positive control");
 }
 
+fn aes_kek(r: &Raw, s: CK_SESSION_HANDLE, value: &[u8]) -> CK_OBJECT_HANDLE {
+    let t = vec![
+        (CKA_CLASS, V::U(CKO_SECRET_KEY)),
+        (CKA_KEY_TYPE, V::U(CKK_AES)),
+        (CKA_VALUE, V::Bytes(value.to_vec())),
+        (CKA_WRAP, V::B(true)),
+        (CKA_UNWRAP, V::B(true)),
+    ];
+    create(r, s, t).unwrap()
+}
+
+fn wrap(r: &Raw, s: CK_SESSION_HANDLE, kek: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE) -> Result<Vec<u8>, CK_RV> {
+    let mut m = mech(CKM_AES_KEY_WRAP_KWP);
+    let (mut out, mut n) = (vec![0u8; 4096], 4096 as CK_ULONG);
+    match call!(r, C_WrapKey, s, &mut m, kek, key, out.as_mut_ptr(), &mut n) {
+        CKR_OK => Ok(out[..n as usize].to_vec()),
+        rv => Err(rv),
+    }
+}
+
+fn unwrap(
+    r: &Raw,
+    s: CK_SESSION_HANDLE,
+    kek: CK_OBJECT_HANDLE,
+    blob: &[u8],
+    kt: CK_KEY_TYPE,
+    usage: CK_ATTRIBUTE_TYPE,
+) -> CK_OBJECT_HANDLE {
+    let mut t = Tpl::new(vec![(CKA_CLASS, V::U(CKO_PRIVATE_KEY)), (CKA_KEY_TYPE, V::U(kt)), (usage, V::B(true))]);
+    let mut ck = t.ck();
+    let mut m = mech(CKM_AES_KEY_WRAP_KWP);
+    let mut o = 0;
+    let rv = call!(
+        r,
+        C_UnwrapKey,
+        s,
+        &mut m,
+        kek,
+        blob.as_ptr() as *mut u8,
+        blob.len() as CK_ULONG,
+        ck.as_mut_ptr(),
+        ck.len() as CK_ULONG,
+        &mut o
+    );
+    assert_eq!(rv, CKR_OK);
+    o
+}
+
+fn set_attr(r: &Raw, s: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE, v: Vec<u8>) -> CK_RV {
+    let mut t = Tpl::new(vec![(ty, V::Bytes(v))]);
+    let mut ck = t.ck();
+    call!(r, C_SetAttributeValue, s, o, ck.as_mut_ptr(), 1)
+}
+
+fn copy_with(r: &Raw, s: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE, v: Vec<u8>) -> CK_RV {
+    let mut t = Tpl::new(vec![(ty, V::Bytes(v))]);
+    let mut ck = t.ck();
+    let mut n = 0;
+    call!(r, C_CopyObject, s, o, ck.as_mut_ptr(), 1, &mut n)
+}
+
 #[test]
 fn dsa_private_keys_stay_inside() {
     let (r, s) = module_session();
     let (public, private) = rfc6979_keys(&r, s);
+    let v = json("rfc6979_dsa2048.json");
     // Imported without CKA_SENSITIVE: sensitive by default, as other private keys here.
     assert_eq!(read(&r, s, private, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
-    assert_eq!(read(&r, s, public, CKA_VALUE).unwrap(), field(&json("rfc6979_dsa2048.json"), "y"), "positive control");
-    // No wrapping mechanism here encodes a DSA key: refused, never leaked.
-    let kek = create(
-        &r,
-        s,
-        vec![
-            (CKA_CLASS, V::U(CKO_SECRET_KEY)),
-            (CKA_KEY_TYPE, V::U(CKK_AES)),
-            (CKA_VALUE, V::Bytes(vec![7; 32])),
-            (CKA_WRAP, V::B(true)),
-        ],
-    )
-    .unwrap();
-    let mut m = mech(CKM_AES_KEY_WRAP_KWP);
-    let (mut out, mut n) = (vec![0u8; 4096], 4096 as CK_ULONG);
-    assert_eq!(call!(r, C_WrapKey, s, &mut m, kek, private, out.as_mut_ptr(), &mut n), CKR_KEY_NOT_WRAPPABLE);
+    assert_eq!(read(&r, s, public, CKA_VALUE).unwrap(), field(&v, "y"), "positive control");
+    // The group of a private key never changes (a swapped p or g would make signatures leak x).
+    for ty in [CKA_PRIME, CKA_SUBPRIME, CKA_BASE] {
+        assert_eq!(set_attr(&r, s, private, ty, vec![5]), CKR_ATTRIBUTE_READ_ONLY, "{ty:#x}");
+        assert_eq!(copy_with(&r, s, private, ty, vec![5]), CKR_ATTRIBUTE_READ_ONLY, "{ty:#x}");
+    }
+    assert_eq!(set_attr(&r, s, private, CKA_LABEL, b"fine".to_vec()), CKR_OK, "positive control");
+    let kek = aes_kek(&r, s, &[7; 32]);
+    // Not extractable: never wrapped.
+    let mut t = Tpl::new(vec![(CKA_EXTRACTABLE, V::B(false))]);
+    let mut ck = t.ck();
+    assert_eq!(call!(r, C_SetAttributeValue, s, private, ck.as_mut_ptr(), 1), CKR_OK);
+    assert_eq!(wrap(&r, s, kek, private), Err(CKR_KEY_UNEXTRACTABLE));
+    // Generated in the token (never known outside): not under a key that can decrypt.
+    let (p, q, g) = (field(&v, "p"), field(&v, "q"), field(&v, "g"));
+    let (_, born) = generate_pair(&r, s, CKM_DSA_KEY_PAIR_GEN, dsa_public_template(p, q, g), vec![]).unwrap();
+    assert_eq!(wrap(&r, s, kek, born), Err(CKR_KEY_NOT_WRAPPABLE));
     // The public key cannot sign.
     let mut m = mech(CKM_DSA_SHA256);
     assert_ne!(call!(r, C_SignInit, s, &mut m, public), CKR_OK);
+}
+
+/// An imported, extractable DSA key wraps as PKCS#8 (RFC 5958; id-dsa with Dss-Parms, x as an
+/// INTEGER), which `openssl` reads as the same key, and unwraps into a key that signs.
+#[test]
+fn dsa_keys_wrap_as_pkcs8() {
+    let (r, s) = module_session();
+    let (public, private) = rfc6979_keys(&r, s);
+    let kek_value = [9u8; 32];
+    let kek = aes_kek(&r, s, &kek_value);
+    let blob = wrap(&r, s, kek, private).unwrap();
+    let back = unwrap(&r, s, kek, &blob, CKK_DSA, CKA_SIGN);
+    let sig = sign(&r, s, CKM_DSA_SHA384, back, b"unwrapped");
+    assert_eq!(verify(&r, s, CKM_DSA_SHA384, public, b"unwrapped", &sig, false), CKR_OK);
+    // CKA_PUBLIC_KEY_INFO is the SubjectPublicKeyInfo an independent parser accepts.
+    let spki = read(&r, s, public, CKA_PUBLIC_KEY_INFO).unwrap();
+    assert_eq!(read(&r, s, private, CKA_PUBLIC_KEY_INFO).unwrap(), spki);
+    if std::process::Command::new("openssl").arg("version").output().is_err() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blob"), &blob).unwrap();
+    std::fs::write(dir.path().join("spki.der"), &spki).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let k = hex::encode(kek_value);
+    run(&["enc", "-d", "-id-aes256-wrap-pad", "-iv", "A65959A6", "-K", &k, "-in", "blob", "-out", "p8.der"]);
+    // The public key openssl derives from the PKCS#8 is the token's SubjectPublicKeyInfo.
+    run(&["pkey", "-inform", "DER", "-in", "p8.der", "-pubout", "-outform", "DER", "-out", "pub.der"]);
+    assert_eq!(std::fs::read(dir.path().join("pub.der")).unwrap(), spki);
+    let text = String::from_utf8(run(&["pkey", "-inform", "DER", "-in", "p8.der", "-text", "-noout"])).unwrap();
+    assert!(text.contains("Private-Key: (2048 bit)"), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,6 +688,15 @@ fn rfc5114_shared_secret_through_the_token() {
     // The private value is sensitive by default.
     assert_eq!(read(&r, s, a, CKA_VALUE), Err(CKR_ATTRIBUTE_SENSITIVE));
     assert_eq!(derive(&r, s, a, &field(&v, "yB"), vec![(CKA_VALUE_LEN, V::U(257))]), Err(CKR_KEY_SIZE_RANGE));
+    // Wrapped as PKCS#8 (dhKeyAgreement) and unwrapped, xA still gives Z.
+    let kek = aes_kek(&r, s, &[3; 32]);
+    let back = unwrap(&r, s, kek, &wrap(&r, s, kek, a).unwrap(), CKK_DH, CKA_DERIVE);
+    let k = derive(&r, s, back, &field(&v, "yB"), vec![]).unwrap();
+    assert_eq!(read(&r, s, k, CKA_VALUE).unwrap(), z);
+    // The group of a private key never changes (a small-subgroup p or g would leak x).
+    for ty in [CKA_PRIME, CKA_BASE] {
+        assert_eq!(set_attr(&r, s, a, ty, vec![5]), CKR_ATTRIBUTE_READ_ONLY, "{ty:#x}");
+    }
 }
 
 #[test]

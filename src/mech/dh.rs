@@ -79,8 +79,13 @@ pub fn key_attrs(key: &DhKey) -> Result<AttrMap> {
 
 /// The public value y of a key, minimal big-endian.
 pub fn public_value(key: &DhKey) -> Result<Zeroizing<Vec<u8>>> {
-    let [_, _, y] = key.engine.parts().map_err(|_| Error::general())?;
+    let [_, _, y] = public_parts(key)?;
     Ok(y)
+}
+
+/// p, g and y of a key, minimal big-endian (SubjectPublicKeyInfo).
+pub fn public_parts(key: &DhKey) -> Result<[Zeroizing<Vec<u8>>; 3]> {
+    key.engine.parts().map_err(|_| Error::general())
 }
 
 impl KeyMaterial {

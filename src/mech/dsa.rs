@@ -98,7 +98,14 @@ pub fn key_attrs(key: &DsaKey) -> Result<AttrMap> {
 
 /// The public value y of a key, minimal big-endian.
 pub fn public_value(key: &DsaKey) -> Result<Zeroizing<Vec<u8>>> {
-    Ok(key.engine.parts().map_err(|_| Error::general())?.y)
+    Ok(public_parts(key)?.y)
+}
+
+/// p, q, g and y of a key, minimal big-endian (SubjectPublicKeyInfo, PKCS#8).
+pub type DsaPublicParts = ffi::DsaParts;
+
+pub fn public_parts(key: &DsaKey) -> Result<DsaPublicParts> {
+    key.engine.parts().map_err(|_| Error::general())
 }
 
 impl KeyMaterial {

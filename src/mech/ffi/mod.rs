@@ -28,7 +28,7 @@ mod ed25519;
 mod rsa;
 
 pub use dh::Dh;
-pub use dsa::Dsa;
+pub use dsa::{Dsa, DsaParts};
 pub use ec::{Ec, NID_P256, NID_P384, NID_P521, NID_SECP256K1};
 pub use ed25519::{ed25519ctx_sign, ed25519ctx_verify, ed25519ph_sign_digest, ed25519ph_verify_digest};
 pub use rsa::{Pad, Rsa};
