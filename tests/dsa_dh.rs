@@ -489,6 +489,9 @@ fn hostile_dsa_parameters_and_keys_are_refused() {
     assert_eq!(key(CKO_PUBLIC_KEY, &p, &q, p.clone()), bad, "y = p");
     assert_eq!(key(CKO_PUBLIC_KEY, &huge, &q, vec![2]), bad, "20000-bit p");
     assert_eq!(key(CKO_PUBLIC_KEY, &p, &[0x7f; 40], vec![2]), bad, "320-bit q");
+    // Caught by aws-lc's bounds checks (q of a FIPS size, p odd and above q, 0 < g < p).
+    assert_eq!(key(CKO_PUBLIC_KEY, &p, &q[..25], field(&v, "y")), bad, "200-bit q");
+    assert_eq!(key(CKO_PUBLIC_KEY, &plus(&p, 1), &q, field(&v, "y")), bad, "even p");
     assert_eq!(key(CKO_PRIVATE_KEY, &p, &q, field(&v, "x")), Ok(()), "positive control");
 }
 

@@ -63,16 +63,18 @@ impl Dsa {
         }
         // SAFETY: `q` is non-null and owned by the live key.
         key.q_len = unsafe { sys::BN_num_bytes(q) } as usize;
-        // DSA_do_check_signature runs `dsa_check_key` first: a signature check over a dummy
-        // digest tells whether the key is within aws-lc's bounds, without a signing key.
+        // DSA_do_check_signature runs `dsa_check_key` first: checking a dummy signature tells
+        // whether the key is within aws-lc's bounds, without a signing key.
         key.check_bounds()?;
         Ok(key)
     }
 
     /// aws-lc's cheap key checks (q size, p odd and > q, g and y in range), reached through the
-    /// one exported function that runs them and does not need a private key.
+    /// one exported function that runs them and does not need a private key. The dummy
+    /// signature has r = 0, which the function rejects right after those checks, before any
+    /// arithmetic.
     fn check_bounds(&self) -> R<()> {
-        let (r, s) = (Bn::from_be(&[1])?, Bn::from_be(&[1])?);
+        let (r, s) = (Bn::from_be(&[0])?, Bn::from_be(&[0])?);
         // SAFETY: no preconditions.
         let sig = NonNull::new(unsafe { sys::DSA_SIG_new() }).ok_or(Failed)?;
         // SAFETY: `sig` is ours; set0 takes ownership of r and s (non-null, so it succeeds).
