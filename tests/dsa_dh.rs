@@ -792,3 +792,66 @@ fn mechanism_info_lists_dsa_and_dh() {
         assert_eq!((info.ulMinKeySize, info.ulMaxKeySize, info.flags & !CKF_HW), (min, max, flags), "{ty:#x}");
     }
 }
+
+/// Token objects of the new classes and key types survive a reload: domain parameters, a DSA
+/// public key and a DH public key, read back from the store by a second instance.
+#[test]
+fn token_objects_persist() {
+    let (r, s) = module_session();
+    let v = json("rfc5114_dh2048_256.json");
+    let d = json("rfc6979_dsa2048.json");
+    let on_token = |mut t: Vec<(CK_ATTRIBUTE_TYPE, V)>| {
+        t.push((CKA_TOKEN, V::B(true)));
+        create(&r, s, t).unwrap()
+    };
+    on_token(vec![
+        (CKA_CLASS, V::U(CKO_DOMAIN_PARAMETERS)),
+        (CKA_KEY_TYPE, V::U(CKK_DSA)),
+        (CKA_PRIME, V::Bytes(field(&d, "p"))),
+        (CKA_SUBPRIME, V::Bytes(field(&d, "q"))),
+        (CKA_BASE, V::Bytes(field(&d, "g"))),
+    ]);
+    on_token(vec![
+        (CKA_CLASS, V::U(CKO_PUBLIC_KEY)),
+        (CKA_KEY_TYPE, V::U(CKK_DSA)),
+        (CKA_PRIME, V::Bytes(field(&d, "p"))),
+        (CKA_SUBPRIME, V::Bytes(field(&d, "q"))),
+        (CKA_BASE, V::Bytes(field(&d, "g"))),
+        (CKA_VALUE, V::Bytes(field(&d, "y"))),
+    ]);
+    on_token(vec![
+        (CKA_CLASS, V::U(CKO_PUBLIC_KEY)),
+        (CKA_KEY_TYPE, V::U(CKK_DH)),
+        (CKA_PRIME, V::Bytes(field(&v, "p"))),
+        (CKA_BASE, V::Bytes(field(&v, "g"))),
+        (CKA_VALUE, V::Bytes(field(&v, "yA"))),
+    ]);
+    let kmdata = r.dir.path().join("kmdata");
+    let r2 = {
+        let _env = env_lock();
+        let r2 = Raw::load_at(tempfile::tempdir().unwrap(), &kmdata);
+        assert_eq!(call!(r2, C_Initialize, null_mut()), CKR_OK);
+        r2
+    };
+    let mut s2 = 0;
+    assert_eq!(call!(r2, C_OpenSession, MODULE_SLOT_ID, CKF_SERIAL_SESSION, null_mut(), None, &mut s2), CKR_OK);
+    let find = |class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE| {
+        let mut t = Tpl::new(vec![(CKA_CLASS, V::U(class)), (CKA_KEY_TYPE, V::U(kt))]);
+        let mut ck = t.ck();
+        assert_eq!(call!(r2, C_FindObjectsInit, s2, ck.as_mut_ptr(), 2), CKR_OK);
+        let (mut found, mut n) = ([0 as CK_OBJECT_HANDLE; 4], 0);
+        assert_eq!(call!(r2, C_FindObjects, s2, found.as_mut_ptr(), 4, &mut n), CKR_OK);
+        assert_eq!(call!(r2, C_FindObjectsFinal, s2), CKR_OK);
+        assert_eq!(n, 1, "class {class:#x} key type {kt:#x}");
+        found[0]
+    };
+    let params = find(CKO_DOMAIN_PARAMETERS, CKK_DSA);
+    assert_eq!(read(&r2, s2, params, CKA_BASE).unwrap(), field(&d, "g"));
+    assert_eq!(read_ulong(&r2, s2, params, CKA_PRIME_BITS), 2048);
+    let dsa_pub = find(CKO_PUBLIC_KEY, CKK_DSA);
+    let sig = [field(&d["signatures"][4], "r"), field(&d["signatures"][4], "s")].concat();
+    assert_eq!(d["signatures"][4]["hash"], "SHA-256");
+    assert_eq!(verify(&r2, s2, CKM_DSA_SHA256, dsa_pub, b"sample", &sig, false), CKR_OK);
+    let dh_pub = find(CKO_PUBLIC_KEY, CKK_DH);
+    assert_eq!(read(&r2, s2, dh_pub, CKA_VALUE).unwrap(), field(&v, "yA"));
+}
