@@ -855,3 +855,17 @@ fn token_objects_persist() {
     let dh_pub = find(CKO_PUBLIC_KEY, CKK_DH);
     assert_eq!(read(&r2, s2, dh_pub, CKA_VALUE).unwrap(), field(&v, "yA"));
 }
+
+#[test]
+fn dh_value_bits_belongs_to_the_private_template() {
+    let (r, s) = module_session();
+    let v = json("rfc5114_dh2048_256.json");
+    let mut public = dh_public_template(field(&v, "p"), field(&v, "g"));
+    public.push((CKA_VALUE_BITS, V::U(256)));
+    assert_eq!(generate_pair(&r, s, CKM_DH_PKCS_KEY_PAIR_GEN, public, vec![]), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+    // The private value's length, computed when not asked for.
+    let (_, private) =
+        generate_pair(&r, s, CKM_DH_PKCS_KEY_PAIR_GEN, dh_public_template(field(&v, "p"), field(&v, "g")), vec![])
+            .unwrap();
+    assert!((2000..=2047).contains(&read_ulong(&r, s, private, CKA_VALUE_BITS)));
+}

@@ -99,8 +99,8 @@ impl KeyMaterial {
 }
 
 /// CKM_DH_PKCS_KEY_PAIR_GEN: p and g from the public template (CKA_PRIME, CKA_BASE, required);
-/// CKA_VALUE_BITS of the private template (or, as some callers put it, the public one) bounds
-/// the private value. p must have 2048 to 8192 bits (1024 with `weak_dh`; else
+/// CKA_VALUE_BITS of the private template (an attribute of DH private keys only: in the public
+/// template it is `CKR_ATTRIBUTE_TYPE_INVALID`, from the policy tables) bounds the private value. p must have 2048 to 8192 bits (1024 with `weak_dh`; else
 /// `CKR_KEY_SIZE_RANGE`) and pass a primality test (else `CKR_DOMAIN_PARAMS_INVALID`).
 pub struct DhKeyPairGen;
 pub static DH_PKCS_KEY_PAIR_GEN: DhKeyPairGen = DhKeyPairGen;
@@ -115,8 +115,7 @@ impl Mechanism for DhKeyPairGen {
         if p_bits < min {
             return err(CKR_KEY_SIZE_RANGE);
         }
-        let value_bits = private.ulong(CKA_VALUE_BITS).or_else(|| public.ulong(CKA_VALUE_BITS));
-        let value_bits = match value_bits.map(|b| b as usize) {
+        let value_bits = match private.ulong(CKA_VALUE_BITS).map(|b| b as usize) {
             Some(b) if !(MIN_VALUE_BITS..=p_bits).contains(&b) => return err(CKR_ATTRIBUTE_VALUE_INVALID),
             Some(b) => Some(b as u32),
             None => None,

@@ -85,7 +85,8 @@ impl KeyMaterial {
     /// at import to validate). Asymmetric keys are parsed and checked by the engine: RSA from
     /// CKA_MODULUS/CKA_PUBLIC_EXPONENT (+ CKA_PRIVATE_EXPONENT and CRT values, which are
     /// computed when absent), EC, Edwards (Ed25519, Ed448) and Montgomery (X25519, X448) keys from
-    /// CKA_EC_PARAMS and CKA_EC_POINT or CKA_VALUE.
+    /// CKA_EC_PARAMS and CKA_EC_POINT or CKA_VALUE, DSA keys from CKA_PRIME, CKA_SUBPRIME,
+    /// CKA_BASE and CKA_VALUE, DH keys from CKA_PRIME, CKA_BASE and CKA_VALUE.
     /// Missing components are `CKR_TEMPLATE_INCOMPLETE`, invalid ones
     /// `CKR_ATTRIBUTE_VALUE_INVALID`, unsupported curves `CKR_CURVE_NOT_SUPPORTED` and
     /// malformed or explicit EC parameters `CKR_DOMAIN_PARAMS_INVALID`.
