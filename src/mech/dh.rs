@@ -156,3 +156,40 @@ impl Mechanism for DhDerive {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mech::testutil::*;
+
+    #[test]
+    fn rfc5114_a3_and_truncation() {
+        let v: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/rfc5114_dh2048_256.json"
+        )))
+        .unwrap();
+        let f = |k: &str| h(v[k].as_str().unwrap());
+        let a = material(&attrs(
+            CKO_PRIVATE_KEY,
+            CKK_DH,
+            &[(CKA_PRIME, &f("p")), (CKA_BASE, &f("g")), (CKA_VALUE, &f("xA"))],
+        ));
+        let KeyMaterial::DhPrivate(k) = &a else { panic!() };
+        assert_eq!(&public_value(k).unwrap()[..], &f("yA")[..]);
+        let z = DH_PKCS_DERIVE.derive(&Params::Raw(f("yB")), &a, None).unwrap();
+        assert_eq!(&z[..], &f("Z")[..]);
+        let tail = DH_PKCS_DERIVE.derive(&Params::Raw(f("yB")), &a, Some(16)).unwrap();
+        assert_eq!(&tail[..], &f("Z")[256 - 16..]);
+        assert_eq!(rv(DH_PKCS_DERIVE.derive(&Params::Raw(f("yB")), &a, Some(257))), CKR_KEY_SIZE_RANGE);
+        assert_eq!(rv(DH_PKCS_DERIVE.derive(&Params::Raw(vec![1]), &a, None)), CKR_MECHANISM_PARAM_INVALID);
+        assert_eq!(rv(DH_PKCS_DERIVE.derive(&Params::None, &a, None)), CKR_MECHANISM_PARAM_INVALID);
+        // A public key is no base key.
+        let public = material(&attrs(
+            CKO_PUBLIC_KEY,
+            CKK_DH,
+            &[(CKA_PRIME, &f("p")), (CKA_BASE, &f("g")), (CKA_VALUE, &f("yB"))],
+        ));
+        assert_eq!(rv(DH_PKCS_DERIVE.derive(&Params::Raw(f("yA")), &public, None)), CKR_KEY_TYPE_INCONSISTENT);
+    }
+}

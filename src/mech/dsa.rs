@@ -315,3 +315,62 @@ fn pairwise_consistent(key: &DsaKey) -> bool {
     let mut sig = vec![0u8; key.sig_len()];
     key.engine.sign(d.as_ref(), &mut sig).is_ok() && key.engine.verify(d.as_ref(), &sig)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mech::testutil::*;
+
+    fn rfc6979() -> serde_json::Value {
+        serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rfc6979_dsa2048.json")))
+            .unwrap()
+    }
+
+    fn key(class: CK_OBJECT_CLASS, value: &str) -> AttrMap {
+        let v = rfc6979();
+        let f = |k: &str| h(v[k].as_str().unwrap());
+        attrs(
+            class,
+            CKK_DSA,
+            &[(CKA_PRIME, &f("p")), (CKA_SUBPRIME, &f("q")), (CKA_BASE, &f("g")), (CKA_VALUE, &f(value))],
+        )
+    }
+
+    #[test]
+    fn rfc6979_a22_sha256_sample_and_raw_digest_lengths() {
+        let v = rfc6979();
+        let case = &v["signatures"][4];
+        assert_eq!((case["hash"].as_str(), case["message"].as_str()), (Some("SHA-256"), Some("sample")));
+        let sig = [h(case["r"].as_str().unwrap()), h(case["s"].as_str().unwrap())].concat();
+        let (public, private) = (material(&key(CKO_PUBLIC_KEY, "y")), material(&key(CKO_PRIVATE_KEY, "x")));
+        verify(&DSA_SHA256, &Params::None, &public, b"sample", &sig).unwrap();
+        // The private key computes the same y, and verifies through its public half.
+        let KeyMaterial::DsaPrivate(k) = &private else { panic!() };
+        assert_eq!(&public_value(k).unwrap()[..], &h(v["y"].as_str().unwrap())[..]);
+        verify(&DSA_SHA256, &Params::None, &private, b"sample", &sig).unwrap();
+        let d = digest(CKM_SHA256, b"sample");
+        verify(&DSA, &Params::None, &public, &d, &sig).unwrap();
+        // CKM_DSA takes SHA-1/2 digest lengths only.
+        assert_eq!(rv(sign(&DSA, &Params::None, &private, &d[..31])), CKR_DATA_LEN_RANGE);
+        assert_eq!(rv(sign(&DSA, &Params::None, &private, &[0; 65])), CKR_DATA_LEN_RANGE);
+        assert_eq!(rv(sign(&DSA_SHA256, &Params::None, &public, b"x")), CKR_KEY_TYPE_INCONSISTENT);
+        let fresh = sign_parts(&DSA_SHA512, &Params::None, &private, b"abc", 1).unwrap();
+        verify(&DSA_SHA512, &Params::None, &public, b"abc", &fresh).unwrap();
+    }
+
+    #[test]
+    fn generation_sizes_are_refused_before_any_work() {
+        if !relaxed(Assurance::WeakDsa) {
+            assert_eq!(rv(generate_params(1024, None)), CKR_KEY_SIZE_RANGE, "weak without weak_dsa");
+        }
+        for (l, n, want) in [
+            (4096, None, CKR_KEY_SIZE_RANGE),
+            (CK_ULONG::MAX, None, CKR_KEY_SIZE_RANGE),
+            (2048, Some(160), CKR_KEY_SIZE_RANGE),
+            (3072, Some(224), CKR_KEY_SIZE_RANGE),
+            (2048, Some(224), CKR_ATTRIBUTE_VALUE_INVALID),
+        ] {
+            assert_eq!(rv(generate_params(l, n)), want, "{l}/{n:?}");
+        }
+    }
+}
