@@ -120,7 +120,7 @@ impl Mechanism for DhKeyPairGen {
             Some(b) => Some(b as u32),
             None => None,
         };
-        if !ffi::Dh::prime_plausible(p).map_err(|_| Error::general())? {
+        if !super::dsa::validated_once(b"dh", &[p], || ffi::Dh::prime_plausible(p).map_err(|_| Error::general()))? {
             return err(CKR_DOMAIN_PARAMS_INVALID);
         }
         let engine = ffi::Dh::generate(p, g, value_bits).map_err(|_| Error::new(CKR_DOMAIN_PARAMS_INVALID))?;

@@ -286,7 +286,9 @@ impl Mechanism for DsaKeyPairGen {
         let q = bounded(public, CKA_SUBPRIME, MAX_BITS).map_err(size_or_invalid)?;
         let g = bounded(public, CKA_BASE, MAX_BITS).map_err(size_or_invalid)?;
         allowed_sizes(bit_len(p), bit_len(q))?;
-        if !ffi::Dsa::validate_params(p, q, g).map_err(|_| Error::general())? {
+        let valid =
+            validated_once(b"dsa", &[p, q, g], || ffi::Dsa::validate_params(p, q, g).map_err(|_| Error::general()))?;
+        if !valid {
             return err(CKR_DOMAIN_PARAMS_INVALID);
         }
         let key = DsaKey { engine: ffi::Dsa::generate_key(p, q, g).map_err(|_| Error::new(CKR_FUNCTION_FAILED))? };
@@ -298,6 +300,37 @@ impl Mechanism for DsaKeyPairGen {
         public.set(CKA_VALUE, Attr::Bytes(public_value(&key)?));
         Ok((public, private))
     }
+}
+
+/// How many validated groups [`validated_once`] remembers.
+const VALIDATED_CAP: usize = 64;
+
+/// Runs `check` (a costly validation of public domain parameters: primality tests) once per
+/// distinct `parts`, remembering the groups that passed by their SHA-256, so the usual pattern of
+/// many key pairs on one group pays for the validation once. Failures are not remembered.
+pub(crate) fn validated_once(label: &[u8], parts: &[&[u8]], check: impl FnOnce() -> Result<bool>) -> Result<bool> {
+    static SEEN: parking_lot::Mutex<std::collections::VecDeque<[u8; 32]>> =
+        parking_lot::Mutex::new(std::collections::VecDeque::new());
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(label);
+    for p in parts {
+        // Length-prefixed, so (p, q) and (p', q') with p||q = p'||q' differ.
+        ctx.update(&(p.len() as u64).to_be_bytes());
+        ctx.update(p);
+    }
+    let id: [u8; 32] = ctx.finish().as_ref().try_into().map_err(|_| Error::general())?;
+    if SEEN.lock().contains(&id) {
+        return Ok(true);
+    }
+    let ok = check()?;
+    if ok {
+        let mut seen = SEEN.lock();
+        if seen.len() == VALIDATED_CAP {
+            seen.pop_front();
+        }
+        seen.push_back(id);
+    }
+    Ok(ok)
 }
 
 /// A template value too long for any supported size is a size problem, not a malformed value.
