@@ -11,7 +11,7 @@
 //! * Ed25519ctx and Ed25519ph (RFC 8032 §5.1: a context, and a SHA-512 prehash);
 //! * DSA (FIPS 186) and Diffie-Hellman (PKCS #3), which aws-lc-rs does not expose at all.
 //!
-//! This is the only `unsafe` in `mech` (rsa, ec, eddsa, rsa_aes and pkcs8 `forbid` it). Every
+//! This is the only `unsafe` in `mech` (rsa, ec, eddsa, dsa, dh, rsa_aes and pkcs8 `forbid` it). Every
 //! block carries its `SAFETY:` argument; the types below own their engine objects and free them
 //! on drop. Functions report failure as [`Failed`]; callers pick the CK_RV that fits.
 //!
