@@ -49,10 +49,14 @@ pub enum Assurance {
     /// `wrap_weak`: a key may leave wrapped under a key weaker than itself (a 56-bit DES or
     /// 80-bit two-key triple-DES key wrapping anything stronger: a classic extraction route).
     WrapWeak,
+    /// `weak_dsa` (or `weak_all`): DSA keys and parameters with a 1024-bit prime may be generated.
+    WeakDsa,
+    /// `weak_dh` (or `weak_all`): Diffie-Hellman keys on primes below 2048 bits may be generated.
+    WeakDh,
 }
 
 impl Assurance {
-    pub const ALL: [Assurance; 10] = [
+    pub const ALL: [Assurance; 12] = [
         Assurance::WrapKek,
         Assurance::UnwrapKek,
         Assurance::DigestKey,
@@ -63,10 +67,13 @@ impl Assurance {
         Assurance::WeakDes,
         Assurance::WeakHash,
         Assurance::WrapWeak,
+        Assurance::WeakDsa,
+        Assurance::WeakDh,
     ];
 
     /// What `weak_all` relaxes: every weak-algorithm class (not the wrapping rule).
-    const WEAK_ALGORITHMS: [Assurance; 3] = [Assurance::WeakRsa, Assurance::WeakDes, Assurance::WeakHash];
+    const WEAK_ALGORITHMS: [Assurance; 5] =
+        [Assurance::WeakRsa, Assurance::WeakDes, Assurance::WeakHash, Assurance::WeakDsa, Assurance::WeakDh];
 
     pub fn token(self) -> &'static str {
         match self {
@@ -80,6 +87,8 @@ impl Assurance {
             Assurance::WeakDes => "weak_des",
             Assurance::WeakHash => "weak_all",
             Assurance::WrapWeak => "wrap_weak",
+            Assurance::WeakDsa => "weak_dsa",
+            Assurance::WeakDh => "weak_dh",
         }
     }
 }
@@ -170,6 +179,9 @@ mod tests {
         let o = Overrides::parse("wrap_kek; weak_all ;longterm=30;bogus");
         assert!(o.relaxes(Assurance::WrapKek) && o.relaxes(Assurance::WeakRsa));
         assert!(o.relaxes(Assurance::WeakDes) && o.relaxes(Assurance::WeakHash));
+        assert!(o.relaxes(Assurance::WeakDsa) && o.relaxes(Assurance::WeakDh), "weak_all covers DSA and DH");
+        let dsa = Overrides::parse("weak_dsa");
+        assert!(dsa.relaxes(Assurance::WeakDsa) && !dsa.relaxes(Assurance::WeakDh) && !dsa.relaxes(Assurance::WeakRsa));
         assert!(!o.relaxes(Assurance::UnwrapKek) && !o.relaxes(Assurance::DigestKey));
         assert!(!o.relaxes(Assurance::WrapWeak), "weak_all is about algorithms, not wrapping");
         assert_eq!(o.without_effect, vec!["longterm=30".to_string()]);

@@ -1,11 +1,13 @@
 //! Parsed key material, built once per object and cached by the token layer (never rebuilt per
 //! `C_*Init`: that is where SoftHSMv2 loses half its speed). Secret bytes are wiped on drop.
 
+use super::dh::DhKey;
+use super::dsa::DsaKey;
 use super::ec::EcKey;
 use super::eddsa::EdKey;
 use super::montgomery::MontKey;
 use super::rsa::RsaKey;
-use super::{ec, eddsa, montgomery, rsa};
+use super::{dh, dsa, ec, eddsa, montgomery, rsa};
 use crate::error::{err, Result};
 use crate::object::attr::AttrMap;
 use aws_lc_rs::cipher::{DecryptingKey, EncryptingKey};
@@ -28,6 +30,12 @@ pub enum KeyMaterial {
     /// X25519 or X448 private key (scalar and public u-coordinate); see [`super::montgomery`].
     MontPrivate(Arc<MontKey>),
     MontPublic(Arc<MontKey>),
+    /// DSA private key (domain parameters, x and the computed y); see [`super::dsa`].
+    DsaPrivate(Arc<DsaKey>),
+    DsaPublic(Arc<DsaKey>),
+    /// Diffie-Hellman (PKCS #3) private key (p, g, x); see [`super::dh`].
+    DhPrivate(Arc<DhKey>),
+    DhPublic(Arc<DhKey>),
     /// Other asymmetric key types (stored and listed, usable with no mechanism: every
     /// mechanism answers `CKR_KEY_TYPE_INCONSISTENT`).
     Unparsed,
@@ -77,7 +85,8 @@ impl KeyMaterial {
     /// at import to validate). Asymmetric keys are parsed and checked by the engine: RSA from
     /// CKA_MODULUS/CKA_PUBLIC_EXPONENT (+ CKA_PRIVATE_EXPONENT and CRT values, which are
     /// computed when absent), EC, Edwards (Ed25519, Ed448) and Montgomery (X25519, X448) keys from
-    /// CKA_EC_PARAMS and CKA_EC_POINT or CKA_VALUE.
+    /// CKA_EC_PARAMS and CKA_EC_POINT or CKA_VALUE, DSA keys from CKA_PRIME, CKA_SUBPRIME,
+    /// CKA_BASE and CKA_VALUE, DH keys from CKA_PRIME, CKA_BASE and CKA_VALUE.
     /// Missing components are `CKR_TEMPLATE_INCOMPLETE`, invalid ones
     /// `CKR_ATTRIBUTE_VALUE_INVALID`, unsupported curves `CKR_CURVE_NOT_SUPPORTED` and
     /// malformed or explicit EC parameters `CKR_DOMAIN_PARAMS_INVALID`.
@@ -105,6 +114,10 @@ impl KeyMaterial {
             (Some(CKK_EC_MONTGOMERY), false) => {
                 KeyMaterial::MontPublic(Arc::new(montgomery::key_from_attrs(attrs, false)?))
             }
+            (Some(CKK_DSA), true) => KeyMaterial::DsaPrivate(Arc::new(dsa::key_from_attrs(attrs, true)?)),
+            (Some(CKK_DSA), false) => KeyMaterial::DsaPublic(Arc::new(dsa::key_from_attrs(attrs, false)?)),
+            (Some(CKK_DH), true) => KeyMaterial::DhPrivate(Arc::new(dh::key_from_attrs(attrs, true)?)),
+            (Some(CKK_DH), false) => KeyMaterial::DhPublic(Arc::new(dh::key_from_attrs(attrs, false)?)),
             _ => KeyMaterial::Unparsed,
         })
     }
@@ -117,6 +130,8 @@ impl KeyMaterial {
                 | KeyMaterial::EcPrivate(_)
                 | KeyMaterial::EdPrivate(_)
                 | KeyMaterial::MontPrivate(_)
+                | KeyMaterial::DsaPrivate(_)
+                | KeyMaterial::DhPrivate(_)
         )
     }
 
@@ -145,8 +160,11 @@ mod tests {
         assert!(matches!(material(&public), KeyMaterial::EcPublic(_)));
         assert!(matches!(material(&private), KeyMaterial::EcPrivate(_)));
         // Types without mechanisms are stored as they are.
+        let kea = attrs(CKO_PRIVATE_KEY, CKK_KEA, &[(CKA_VALUE, &[1; 20])]);
+        assert!(matches!(material(&kea), KeyMaterial::Unparsed));
+        // DSA and DH keys are parsed: incomplete ones are refused.
         let dsa = attrs(CKO_PRIVATE_KEY, CKK_DSA, &[(CKA_VALUE, &[1; 20])]);
-        assert!(matches!(material(&dsa), KeyMaterial::Unparsed));
+        assert_eq!(rv(KeyMaterial::from_attrs(&dsa)), CKR_TEMPLATE_INCOMPLETE);
         let no_type = attrs(CKO_PUBLIC_KEY, CKK_RSA, &[]);
         assert_eq!(rv(KeyMaterial::from_attrs(&no_type)), CKR_TEMPLATE_INCOMPLETE);
         let cert = attrs(CKO_CERTIFICATE, 0, &[]);

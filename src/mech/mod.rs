@@ -8,7 +8,7 @@
 //!
 //! Below `token` and `module`, which both call it; it names only [`crate::object`] (keys are
 //! parsed from and encoded to [`AttrMap`]s), [`crate::error`] and [`crate::assurance`] (the
-//! weak-RSA switch). Its `unsafe` is confined to `ffi`.
+//! weak-size switches of RSA, DSA and DH generation). Its `unsafe` is confined to `ffi`.
 
 pub mod aes;
 pub mod asn1;
@@ -16,7 +16,9 @@ pub mod cmac;
 pub mod derive_data;
 pub mod des;
 pub mod des3;
+pub mod dh;
 pub mod digest;
+pub mod dsa;
 pub mod ec;
 pub mod eddsa;
 pub(crate) mod ffi;

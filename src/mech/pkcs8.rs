@@ -17,7 +17,7 @@
 use super::asn1::{self, Reader};
 use super::eddsa::EdCurve;
 use super::montgomery::XCurve;
-use super::{ec, eddsa, montgomery, rsa, KeyMaterial};
+use super::{dh, dsa, ec, eddsa, montgomery, rsa, KeyMaterial};
 use crate::error::{err, Error, Result};
 use crate::object::attr::{Attr, AttrMap};
 use cryptoki_sys::*;
@@ -25,6 +25,11 @@ use zeroize::Zeroizing;
 
 /// DER OID contents of rsaEncryption (1.2.840.113549.1.1.1).
 pub const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+/// id-dsa (1.2.840.10040.4.1, RFC 3279 §2.3.2): parameters Dss-Parms ::= SEQUENCE { p, q, g }.
+pub const ID_DSA: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01];
+/// PKCS #3 dhKeyAgreement (1.2.840.113549.1.3.1): parameters DHParameter ::= SEQUENCE { prime,
+/// base, privateValueLength OPTIONAL }, as OpenSSL writes PKCS #3 DH keys.
+pub const DH_KEY_AGREEMENT: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x03, 0x01];
 
 fn alg_id(oid: &[u8], params: Option<&[u8]>) -> Zeroizing<Vec<u8>> {
     let o = asn1::tlv(asn1::OID, oid);
@@ -59,7 +64,7 @@ fn ints(values: &[&[u8]]) -> Zeroizing<Vec<u8>> {
 /// What kind of asymmetric key `attrs` describe.
 fn key_kind(attrs: &AttrMap) -> Result<CK_KEY_TYPE> {
     match attrs.key_type() {
-        Some(kt @ (CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => Ok(kt),
+        Some(kt @ (CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY | CKK_DSA | CKK_DH)) => Ok(kt),
         _ => err(CKR_KEY_TYPE_INCONSISTENT),
     }
 }
@@ -90,6 +95,21 @@ pub fn private_to_pkcs8(attrs: &AttrMap) -> Result<Zeroizing<Vec<u8>>> {
             let ec_private_key = asn1::sequence(&[&version(1), &asn1::tlv(asn1::OCTET_STRING, &d), &public]);
             let alg = alg_id(ec::ID_EC_PUBLIC_KEY, Some(key.curve.params));
             Ok(private_key_info(&alg, &ec_private_key))
+        }
+        // RFC 5958 / OpenSSL: the private value as an INTEGER, the group in the algorithm.
+        CKK_DSA => {
+            let key = dsa::key_from_attrs(attrs, true)?;
+            let parts = key.engine.parts().map_err(|_| Error::general())?;
+            let x = key.engine.x().map_err(|_| Error::general())?;
+            let alg = alg_id(ID_DSA, Some(&asn1::sequence(&[&ints(&[&parts.p, &parts.q, &parts.g])])));
+            Ok(private_key_info(&alg, &ints(&[&x])))
+        }
+        CKK_DH => {
+            let key = dh::key_from_attrs(attrs, true)?;
+            let [p, g, _] = key.engine.parts().map_err(|_| Error::general())?;
+            let x = key.engine.x().map_err(|_| Error::general())?;
+            let alg = alg_id(DH_KEY_AGREEMENT, Some(&asn1::sequence(&[&ints(&[&p, &g])])));
+            Ok(private_key_info(&alg, &ints(&[&x])))
         }
         CKK_EC_EDWARDS => {
             let key = eddsa::key_from_attrs(attrs, true)?;
@@ -199,6 +219,31 @@ fn parse_pkcs8(der: &[u8]) -> Option<Result<AttrMap>> {
             m.set(CKA_EC_POINT, bytes(ec::point_attr(&key.point()?)));
             Ok(m)
         }))
+    } else if oid == ID_DSA || oid == DH_KEY_AGREEMENT {
+        let is_dsa = oid == ID_DSA;
+        let mut group = match alg_params {
+            Some((asn1::SEQUENCE, body)) => Reader::new(body),
+            _ => return None,
+        };
+        let p = group.uint()?;
+        let q = if is_dsa { Some(group.uint()?) } else { None };
+        let g = group.uint()?;
+        if !is_dsa {
+            group.optional(asn1::INTEGER)?; // privateValueLength: x itself says
+        }
+        group.end()?;
+        let x = asn1::single(private_key, asn1::INTEGER)?;
+        m.set(CKA_KEY_TYPE, Attr::Ulong(if is_dsa { CKK_DSA } else { CKK_DH }));
+        m.set(CKA_PRIME, bytes(p));
+        if let Some(q) = q {
+            m.set(CKA_SUBPRIME, bytes(q));
+        }
+        m.set(CKA_BASE, bytes(g));
+        m.set(CKA_VALUE, bytes(asn1::trim_be(x)));
+        // Checks the group and the private value.
+        let checked =
+            if is_dsa { dsa::key_from_attrs(&m, true).map(|_| ()) } else { dh::key_from_attrs(&m, true).map(|_| ()) };
+        Some(checked.map(|_| m))
     } else if let Some((kt, params)) = rfc8410_curve(oid) {
         // RFC 8410 §7: no parameters; CurvePrivateKey, an OCTET STRING, inside the OCTET STRING.
         if alg_params.is_some() {
@@ -243,6 +288,10 @@ enum Public {
     Rsa(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>),
     Ec(&'static ec::Curve, Vec<u8>),
     Rfc8410(&'static [u8], Vec<u8>),
+    /// DSA: p, q, g, y.
+    Dsa(dsa::DsaPublicParts),
+    /// PKCS #3 DH: p, g, y.
+    Dh([Zeroizing<Vec<u8>>; 3]),
 }
 
 fn public_of(attrs: &AttrMap) -> Result<Public> {
@@ -276,6 +325,8 @@ fn public_of(attrs: &AttrMap) -> Result<Public> {
             let key = eddsa::key_from_attrs(attrs, private && attrs.contains(CKA_VALUE))?;
             Public::Rfc8410(key.curve().oid(), key.public().to_vec())
         }
+        CKK_DSA => Public::Dsa(dsa::public_parts(&dsa::key_from_attrs(attrs, private)?)?),
+        CKK_DH => Public::Dh(dh::public_parts(&dh::key_from_attrs(attrs, private)?)?),
         _ => {
             let key = montgomery::key_from_attrs(attrs, private && attrs.contains(CKA_VALUE))?;
             Public::Rfc8410(key.curve().oid(), key.public().to_vec())
@@ -303,6 +354,15 @@ fn encode_spki(public: Public) -> Vec<u8> {
         }
         Public::Ec(curve, point) => spki(&alg_id(ec::ID_EC_PUBLIC_KEY, Some(curve.params)), &point),
         Public::Rfc8410(oid, pk) => spki(&alg_id(oid, None), &pk),
+        // RFC 3279 §2.3.2 (DSA) and §2.3.3's PKCS #3 form (DH): the value y as an INTEGER.
+        Public::Dsa(d) => {
+            let params = asn1::sequence(&[&ints(&[&d.p, &d.q, &d.g])]);
+            spki(&alg_id(ID_DSA, Some(&params)), &ints(&[&d.y]))
+        }
+        Public::Dh([p, g, y]) => {
+            let params = asn1::sequence(&[&ints(&[&p, &g])]);
+            spki(&alg_id(DH_KEY_AGREEMENT, Some(&params)), &ints(&[&y]))
+        }
     }
 }
 
@@ -316,6 +376,8 @@ fn public_of_parsed(attrs: &AttrMap, material: &KeyMaterial) -> Result<Public> {
         KeyMaterial::MontPrivate(k) | KeyMaterial::MontPublic(k) => {
             Public::Rfc8410(k.curve().oid(), k.public().to_vec())
         }
+        KeyMaterial::DsaPrivate(k) | KeyMaterial::DsaPublic(k) => Public::Dsa(dsa::public_parts(k)?),
+        KeyMaterial::DhPrivate(k) | KeyMaterial::DhPublic(k) => Public::Dh(dh::public_parts(k)?),
         _ => return public_of(attrs),
     })
 }
@@ -331,6 +393,11 @@ pub fn public_key_info_parsed(attrs: &AttrMap, material: &KeyMaterial) -> Option
 pub fn public_from_private_parsed(attrs: &AttrMap, material: &KeyMaterial) -> Result<AttrMap> {
     if attrs.class() != Some(CKO_PRIVATE_KEY) {
         return err(CKR_KEY_TYPE_INCONSISTENT);
+    }
+    // A DSA or DH private key holds its domain parameters already; its public value y is no
+    // attribute of the private key in PKCS#11.
+    if matches!(attrs.key_type(), Some(CKK_DSA | CKK_DH)) {
+        return Ok(AttrMap::new());
     }
     let point = match (key_kind(attrs)?, material) {
         (CKK_EC, KeyMaterial::EcPrivate(k)) => ec::point_attr(&k.point()?),
@@ -353,6 +420,8 @@ pub fn public_from_private(attrs: &AttrMap) -> Result<AttrMap> {
     }
     let mut m = AttrMap::new();
     match key_kind(attrs)? {
+        // The private key holds the group already, and y is no attribute of it.
+        CKK_DSA | CKK_DH => {}
         CKK_RSA => {
             let Public::Rsa(n, e) = public_of(attrs)? else { return Err(Error::general()) };
             m.set(CKA_MODULUS, Attr::Bytes(n));
@@ -722,8 +791,11 @@ mod tests {
         let aes = attrs(CKO_SECRET_KEY, CKK_AES, &[(CKA_VALUE, &[0; 16])]);
         assert_eq!(rv(private_to_pkcs8(&aes)), CKR_KEY_NOT_WRAPPABLE);
         assert_eq!(public_key_info(&aes), None);
+        let kea = attrs(CKO_PRIVATE_KEY, CKK_KEA, &[(CKA_VALUE, &[1; 20])]);
+        assert_eq!(rv(private_to_pkcs8(&kea)), CKR_KEY_NOT_WRAPPABLE);
+        assert_eq!(public_key_info(&kea), None);
         let dsa = attrs(CKO_PRIVATE_KEY, CKK_DSA, &[(CKA_VALUE, &[1; 20])]);
-        assert_eq!(rv(private_to_pkcs8(&dsa)), CKR_KEY_NOT_WRAPPABLE);
+        assert_eq!(rv(private_to_pkcs8(&dsa)), CKR_TEMPLATE_INCOMPLETE);
         assert_eq!(public_key_info(&dsa), None);
         assert_eq!(rv(public_from_private(&kek_public)), CKR_KEY_TYPE_INCONSISTENT);
         // SPKI parsing.

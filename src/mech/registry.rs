@@ -2,7 +2,7 @@
 //! `C_GetMechanismList`, `C_GetMechanismInfo` and dispatch all read [`ALL`].
 
 use super::{
-    aes, cmac, derive_data as dd, des, des3, digest, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, weak_hash,
+    aes, cmac, derive_data as dd, des, des3, dh, digest, dsa, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, weak_hash,
     Mechanism, ParamKind,
 };
 use crate::assurance::Assurance;
@@ -60,6 +60,15 @@ const XF: CK_FLAGS = CKF_EC_F_P | CKF_EC_OID | CKF_EC_CURVENAME;
 /// [`rsa::RsaKeyPairGen`]).
 const RSA_MIN: CK_ULONG = rsa::MIN_BITS as CK_ULONG;
 const RSA_MAX: CK_ULONG = rsa::MAX_BITS as CK_ULONG;
+/// DSA prime sizes (bits): what keys in use may have, and what generation makes (1024 only with
+/// `weak_dsa`, not advertised).
+const DSA_MIN: CK_ULONG = dsa::MIN_BITS as CK_ULONG;
+const DSA_MAX: CK_ULONG = dsa::MAX_BITS as CK_ULONG;
+const DSA_GEN_MIN: CK_ULONG = dsa::GEN_BITS[0] as CK_ULONG;
+/// Diffie-Hellman prime sizes (bits), likewise (1024-bit generation only with `weak_dh`).
+const DH_MIN: CK_ULONG = dh::MIN_BITS as CK_ULONG;
+const DH_MAX: CK_ULONG = dh::MAX_BITS as CK_ULONG;
+const DH_GEN_MIN: CK_ULONG = dh::GEN_MIN_BITS as CK_ULONG;
 /// EC curve sizes (bits): P-256/secp256k1 to P-521.
 const EC_MIN: CK_ULONG = 256;
 const EC_MAX: CK_ULONG = 521;
@@ -126,6 +135,23 @@ pub static ALL: &[MechEntry] = &[
     entry!(CKM_RSA_PKCS_OAEP, RSA_MIN, RSA_MAX, ED | WU, ParamKind::Oaep, rsa::RSA_PKCS_OAEP),
     entry!(CKM_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::RSA_PKCS_PSS),
     entry!(CKM_SHA1_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, SV, ParamKind::Pss, rsa::SHA1_RSA_PKCS_PSS),
+    entry!(CKM_DSA_KEY_PAIR_GEN, DSA_GEN_MIN, DSA_MAX, CKF_GENERATE_KEY_PAIR, ParamKind::None, dsa::DSA_KEY_PAIR_GEN),
+    entry!(CKM_DSA, DSA_MIN, DSA_MAX, SV, ParamKind::None, dsa::DSA),
+    entry!(CKM_DSA_SHA1, DSA_MIN, DSA_MAX, SV, ParamKind::None, dsa::DSA_SHA1),
+    entry!(CKM_DSA_SHA224, DSA_MIN, DSA_MAX, SV, ParamKind::None, dsa::DSA_SHA224),
+    entry!(CKM_DSA_SHA256, DSA_MIN, DSA_MAX, SV, ParamKind::None, dsa::DSA_SHA256),
+    entry!(CKM_DSA_SHA384, DSA_MIN, DSA_MAX, SV, ParamKind::None, dsa::DSA_SHA384),
+    entry!(CKM_DSA_SHA512, DSA_MIN, DSA_MAX, SV, ParamKind::None, dsa::DSA_SHA512),
+    entry!(
+        CKM_DH_PKCS_KEY_PAIR_GEN,
+        DH_GEN_MIN,
+        DH_MAX,
+        CKF_GENERATE_KEY_PAIR,
+        ParamKind::None,
+        dh::DH_PKCS_KEY_PAIR_GEN
+    ),
+    // The parameter is the other party's public value (raw big-endian bytes).
+    entry!(CKM_DH_PKCS_DERIVE, DH_MIN, DH_MAX, CKF_DERIVE, ParamKind::Raw, dh::DH_PKCS_DERIVE),
     entry!(CKM_SHA256_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA256_RSA_PKCS),
     entry!(CKM_SHA384_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA384_RSA_PKCS),
     entry!(CKM_SHA512_RSA_PKCS, RSA_MIN, RSA_MAX, SV, ParamKind::None, rsa::SHA512_RSA_PKCS),
@@ -216,6 +242,17 @@ pub static ALL: &[MechEntry] = &[
     entry!(CKM_DES3_CBC_ENCRYPT_DATA, 24, 24, CKF_DERIVE, ParamKind::CbcEncryptData(8), dd::DES3_CBC_ENCRYPT_DATA),
     entry!(CKM_AES_ECB_ENCRYPT_DATA, 16, 32, CKF_DERIVE, ParamKind::DeriveData, dd::AES_ECB_ENCRYPT_DATA),
     entry!(CKM_AES_CBC_ENCRYPT_DATA, 16, 32, CKF_DERIVE, ParamKind::CbcEncryptData(16), dd::AES_CBC_ENCRYPT_DATA),
+    // Makes a CKO_DOMAIN_PARAMETERS object (token::keys::generate_domain_parameters).
+    MechEntry {
+        ty: CKM_DSA_PARAMETER_GEN,
+        min_key: DSA_GEN_MIN,
+        max_key: DSA_MAX,
+        flags: CKF_GENERATE,
+        param: ParamKind::None,
+        imp: &NO_OPS,
+        keygen: None,
+        weak: None,
+    },
     entry!(CKM_AES_KEY_WRAP, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP),
     // CKM_AES_KEY_WRAP_PAD is an alias of KWP (RFC 5649), as SoftHSMv2 and nShield treat it.
     entry!(CKM_AES_KEY_WRAP_PAD, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP_KWP),
@@ -240,6 +277,8 @@ pub fn pair_key_type(ty: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
         CKM_EC_KEY_PAIR_GEN => Some(CKK_EC),
         CKM_EC_EDWARDS_KEY_PAIR_GEN => Some(CKK_EC_EDWARDS),
         CKM_EC_MONTGOMERY_KEY_PAIR_GEN => Some(CKK_EC_MONTGOMERY),
+        CKM_DSA_KEY_PAIR_GEN => Some(CKK_DSA),
+        CKM_DH_PKCS_KEY_PAIR_GEN => Some(CKK_DH),
         _ => None,
     }
 }
@@ -325,6 +364,15 @@ mod tests {
             (CKM_EC_EDWARDS_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR | XF),
             (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR | XF),
             (CKM_EDDSA, ParamKind::Eddsa, SV | XF),
+            (CKM_DSA_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR),
+            (CKM_DSA, ParamKind::None, SV),
+            (CKM_DSA_SHA1, ParamKind::None, SV),
+            (CKM_DSA_SHA224, ParamKind::None, SV),
+            (CKM_DSA_SHA256, ParamKind::None, SV),
+            (CKM_DSA_SHA384, ParamKind::None, SV),
+            (CKM_DSA_SHA512, ParamKind::None, SV),
+            (CKM_DH_PKCS_KEY_PAIR_GEN, ParamKind::None, CKF_GENERATE_KEY_PAIR),
+            (CKM_DH_PKCS_DERIVE, ParamKind::Raw, CKF_DERIVE),
         ];
         for (ty, param, flags) in expect {
             let e = lookup(ty).unwrap_or_else(|| panic!("{ty:#x} missing"));
@@ -343,5 +391,14 @@ mod tests {
             assert_eq!(lookup(ty).map(|e| (e.min_key, e.max_key)), Some((255, 448)), "{ty:#x}");
         }
         assert_eq!(lookup(CKM_ECDH1_DERIVE).map(|e| (e.min_key, e.max_key)), Some((255, 521)));
+        // DSA and DH: prime sizes in bits; generation from 2048 bits.
+        assert_eq!(lookup(CKM_DSA_SHA256).map(|e| (e.min_key, e.max_key)), Some((1024, 3072)));
+        assert_eq!(lookup(CKM_DSA_KEY_PAIR_GEN).map(|e| (e.min_key, e.max_key)), Some((2048, 3072)));
+        assert_eq!(
+            lookup(CKM_DSA_PARAMETER_GEN).map(|e| (e.min_key, e.max_key, e.flags)),
+            Some((2048, 3072, CKF_GENERATE))
+        );
+        assert_eq!(lookup(CKM_DH_PKCS_KEY_PAIR_GEN).map(|e| (e.min_key, e.max_key)), Some((2048, 8192)));
+        assert_eq!(lookup(CKM_DH_PKCS_DERIVE).map(|e| (e.min_key, e.max_key)), Some((1024, 8192)));
     }
 }

@@ -19,6 +19,9 @@ pub fn complete_new(attrs: &mut AttrMap, origin: Origin, keygen_mech: Option<CK_
     let mut id = [0u8; 16];
     aws_lc_rs::rand::fill(&mut id)?;
     attrs.set(CKA_UNIQUE_ID, Attr::bytes(hex::encode(id).into_bytes()));
+    if class == CKO_DOMAIN_PARAMETERS {
+        return complete_domain_parameters(attrs, origin);
+    }
     if !matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
         return Ok(());
     }
@@ -107,6 +110,28 @@ fn complete_asymmetric(attrs: &mut AttrMap, class: CK_OBJECT_CLASS) -> Result<()
         }
         attrs.set(CKA_PUBLIC_KEY_INFO, Attr::bytes(spki));
     }
+    Ok(())
+}
+
+/// DSA domain parameters: CKA_LOCAL, and on import a bounds check of p, q and g (sizes a DSA key
+/// may have, 1 < g < p) with CKA_PRIME_BITS computed. Generated ones come checked.
+fn complete_domain_parameters(attrs: &mut AttrMap, origin: Origin) -> Result<()> {
+    attrs.set(CKA_LOCAL, Attr::Bool(origin == Origin::Generate));
+    if origin == Origin::Generate {
+        return Ok(());
+    }
+    use crate::mech::dsa;
+    let bad = || crate::error::Error::new(CKR_ATTRIBUTE_VALUE_INVALID);
+    let p = dsa::bounded(attrs, CKA_PRIME, dsa::MAX_BITS)?;
+    let q = dsa::bounded(attrs, CKA_SUBPRIME, 256)?;
+    let g = dsa::bounded(attrs, CKA_BASE, dsa::MAX_BITS)?;
+    let (pb, qb) = (bit_len(p), bit_len(q));
+    let below_p = g.len() < p.len() || (g.len() == p.len() && g < p);
+    if pb < dsa::MIN_BITS || !matches!(qb, 160 | 224 | 256) || g == [1] || !below_p {
+        return Err(bad());
+    }
+    attrs.set(CKA_PRIME_BITS, Attr::Ulong(pb as CK_ULONG));
+    attrs.set(CKA_SUB_PRIME_BITS, Attr::Ulong(qb as CK_ULONG));
     Ok(())
 }
 

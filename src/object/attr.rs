@@ -168,6 +168,9 @@ pub fn kind_of(t: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_JAVA_MIDP_SECURITY_DOMAIN
         | CKA_VALUE_LEN
         | CKA_MODULUS_BITS
+        | CKA_PRIME_BITS
+        | CKA_SUB_PRIME_BITS
+        | CKA_VALUE_BITS
         | CKA_KEY_GEN_MECHANISM
         | CKA_NAME_HASH_ALGORITHM => Kind::Ulong,
         CKA_LABEL
@@ -192,6 +195,9 @@ pub fn kind_of(t: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_COEFFICIENT
         | CKA_EC_PARAMS
         | CKA_EC_POINT
+        | CKA_PRIME
+        | CKA_SUBPRIME
+        | CKA_BASE
         | CKA_PUBLIC_KEY_INFO
         | CKA_UNIQUE_ID
         | CKA_NFKM_ID

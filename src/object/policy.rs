@@ -195,6 +195,51 @@ static EC_PRIVATE: &[Spec] = &[
     s(CKA_EC_POINT, COMPUTED, N),
 ];
 
+/// Domain parameters given on create, required when generated from a template (spec footnotes
+/// 1, 3); made by the token otherwise (4, 6).
+const GIVEN_OR_TEMPLATE: Rules = F1_REQUIRED_CREATE | F3_REQUIRED_GENERATE;
+const GIVEN_OR_MADE: Rules = F1_REQUIRED_CREATE | F4_NOT_ON_GENERATE | F6_NOT_ON_UNWRAP;
+
+/// DSA (§2.2.1-2.2.2): p, q, g and y / x.
+static DSA_PUBLIC: &[Spec] = &[
+    s(CKA_PRIME, GIVEN_OR_TEMPLATE, N),
+    s(CKA_SUBPRIME, GIVEN_OR_TEMPLATE, N),
+    s(CKA_BASE, GIVEN_OR_TEMPLATE, N),
+    s(CKA_VALUE, F1_REQUIRED_CREATE | F4_NOT_ON_GENERATE, N),
+];
+static DSA_PRIVATE: &[Spec] = &[
+    s(CKA_PRIME, GIVEN_OR_MADE, N),
+    s(CKA_SUBPRIME, GIVEN_OR_MADE, N),
+    s(CKA_BASE, GIVEN_OR_MADE, N),
+    s(CKA_VALUE, MATERIAL, N),
+];
+
+/// Diffie-Hellman PKCS #3 (§2.5.1-2.5.2): p, g and y / x, and the private value's length.
+static DH_PUBLIC: &[Spec] = &[
+    s(CKA_PRIME, GIVEN_OR_TEMPLATE, N),
+    s(CKA_BASE, GIVEN_OR_TEMPLATE, N),
+    s(CKA_VALUE, F1_REQUIRED_CREATE | F4_NOT_ON_GENERATE, N),
+];
+static DH_PRIVATE: &[Spec] = &[
+    s(CKA_PRIME, GIVEN_OR_MADE, N),
+    s(CKA_BASE, GIVEN_OR_MADE, N),
+    s(CKA_VALUE, MATERIAL, N),
+    s(CKA_VALUE_BITS, F2_NOT_ON_CREATE | F6_NOT_ON_UNWRAP, N),
+];
+
+/// Domain parameter objects (§4.7): their key type, and whether the token made them.
+static DOMAIN: &[Spec] = &[s(CKA_KEY_TYPE, F1_REQUIRED_CREATE, N), s(CKA_LOCAL, COMPUTED, N)];
+
+/// DSA domain parameters (§2.2.3): p, q, g given on create or made by CKM_DSA_PARAMETER_GEN from
+/// CKA_PRIME_BITS (and optionally CKA_SUB_PRIME_BITS).
+static DSA_DOMAIN: &[Spec] = &[
+    s(CKA_PRIME, F1_REQUIRED_CREATE | F4_NOT_ON_GENERATE, N),
+    s(CKA_SUBPRIME, F1_REQUIRED_CREATE | F4_NOT_ON_GENERATE, N),
+    s(CKA_BASE, F1_REQUIRED_CREATE | F4_NOT_ON_GENERATE, N),
+    s(CKA_PRIME_BITS, F2_NOT_ON_CREATE | F3_REQUIRED_GENERATE, N),
+    s(CKA_SUB_PRIME_BITS, F2_NOT_ON_CREATE, N),
+];
+
 /// AES and generic secret / HMAC keys: a value and its (derived) length.
 static SECRET_VALUE_LEN: &[Spec] =
     &[s(CKA_VALUE, MATERIAL, N), s(CKA_VALUE_LEN, F2_NOT_ON_CREATE | F3_REQUIRED_GENERATE | F6_NOT_ON_UNWRAP, N)];
@@ -218,7 +263,10 @@ pub fn supported_key_type(class: CK_OBJECT_CLASS, kt: CK_KEY_TYPE) -> bool {
                 | CKK_SHA384_HMAC
                 | CKK_SHA512_HMAC
         ),
-        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => matches!(kt, CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => {
+            matches!(kt, CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY | CKK_DSA | CKK_DH)
+        }
+        CKO_DOMAIN_PARAMETERS => kt == CKK_DSA,
         _ => false,
     }
 }
@@ -245,9 +293,21 @@ fn tables(class: CK_OBJECT_CLASS, kt: Option<CK_KEY_TYPE>) -> Result<Vec<&'stati
                 (CKO_PRIVATE_KEY, CKK_RSA) => RSA_PRIVATE,
                 (CKO_PUBLIC_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PUBLIC,
                 (CKO_PRIVATE_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PRIVATE,
+                (CKO_PUBLIC_KEY, CKK_DSA) => DSA_PUBLIC,
+                (CKO_PRIVATE_KEY, CKK_DSA) => DSA_PRIVATE,
+                (CKO_PUBLIC_KEY, CKK_DH) => DH_PUBLIC,
+                (CKO_PRIVATE_KEY, CKK_DH) => DH_PRIVATE,
                 (_, CKK_DES | CKK_DES2 | CKK_DES3) => SECRET_FIXED,
                 _ => SECRET_VALUE_LEN,
             });
+        }
+        CKO_DOMAIN_PARAMETERS => {
+            let kt = kt.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            if !supported_key_type(class, kt) {
+                return err(CKR_ATTRIBUTE_VALUE_INVALID);
+            }
+            t.push(DOMAIN);
+            t.push(DSA_DOMAIN);
         }
         _ => return err(CKR_ATTRIBUTE_VALUE_INVALID),
     }

@@ -35,6 +35,9 @@ impl Library {
     pub fn generate_key(&self, session: &Session, m: &Mech, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
         self.weak_gate(m.ty)?;
         let entry = mech_entry(m.ty, CKF_GENERATE)?;
+        if m.ty == CKM_DSA_PARAMETER_GEN {
+            return self.generate_domain_parameters(session, m, template);
+        }
         let kg = entry.keygen.ok_or(CKR_MECHANISM_INVALID)?;
         let mut implied = AttrMap::new();
         implied.set(CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY));
@@ -67,6 +70,26 @@ impl Library {
             }
         }
         attrs.set(CKA_VALUE, Attr::Bytes(value));
+        complete_new(&mut attrs, Origin::Generate, Some(m.ty))?;
+        self.add_object(session, attrs)
+    }
+
+    /// `C_GenerateKey` with CKM_DSA_PARAMETER_GEN: a CKO_DOMAIN_PARAMETERS object (CKK_DSA) with
+    /// new p, q, g of CKA_PRIME_BITS (required) and, if given, CKA_SUB_PRIME_BITS bits.
+    fn generate_domain_parameters(&self, session: &Session, m: &Mech, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
+        if !matches!(m.params, mech::Params::None) {
+            return err(CKR_MECHANISM_PARAM_INVALID);
+        }
+        let implied: AttrMap = [(CKA_CLASS, Attr::Ulong(CKO_DOMAIN_PARAMETERS)), (CKA_KEY_TYPE, Attr::Ulong(CKK_DSA))]
+            .into_iter()
+            .collect();
+        let mut attrs = policy::apply(template, &implied, Origin::Generate)?;
+        self.slot_defaults(session, template, &mut attrs);
+        let bits = attrs.ulong(CKA_PRIME_BITS).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+        let made = mech::dsa::generate_params(bits, attrs.ulong(CKA_SUB_PRIME_BITS))?;
+        for (t, v) in made.iter() {
+            attrs.set(t, v.clone());
+        }
         complete_new(&mut attrs, Origin::Generate, Some(m.ty))?;
         self.add_object(session, attrs)
     }
@@ -287,13 +310,7 @@ impl Library {
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         self.weak_gate(m.ty)?;
         let entry = mech_entry(m.ty, CKF_GENERATE_KEY_PAIR)?;
-        let kt = match m.ty {
-            CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
-            CKM_EC_KEY_PAIR_GEN => CKK_EC,
-            CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
-            CKM_EC_MONTGOMERY_KEY_PAIR_GEN => CKK_EC_MONTGOMERY,
-            _ => return err(CKR_MECHANISM_INVALID),
-        };
+        let kt = mech::pair_key_type(m.ty).ok_or(CKR_MECHANISM_INVALID)?;
         let implied = |class| -> AttrMap {
             [(CKA_CLASS, Attr::Ulong(class)), (CKA_KEY_TYPE, Attr::Ulong(kt))].into_iter().collect()
         };

@@ -3,6 +3,7 @@
 
 use super::{check, Failed, R};
 use aws_lc_sys as sys;
+use std::os::raw::c_int;
 use std::ptr::{self, NonNull};
 use zeroize::Zeroizing;
 
@@ -124,4 +125,42 @@ pub(super) fn gcd_is(g: &mut Bn, a: &Bn, b: &Bn, w: sys::BN_ULONG, ctx: &BnCtx) 
     check(unsafe { sys::BN_gcd(g.as_mut_ptr(), a.as_ptr(), b.as_ptr(), ctx.as_ptr()) })?;
     // SAFETY: a valid BIGNUM; non-mutating.
     Ok(unsafe { sys::BN_is_word(g.as_ptr(), w) } == 1)
+}
+
+impl Bn {
+    /// Compares magnitudes: `a < b` is `Less` (both non-negative here).
+    pub(super) fn cmp(&self, other: &Bn) -> std::cmp::Ordering {
+        // SAFETY: valid BIGNUMs; non-mutating.
+        unsafe { sys::BN_ucmp(self.as_ptr(), other.as_ptr()) }.cmp(&0)
+    }
+
+    pub(super) fn is_odd(&self) -> bool {
+        // SAFETY: a valid BIGNUM; non-mutating.
+        unsafe { sys::BN_is_odd(self.as_ptr()) == 1 }
+    }
+
+    /// Whether the value equals the small word `w`.
+    pub(super) fn is_word(&self, w: sys::BN_ULONG) -> bool {
+        // SAFETY: a valid BIGNUM; non-mutating.
+        unsafe { sys::BN_is_word(self.as_ptr(), w) == 1 }
+    }
+}
+
+/// out = a^e mod m, in constant time (the exponent may be secret; `m` must be odd).
+pub(super) fn mod_exp(out: &mut Bn, a: &Bn, e: &Bn, m: &Bn, ctx: &BnCtx) -> R<()> {
+    // SAFETY: valid BIGNUMs and context, `out` exclusively ours and distinct from the inputs; a
+    // null Montgomery context asks the function to build its own.
+    check(unsafe {
+        sys::BN_mod_exp_mont_consttime(out.as_mut_ptr(), a.as_ptr(), e.as_ptr(), m.as_ptr(), ctx.as_ptr(), ptr::null())
+    })
+}
+
+/// Whether `n` is probably prime: trial division, then `rounds` Miller-Rabin rounds (each one
+/// modular exponentiation: the caller bounds the size, so the work is bounded). An adversarial
+/// composite passes `rounds` rounds with probability at most 4^-rounds.
+pub(super) fn probably_prime(n: &Bn, rounds: c_int, ctx: &BnCtx) -> R<bool> {
+    let mut yes = 0;
+    // SAFETY: valid BIGNUM and context; `yes` is a live int; a null callback is allowed.
+    check(unsafe { sys::BN_primality_test(&mut yes, n.as_ptr(), rounds, ctx.as_ptr(), 1, ptr::null_mut()) })?;
+    Ok(yes == 1)
 }

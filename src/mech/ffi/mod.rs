@@ -8,22 +8,27 @@
 //!   labels on every key size;
 //! * ECDSA over a digest of any length (truncated to the group order as FIPS 186 / SEC 1 say),
 //!   ECDH on every supported curve including secp256k1;
-//! * Ed25519ctx and Ed25519ph (RFC 8032 §5.1: a context, and a SHA-512 prehash).
+//! * Ed25519ctx and Ed25519ph (RFC 8032 §5.1: a context, and a SHA-512 prehash);
+//! * DSA (FIPS 186) and Diffie-Hellman (PKCS #3), which aws-lc-rs does not expose at all.
 //!
-//! This is the only `unsafe` in `mech` (rsa, ec, eddsa, rsa_aes and pkcs8 `forbid` it). Every
+//! This is the only `unsafe` in `mech` (rsa, ec, eddsa, dsa, dh, rsa_aes and pkcs8 `forbid` it). Every
 //! block carries its `SAFETY:` argument; the types below own their engine objects and free them
 //! on drop. Functions report failure as [`Failed`]; callers pick the CK_RV that fits.
 //!
-//! `bn` holds the big-number plumbing, `rsa`, `ec` and `ed25519` the algorithms; this file the
+//! `bn` holds the big-number plumbing, `rsa`, `ec`, `ed25519`, `dsa` and `dh` the algorithms; this file the
 //! error type and the digests they share.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod bn;
+mod dh;
+mod dsa;
 mod ec;
 mod ed25519;
 mod rsa;
 
+pub use dh::Dh;
+pub use dsa::{Dsa, DsaParts};
 pub use ec::{Ec, NID_P256, NID_P384, NID_P521, NID_SECP256K1};
 pub use ed25519::{ed25519ctx_sign, ed25519ctx_verify, ed25519ph_sign_digest, ed25519ph_verify_digest};
 pub use rsa::{Pad, Rsa};

@@ -1,0 +1,163 @@
+//! Diffie-Hellman (PKCS #3) through aws-lc's DH_* API: keys from a prime p, a base g and a
+//! private value x or public value y, key generation, and the shared secret.
+//!
+//! aws-lc refuses even or oversized p (over 10000 bits) and g outside (0, p) before computing;
+//! the peer's value must satisfy 1 < y < p - 1 and the result must not be 1 or p - 1
+//! (SP 800-56A 5.7.1.1), so a hostile public value yields an error, never a secret.
+
+use super::bn::{bn_bytes, mod_exp, probably_prime, Bn, BnCtx};
+use super::{check, Failed, R};
+use aws_lc_sys as sys;
+use std::ptr::{self, NonNull};
+use zeroize::Zeroizing;
+
+/// Miller-Rabin rounds for a caller's prime before a key is generated on it: p may be 8192
+/// bits, where each round is one full exponentiation, so this stays well below aws-lc's 64
+/// validation rounds (an adversarial composite passes with probability at most 2^-32; nothing
+/// secret depends on that beyond the caller's own choice of group).
+const DH_PRIME_ROUNDS: i32 = 16;
+
+/// A DH key: p, g, the public value y, and x for private keys.
+pub struct Dh {
+    dh: NonNull<sys::DH>,
+    private: bool,
+    /// Byte length of p (of y and of the shared secret).
+    p_len: usize,
+}
+
+// SAFETY: after construction only DH_compute_key_padded and getters are called. The former takes
+// a `DH *` but mutates only the Montgomery context it caches, under the object's own lock
+// (BN_MONT_CTX_set_locked), as aws-lc's dh.h documents for concurrent use; construction happens
+// before the value is shared.
+unsafe impl Send for Dh {}
+// SAFETY: see `Send` above.
+unsafe impl Sync for Dh {}
+
+impl Drop for Dh {
+    fn drop(&mut self) {
+        // SAFETY: we own the key and free it once (aws-lc wipes the private value).
+        unsafe { sys::DH_free(self.dh.as_ptr()) }
+    }
+}
+
+impl Dh {
+    /// A fresh object holding p and g (checked: p odd, 1 < g < p - 1).
+    fn with_group(p: &[u8], g: &[u8]) -> R<Dh> {
+        let (pb, gb) = (Bn::from_be(p)?, Bn::from_be(g)?);
+        let mut pm1 = Bn::new()?;
+        super::bn::copy_minus(&mut pm1, &pb, 1)?;
+        if !pb.is_odd() || gb.is_word(0) || gb.is_word(1) || gb.cmp(&pm1) != std::cmp::Ordering::Less {
+            return Err(Failed);
+        }
+        // SAFETY: no preconditions; a new DH we then own, or null.
+        let dh = NonNull::new(unsafe { sys::DH_new() }).ok_or(Failed)?;
+        // Owned from here, so freed on every early return.
+        let mut key = Dh { dh, private: false, p_len: 0 };
+        // SAFETY: exclusively ours; set0 takes ownership of the non-null p and g (q stays unset).
+        check(unsafe { sys::DH_set0_pqg(dh.as_ptr(), pb.into_raw(), ptr::null_mut(), gb.into_raw()) })?;
+        // SAFETY: a valid DH with p set.
+        key.p_len = unsafe { sys::DH_size(dh.as_ptr()) } as usize;
+        Ok(key)
+    }
+
+    /// A public key (1 < y < p - 1).
+    pub fn new_public(p: &[u8], g: &[u8], y: &[u8]) -> R<Dh> {
+        let key = Self::with_group(p, g)?;
+        let yb = Bn::from_be(y)?;
+        key.check_public(&yb)?;
+        // SAFETY: exclusively ours (not shared yet); set0 takes ownership of `y`; a null private
+        // value is allowed.
+        check(unsafe { sys::DH_set0_key(key.dh.as_ptr(), yb.into_raw(), ptr::null_mut()) })?;
+        Ok(key)
+    }
+
+    /// A private key from x (0 < x < p - 1); y = g^x mod p is computed.
+    pub fn new_private(p: &[u8], g: &[u8], x: &[u8]) -> R<Dh> {
+        let mut key = Self::with_group(p, g)?;
+        let (pb, gb, xb) = (Bn::from_be(p)?, Bn::from_be(g)?, Bn::from_be(x)?);
+        let mut pm1 = Bn::new()?;
+        super::bn::copy_minus(&mut pm1, &pb, 1)?;
+        if xb.is_word(0) || xb.cmp(&pm1) != std::cmp::Ordering::Less {
+            return Err(Failed);
+        }
+        let mut y = Bn::new()?;
+        mod_exp(&mut y, &gb, &xb, &pb, &BnCtx::new()?)?;
+        // SAFETY: exclusively ours; set0 takes ownership of both non-null BIGNUMs.
+        check(unsafe { sys::DH_set0_key(key.dh.as_ptr(), y.into_raw(), xb.into_raw()) })?;
+        key.private = true;
+        Ok(key)
+    }
+
+    /// Whether p is probably prime (trial division and [`DH_PRIME_ROUNDS`] Miller-Rabin rounds).
+    pub fn prime_plausible(p: &[u8]) -> R<bool> {
+        probably_prime(&Bn::from_be(p)?, DH_PRIME_ROUNDS, &BnCtx::new()?)
+    }
+
+    /// A new key pair on (p, g); with `value_bits`, x < 2^value_bits (PKCS #3's private-value
+    /// length), else x < (p - 1) / 2.
+    pub fn generate(p: &[u8], g: &[u8], value_bits: Option<u32>) -> R<Dh> {
+        let mut key = Self::with_group(p, g)?;
+        if let Some(bits) = value_bits {
+            // SAFETY: exclusively ours.
+            check(unsafe { sys::DH_set_length(key.dh.as_ptr(), bits) })?;
+        }
+        // SAFETY: exclusively ours; the function checks p and g first.
+        check(unsafe { sys::DH_generate_key(key.dh.as_ptr()) })?;
+        key.private = true;
+        Ok(key)
+    }
+
+    fn check_public(&self, y: &Bn) -> R<()> {
+        let mut flags = 0;
+        // SAFETY: valid DH and BIGNUM, live int; const. Without q only the range 1 < y < p - 1
+        // is checked (one comparison each).
+        check(unsafe { sys::DH_check_pub_key(self.dh.as_ptr(), y.as_ptr(), &mut flags) })?;
+        if flags != 0 {
+            return Err(Failed);
+        }
+        Ok(())
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.private
+    }
+
+    /// Byte length of p.
+    pub fn p_len(&self) -> usize {
+        self.p_len
+    }
+
+    /// p, g and y, minimal big-endian.
+    pub fn parts(&self) -> R<[Zeroizing<Vec<u8>>; 3]> {
+        let (mut p, mut q, mut g) = (ptr::null(), ptr::null(), ptr::null());
+        // SAFETY: a valid DH; borrowed values, copied while the key lives.
+        unsafe { sys::DH_get0_pqg(self.dh.as_ptr(), &mut p, &mut q, &mut g) };
+        // SAFETY: as above.
+        let y = unsafe { sys::DH_get0_pub_key(self.dh.as_ptr()) };
+        Ok([bn_bytes(p)?, bn_bytes(g)?, bn_bytes(y)?])
+    }
+
+    /// The private value x, minimal big-endian (fails for public keys).
+    pub fn x(&self) -> R<Zeroizing<Vec<u8>>> {
+        // SAFETY: a valid DH; the getter borrows (null for public keys, refused by bn_bytes).
+        bn_bytes(unsafe { sys::DH_get0_priv_key(self.dh.as_ptr()) })
+    }
+
+    /// The shared secret y_peer^x mod p, left-padded to p's length (PKCS #3 §8.2). Fails for a
+    /// peer value outside 1 < y < p - 1 (or a degenerate result).
+    pub fn agree(&self, peer: &[u8]) -> R<Zeroizing<Vec<u8>>> {
+        if !self.private || peer.len() > self.p_len + 1 {
+            return Err(Failed);
+        }
+        let y = Bn::from_be(peer)?;
+        let mut out = Zeroizing::new(vec![0u8; self.p_len]);
+        // SAFETY: valid DH with a private value and a valid BIGNUM; `out` holds DH_size bytes,
+        // what the function writes. It mutates only its cached Montgomery context, under lock
+        // (see the `Sync` argument above). Returns the length written, or -1.
+        let n = unsafe { sys::DH_compute_key_padded(out.as_mut_ptr(), y.as_ptr(), self.dh.as_ptr()) };
+        if n < 0 || n as usize != out.len() {
+            check(0)?;
+        }
+        Ok(out)
+    }
+}
