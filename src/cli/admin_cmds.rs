@@ -289,7 +289,7 @@ pub fn ppmk(tool: &str, a: &[String]) -> AdminResult<()> {
 const GENERATEKEY_USAGE: &str = "usage: generatekey --generate [--batch] [-m N] APP NAME=VALUE ...\n  \
 APP: simple, pkcs11, custom, ... (pkcs11 keys get a derived ident and are PKCS#11 token objects)\n  \
 type=RSA|EC|AES|DES3|HMACSHA1|HMACSHA224|HMACSHA256|HMACSHA384|HMACSHA512\n  \
-size=BITS  curve=NISTP256|NISTP384|NISTP521  pubexp=  (empty: 65537)\n  \
+size=BITS  curve=NISTP256|NISTP384|NISTP521|SECP256k1  pubexp=  (empty: 65537)\n  \
 protect=module|token|softcard  cardset=NAME  softcard=NAME\n  \
 ident=ID (digits, lowercase, '-')  plainname=LABEL  nvram=no  recovery=yes|no\n  \
 e.g. generatekey --generate simple type=RSA size=2048 protect=module ident=contosokey plainname=contosokey nvram=no pubexp=";

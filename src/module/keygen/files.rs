@@ -62,6 +62,8 @@ pub fn list_keys(store: &Store, km: Option<&SecretKey32>) -> AdminResult<Vec<Key
         let Ok((protection, owner)) = stored::peek_file(&raw) else { continue };
         let attrs = match (protection, km) {
             (Protection::Module, Some(k)) => stored::open_file(&name, &raw, k).ok(),
+            // A token key's public view (label, type), when its file has one.
+            (Protection::Token, Some(k)) => stored::open_view(&name, &raw, k).ok(),
             _ => None,
         };
         let label = attrs.as_ref().and_then(|a| a.bytes(CKA_LABEL)).map(|b| String::from_utf8_lossy(b).into_owned());

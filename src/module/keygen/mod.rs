@@ -106,7 +106,7 @@ pub fn generate(store: &Store, p: &KeyParams, ui: &mut dyn Interaction) -> Admin
     let private_obj = prot.prot == Protection::Token;
     let naming = Naming { app: &p.app, file: &file, ident: &ident, label: &label, private_obj, protection: &prot.desc };
     let (private, public) = build_objects(p, mat, &naming, &pub_file, &acl, &public_acl)?;
-    let private_blob = stored::seal_file(&file, prot.prot, &prot.owner, &prot.key, &private)?;
+    let private_blob = seal_private(&file, &prot, &op.km, &private)?;
     let public_blob = match &public {
         Some(pubm) => Some(stored::seal_file(&pub_file, Protection::Module, &prot.owner, &op.km, pubm)?),
         None => None,
@@ -139,6 +139,29 @@ pub fn generate(store: &Store, p: &KeyParams, ui: &mut dyn Interaction) -> Admin
         token_name: prot.token_name,
         files,
         recovery,
+    })
+}
+
+/// Seals a key's private/secret object. A token key also carries its public view (label, id,
+/// type; no key material) under KM, as nShield keeps a key's name readable in its key blob, so
+/// `nfkminfo -l` names it without the token; the token layer hides it from sessions that are not
+/// logged in (CKA_PRIVATE).
+fn seal_private(
+    file: &str,
+    prot: &protector::Protector,
+    km: &crate::object::envelope::SecretKey32,
+    private: &crate::object::attr::AttrMap,
+) -> AdminResult<Vec<u8>> {
+    Ok(match prot.prot {
+        Protection::Module => stored::seal_file(file, prot.prot, &prot.owner, &prot.key, private)?,
+        Protection::Token => stored::seal_file_with_view(
+            file,
+            &prot.owner,
+            &prot.key,
+            km,
+            private,
+            &crate::object::policy::public_view(private),
+        )?,
     })
 }
 
