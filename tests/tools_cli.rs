@@ -114,3 +114,294 @@ fn token_key_names_show_without_the_token() {
     let ct = s.encrypt(&Mechanism::AesEcb, k[0], &[7u8; 16]).unwrap();
     assert_eq!(s.decrypt(&Mechanism::AesEcb, k[0], &ct).unwrap(), vec![7u8; 16]);
 }
+
+/// Runs a program (openssl) that must succeed; its stdout.
+fn sh(program: &str, args: &[&str]) -> Vec<u8> {
+    let o = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}); these tests need openssl"));
+    assert!(o.status.success(), "{program} {args:?}:\n{}", text(&o.stderr));
+    o.stdout
+}
+
+fn ps(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The value after `name` on the first output line that has it: `ident usab12...`.
+fn word_after(out: &str, name: &str) -> String {
+    let mut words = out.split_whitespace().skip_while(|w| *w != name);
+    words.nth(1).unwrap_or_else(|| panic!("no {name} in {out}")).to_string()
+}
+
+/// Keys made by openssl (an independent producer) in the three PEM encodings generatekey reads;
+/// the imported keys must give openssl's public keys and make signatures openssl verifies.
+#[test]
+fn import_reads_pem_keys_and_marks_them_imported() {
+    let env = Env::new();
+    env.world("1/1", true, &["acs"]);
+    env.ok("ppmk", "--new alpha", &["alpha-pass"]);
+    let w = |n: &str| env.w(n);
+    sh("openssl", &["genrsa", "-traditional", "-out", ps(&w("rsa.pem")), "2048"]);
+    sh("openssl", &["ecparam", "-name", "secp256k1", "-genkey", "-noout", "-out", ps(&w("k1.pem"))]);
+    sh("openssl", &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", ps(&w("p384.pem"))]);
+    sh("openssl", &["genrsa", "-aes256", "-passout", "pass:secret", "-out", ps(&w("enc.pem")), "2048"]);
+    sh("openssl", &["genpkey", "-algorithm", "ED25519", "-out", ps(&w("ed.pem"))]);
+    assert!(std::fs::read_to_string(w("rsa.pem")).unwrap().contains("BEGIN RSA PRIVATE KEY"));
+    assert!(std::fs::read_to_string(w("k1.pem")).unwrap().contains("BEGIN EC PRIVATE KEY"));
+    assert!(std::fs::read_to_string(w("p384.pem")).unwrap().contains("BEGIN PRIVATE KEY"));
+    for f in ["rsa", "k1", "p384"] {
+        let der = sh("openssl", &["pkey", "-in", ps(&w(&format!("{f}.pem"))), "-pubout", "-outform", "DER"]);
+        std::fs::write(w(&format!("{f}.spki")), der).unwrap();
+    }
+    // Refusals first: one line each, nothing written.
+    let before = env.snapshot();
+    let refusals = [
+        ("--import simple type=RSA ident=x", "pemreadfile"),
+        ("--import simple type=RSA ident=x pemreadfile=enc.pem", "encrypted"),
+        ("--import simple type=EC ident=x pemreadfile=rsa.pem", "holds an RSA key"),
+        ("--import simple type=RSA size=4096 ident=x pemreadfile=rsa.pem", "size= is taken"),
+        ("--import simple type=EC ident=x pemreadfile=ed.pem", "RSA and EC"),
+        ("--import simple type=RSA ident=x pemreadfile=rsa.spki", "not PEM"),
+        ("--import simple type=RSA ident=x pemreadfile=missing.pem", "cannot read"),
+        ("--generate simple type=RSA ident=x pemreadfile=rsa.pem", "belongs to --import"),
+        ("--import --generate simple type=RSA ident=x pemreadfile=rsa.pem", "more than one action"),
+    ];
+    for (args, expect) in refusals {
+        let e = env.fails("generatekey", args, &[]);
+        assert!(e.contains(expect), "{args}: {e}");
+        assert_eq!(before, env.snapshot(), "{args} changed something");
+    }
+    std::fs::write(w("big.pem"), vec![b'A'; 70_000]).unwrap();
+    let before = env.snapshot();
+    let e = env.fails("generatekey", "--import simple type=RSA ident=x pemreadfile=big.pem", &[]);
+    assert!(e.contains("larger than"), "{e}");
+    assert_eq!(before, env.snapshot());
+    // A wrong passphrase counts against the softcard (its try counter), and writes no key.
+    let e = env.fails(
+        "generatekey",
+        "--import simple type=EC protect=softcard softcard=alpha ident=k1 pemreadfile=k1.pem",
+        &["wrong-pass"],
+    );
+    assert!(e.contains("wrong passphrase"), "{e}");
+    assert!(!env.local("key_simple_k1").exists());
+
+    let out = env.ok("generatekey", "--import simple type=RSA ident=imprsa plainname=imprsa pemreadfile=rsa.pem", &[]);
+    assert!(out.contains("Key successfully imported.") && out.contains("RSA 2048"), "{out}");
+    let out = env.ok(
+        "generatekey",
+        "--import simple type=EC protect=softcard softcard=alpha ident=impk1 plainname=impk1 pemreadfile=k1.pem",
+        &["alpha-pass"],
+    );
+    assert!(out.contains("SECP256k1"), "{out}");
+    env.ok("generatekey", "--import pkcs11 type=EC plainname=imp384 pemreadfile=p384.pem", &[]);
+    env.ok("generatekey", "--generate simple type=RSA ident=genrsa plainname=genrsa", &[]);
+    let again = env.fails("generatekey", "--import simple type=RSA ident=imprsa pemreadfile=rsa.pem", &[]);
+    assert!(again.contains("already exists"), "{again}");
+    // The tools say where the keys came from; a generated key is the control.
+    assert!(env.ok("nfkminfo", "-k simple imprsa", &[]).contains("imported"));
+    assert!(env.ok("nfkminfo", "-k simple impk1", &[]).contains("imported"), "read without the passphrase");
+    assert!(env.ok("nfkminfo", "-k simple genrsa", &[]).contains("generated in the module"));
+    assert!(env.ok("aclprint", "simple imprsa", &[]).contains("origin: imported"));
+    assert!(
+        env.local("key_simple_imprsa").exists() && env.kmdata().join("emu/recovery/key_simple_imprsa.json").exists()
+    );
+
+    let m = common::Module::load_at(env.dir);
+    let tmp = m.dir.path().to_path_buf();
+    let s = m.p11.open_ro_session(common::module_slot()).unwrap();
+    let find = |s: &cryptoki::session::Session, c: ObjectClass, l: &str| {
+        let mut t = label(l);
+        t.push(Attribute::Class(c));
+        s.find_objects(&t).unwrap()[0]
+    };
+    let flags = [
+        AttributeType::Local,
+        AttributeType::AlwaysSensitive,
+        AttributeType::NeverExtractable,
+        AttributeType::Sensitive,
+        AttributeType::Extractable,
+    ];
+    let flags_of = |s: &cryptoki::session::Session, k| s.get_attributes(k, &flags).unwrap();
+    let imported = vec![
+        Attribute::Local(false),
+        Attribute::AlwaysSensitive(false),
+        Attribute::NeverExtractable(false),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+    ];
+    let generated = vec![
+        Attribute::Local(true),
+        Attribute::AlwaysSensitive(true),
+        Attribute::NeverExtractable(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+    ];
+    assert_eq!(flags_of(&s, find(&s, ObjectClass::PRIVATE_KEY, "imprsa")), imported);
+    assert_eq!(flags_of(&s, find(&s, ObjectClass::PRIVATE_KEY, "imp384")), imported);
+    assert_eq!(flags_of(&s, find(&s, ObjectClass::PRIVATE_KEY, "genrsa")), generated);
+    // The value stays sealed: a sensitive component is not readable.
+    let sk = find(&s, ObjectClass::PRIVATE_KEY, "imprsa");
+    // (cryptoki leaves out what C_GetAttributeValue reports CKR_ATTRIBUTE_SENSITIVE for.)
+    let got = s.get_attributes(sk, &[AttributeType::PrivateExponent, AttributeType::Prime1]);
+    assert!(got.as_ref().map_or(true, Vec::is_empty), "{got:?}");
+
+    // openssl's public keys, and signatures openssl verifies.
+    let check = |s: &cryptoki::session::Session, l: &str, spki: &str, mech: Mechanism, ec: bool| {
+        let pk = find(s, ObjectClass::PUBLIC_KEY, l);
+        let info = match s.get_attributes(pk, &[AttributeType::PublicKeyInfo]).unwrap().remove(0) {
+            Attribute::PublicKeyInfo(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let want = std::fs::read(tmp.join("work").join(spki)).unwrap();
+        assert_eq!(info, want, "{l}: the imported key's public half is openssl's");
+        let sig = s.sign(&mech, find(s, ObjectClass::PRIVATE_KEY, l), b"imported").unwrap();
+        let sig = if ec { raw_to_der(&sig) } else { sig };
+        std::fs::write(tmp.join("msg"), b"imported").unwrap();
+        std::fs::write(tmp.join("sig"), &sig).unwrap();
+        let pubpem = tmp.join("work").join(spki);
+        sh(
+            "openssl",
+            &[
+                "dgst",
+                if l == "imp384" { "-sha384" } else { "-sha256" },
+                "-keyform",
+                "DER",
+                "-verify",
+                ps(&pubpem),
+                "-signature",
+                ps(&tmp.join("sig")),
+                ps(&tmp.join("msg")),
+            ],
+        );
+    };
+    check(&s, "imprsa", "rsa.spki", Mechanism::Sha256RsaPkcs, false);
+    check(&s, "imp384", "p384.spki", Mechanism::EcdsaSha384, true);
+    let slot = m
+        .p11
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|sl| m.p11.get_token_info(*sl).map(|t| t.label() == "alpha").unwrap_or(false))
+        .unwrap();
+    let s = m.p11.open_ro_session(slot).unwrap();
+    s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new("alpha-pass".into()))).unwrap();
+    assert_eq!(flags_of(&s, find(&s, ObjectClass::PRIVATE_KEY, "impk1")), imported);
+    check(&s, "impk1", "k1.spki", Mechanism::EcdsaSha256, true);
+}
+
+/// PKCS#11's raw r||s ECDSA signature as the DER SEQUENCE openssl verifies.
+fn raw_to_der(sig: &[u8]) -> Vec<u8> {
+    let int = |b: &[u8]| {
+        let b: Vec<u8> = b.iter().copied().skip_while(|x| *x == 0).collect();
+        let mut v = if b.first().is_some_and(|x| x & 0x80 != 0) { vec![0] } else { vec![] };
+        v.extend(b);
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let (r, s) = sig.split_at(sig.len() / 2);
+    let body: Vec<u8> = [int(r), int(s)].concat();
+    let mut out = vec![0x30];
+    if body.len() > 127 {
+        out.push(0x81);
+    }
+    out.push(body.len() as u8);
+    out.extend(body);
+    out
+}
+
+#[test]
+fn retarget_makes_the_same_key_under_another_name() {
+    let env = Env::new();
+    env.world("1/1", true, &["acs"]);
+    env.ppmk_alpha();
+    env.ok("generatekey", SEED_GENERATEKEY, &[]);
+    let out = env.ok(
+        "generatekey",
+        "--generate pkcs11 type=AES size=128 protect=softcard softcard=alpha plainname=p11aes",
+        &["alpha-pass"],
+    );
+    let p11_ident = word_after(&out, "ident");
+    let acl_before = env.ok("aclprint", "simple contosokey", &[]);
+
+    let e = env.fails(
+        "generatekey",
+        &format!("--retarget simple ident=c2 from-application=pkcs11 from-ident={p11_ident}"),
+        &["bad-pass"],
+    );
+    assert!(e.contains("wrong passphrase"), "{e}");
+    assert!(!env.local("key_simple_c2").exists(), "a wrong passphrase writes no key");
+    let before = env.snapshot();
+    let refusals: [(String, &[&str], &str); 4] = [
+        ("--retarget custom ident=c from-application=simple from-ident=nokey".into(), &[], "there is no key"),
+        ("--retarget simple ident=contosokey from-application=simple from-ident=contosokey".into(), &[], "same key"),
+        ("--retarget custom ident=c from-application=simple".into(), &[], "from-ident="),
+        ("--retarget custom ident=c from-application=simple from-ident=contosokey size=4".into(), &[], "size="),
+    ];
+    for (args, pass, expect) in &refusals {
+        let e = env.fails("generatekey", args, pass);
+        assert!(e.contains(expect), "{args}: {e}");
+        assert_eq!(before, env.snapshot(), "{args} changed something");
+    }
+    env.ok("generatekey", "--retarget custom ident=copy from-application=simple from-ident=contosokey", &[]);
+    assert!(env.local("key_custom_copy").exists() && env.local("key_custom_copy_pub").exists());
+    assert!(env.kmdata().join("emu/recovery/key_custom_copy.json").exists(), "recoverable like its source");
+    let acl_after = env.ok("aclprint", "custom copy", &[]);
+    let body = |a: &str| a.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&acl_before), body(&acl_after), "the same ACL");
+    let out = env.ok(
+        "generatekey",
+        &format!("--retarget simple ident=fromp11 plainname=retargeted from-application=pkcs11 from-ident={p11_ident}"),
+        &["alpha-pass"],
+    );
+    assert!(out.contains("softcard:"), "{out}");
+    // The target exists now: refused, nothing changes.
+    let before = env.snapshot();
+    let e = env.fails("generatekey", "--retarget custom ident=copy from-application=simple from-ident=contosokey", &[]);
+    assert!(e.contains("already exists"), "{e}");
+    assert_eq!(before, env.snapshot());
+    assert!(env.ok("nfkminfo", "-l", &[]).contains("`retargeted'"));
+
+    // Through the library: the copies are the same keys.
+    let m = common::Module::load_at(env.dir);
+    let s = m.p11.open_ro_session(common::module_slot()).unwrap();
+    let find = |s: &cryptoki::session::Session, c: ObjectClass, l: &str| {
+        let mut t = label(l);
+        t.push(Attribute::Class(c));
+        s.find_objects(&t).unwrap()
+    };
+    let sks = find(&s, ObjectClass::PRIVATE_KEY, "contosokey");
+    assert_eq!(sks.len(), 2, "the key and its retargeted copy");
+    let pk = find(&s, ObjectClass::PUBLIC_KEY, "contosokey")[0];
+    for sk in sks {
+        let sig = s.sign(&Mechanism::Sha256RsaPkcs, sk, b"retarget").unwrap();
+        s.verify(&Mechanism::Sha256RsaPkcs, pk, b"retarget", &sig).unwrap();
+    }
+    let slot = m
+        .p11
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|sl| m.p11.get_token_info(*sl).map(|t| t.label() == "alpha").unwrap_or(false))
+        .unwrap();
+    let s = m.p11.open_ro_session(slot).unwrap();
+    s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new("alpha-pass".into()))).unwrap();
+    let (a, b) = (find(&s, ObjectClass::SECRET_KEY, "p11aes")[0], find(&s, ObjectClass::SECRET_KEY, "retargeted")[0]);
+    let ct = s.encrypt(&Mechanism::AesEcb, a, &[5u8; 16]).unwrap();
+    assert_eq!(s.decrypt(&Mechanism::AesEcb, b, &ct).unwrap(), vec![5u8; 16]);
+    let flags = [AttributeType::Local, AttributeType::NeverExtractable, AttributeType::Sensitive];
+    assert_eq!(s.get_attributes(a, &flags).unwrap(), s.get_attributes(b, &flags).unwrap(), "the same history");
+}
+
+trait Alpha {
+    fn ppmk_alpha(&self);
+}
+
+impl Alpha for Env {
+    fn ppmk_alpha(&self) {
+        self.ok("ppmk", "--new alpha", &["alpha-pass"]);
+    }
+}

@@ -18,6 +18,7 @@ mod admin_cmds;
 mod args;
 mod byok_cmds;
 mod info;
+mod keygen_cmds;
 mod keyvault;
 mod nfast_home;
 mod preload;
@@ -134,7 +135,7 @@ fn run(tool: &str, args: &[String]) -> AdminResult<()> {
         "new-world" => admin_cmds::new_world(tool, args),
         "createocs" => admin_cmds::createocs(tool, args),
         "ppmk" => admin_cmds::ppmk(tool, args),
-        "generatekey" => admin_cmds::generatekey(tool, args),
+        "generatekey" => keygen_cmds::generatekey(tool, args),
         "add-module" => admin_cmds::add_module(tool, args),
         "install-links" => nfast_home::install_links(tool, args),
         "preload" => preload::preload(tool, args),

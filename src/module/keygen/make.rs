@@ -42,7 +42,7 @@ pub(super) fn make(p: &KeyParams) -> AdminResult<Material> {
 
 /// A key pair from its private components as the mechanism gives them: the public half is the
 /// attributes `public_types` of them, and both get the SubjectPublicKeyInfo.
-fn pair(
+pub(super) fn pair(
     mut private: AttrMap,
     kt: CK_KEY_TYPE,
     public_types: &[CK_ATTRIBUTE_TYPE],
@@ -111,6 +111,9 @@ pub(super) struct Naming<'a> {
     pub private_obj: bool,
     /// CKA_SHSM_PROTECTION.
     pub protection: &'a str,
+    /// `Generate` for keys made here, `Create` for imported ones (not local, not
+    /// always-sensitive, not never-extractable).
+    pub origin: Origin,
 }
 
 impl Naming<'_> {
@@ -132,11 +135,21 @@ impl Naming<'_> {
         let implied: AttrMap = [(CKA_CLASS, Attr::Ulong(class)), (CKA_KEY_TYPE, Attr::Ulong(kt))].into_iter().collect();
         t.set(CKA_LABEL, Attr::bytes(self.label.as_bytes().to_vec()));
         t.set(CKA_ID, Attr::bytes(self.ident.as_bytes().to_vec()));
-        let mut m = policy::apply(&t, &implied, Origin::Generate).map_err(internal)?;
+        if self.origin == Origin::Create {
+            // A created object's template carries its material (and nothing computed: the
+            // public key info, a private EC key's point, the modulus size are set after).
+            t.remove(CKA_MODULUS_BITS);
+            let computed =
+                |k: CK_ATTRIBUTE_TYPE| k == CKA_PUBLIC_KEY_INFO || (k == CKA_EC_POINT && class == CKO_PRIVATE_KEY);
+            for (k, v) in components.iter().filter(|(k, _)| !computed(*k)) {
+                t.set(k, v.clone());
+            }
+        }
+        let mut m = policy::apply(&t, &implied, self.origin).map_err(internal)?;
         for (k, v) in components.iter() {
             m.set(k, v.clone());
         }
-        complete_new(&mut m, Origin::Generate, Some(mech)).map_err(internal)?;
+        complete_new(&mut m, self.origin, Some(mech)).map_err(internal)?;
         m.set(CKA_NFKM_APPNAME, Attr::bytes(self.app.as_bytes().to_vec()));
         m.set(CKA_NFKM_ID, Attr::bytes(self.ident.as_bytes().to_vec()));
         m.set(CKA_NFKM_HASH, Attr::bytes(key_hash(file)));
