@@ -405,3 +405,92 @@ impl Alpha for Env {
         self.ok("ppmk", "--new alpha", &["alpha-pass"]);
     }
 }
+
+/// `ckinfo` and `cklist` are PKCS#11 clients of the built library (loaded by dlopen); key
+/// material never appears in what they print, even for a key whose attributes would reveal it.
+#[test]
+fn ckinfo_and_cklist_are_pkcs11_clients_that_print_no_key_material() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ppmk_alpha();
+    env.ok("generatekey", SEED_GENERATEKEY, &[]);
+    env.ok(
+        "generatekey",
+        "--generate simple type=AES protect=softcard softcard=alpha ident=sk plainname=soft-aes",
+        &["alpha-pass"],
+    );
+    // Through the library: a readable (non-sensitive, extractable) private AES key of a known value.
+    let value: Vec<u8> = (0x10u8..0x30).collect();
+    let so = env.dir.path().join("lib-ck.so");
+    std::fs::copy(common::built_module(), &so).unwrap();
+    {
+        let p11 = common::init_at(&so, &env.kmdata());
+        let slot = p11
+            .get_slots_with_initialized_token()
+            .unwrap()
+            .into_iter()
+            .find(|sl| p11.get_token_info(*sl).map(|t| t.label() == "alpha").unwrap_or(false))
+            .unwrap();
+        let s = p11.open_rw_session(slot).unwrap();
+        s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new("alpha-pass".into()))).unwrap();
+        let k = s
+            .create_object(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(cryptoki::object::KeyType::AES),
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(false),
+                Attribute::Extractable(true),
+                Attribute::Label(b"readable-aes".to_vec()),
+                Attribute::Value(value.clone()),
+            ])
+            .unwrap();
+        // Control: the library itself does reveal this value to a logged-in caller.
+        assert_eq!(s.get_attributes(k, &[AttributeType::Value]).unwrap(), vec![Attribute::Value(value.clone())]);
+    }
+    let lib = format!("--library={}", so.display());
+
+    let info = env.ok("ckinfo", &lib, &[]);
+    assert!(
+        info.contains("CK_INFO") && info.contains("\"alpha\"") && info.contains("\"loadshared accelerator\""),
+        "{info}"
+    );
+    assert!(info.contains("TOKEN_INITIALIZED") && info.contains("mechanisms ("), "{info}");
+    // Found without --library: next to the program (target/release/), as installed.
+    assert!(env.ok("ckinfo", "", &[]).contains("CK_INFO"));
+
+    // Without a PIN: public objects only.
+    let list = env.ok("cklist", &lib, &[]);
+    assert!(list.contains("\"contosokey\"") && list.contains("CKA_MODULUS "), "{list}");
+    assert!(!list.contains("readable-aes") && !list.contains("soft-aes"), "private objects before login: {list}");
+    // With the PIN (given, or asked for): the token's private objects, attributes, no values.
+    let list = env.ok("cklist", &format!("{lib} -p alpha-pass"), &[]);
+    let asked = env.ok("cklist", &format!("{lib} --login"), &["alpha-pass"]);
+    for l in [&list, &asked] {
+        assert!(l.contains("\"readable-aes\"") && l.contains("\"soft-aes\"") && l.contains("(logged in)"), "{l}");
+        assert!(l.contains("CKA_SENSITIVE FALSE") && l.contains("CKA_VALUE_LEN 32"), "{l}");
+        let hex_value = value.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert!(!l.to_ascii_lowercase().contains(&hex_value), "the key's value was printed: {l}");
+        assert!(!l.contains("CKA_VALUE "), "{l}");
+        assert!(!l.contains("CKA_PRIVATE_EXPONENT") && !l.contains("CKA_PRIME_1"), "{l}");
+    }
+    let before = env.snapshot();
+    for (args, expect) in [
+        (format!("{lib} -p wrong-pin-1"), "wrong PIN"),
+        (format!("{lib} -s 0x77"), "no token"),
+        ("--library=/nonexistent/libx.so".to_string(), "cannot load"),
+        (format!("{lib} -s zz"), "not a slot number"),
+    ] {
+        let e = env.fails("cklist", &args, &[]);
+        assert!(e.contains(expect), "{args}: {e}");
+    }
+    let e = env.fails("ckinfo", "--library=/nonexistent/libx.so", &[]);
+    assert!(e.contains("cannot load"), "{e}");
+    // (A wrong PIN counts against the softcard's tries; nothing else changes.)
+    let after = env.snapshot();
+    let changed: Vec<_> = after.iter().filter(|(k, v)| before.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
+    assert!(
+        changed.iter().all(|k| k.to_string_lossy().contains("counters") || k.to_string_lossy().contains("softcard_")),
+        "{changed:?}"
+    );
+}

@@ -17,6 +17,7 @@ macro_rules! out {
 mod admin_cmds;
 mod args;
 mod byok_cmds;
+mod ck;
 mod info;
 mod keygen_cmds;
 mod keyvault;
@@ -29,7 +30,7 @@ use shieldhsm::module::admin::{AdminError, AdminResult};
 use shieldhsm::module::store::{default_dir, Store};
 
 /// The tools, with a one-line description each.
-pub const TOOLS: [(&str, &str); 20] = [
+pub const TOOLS: [(&str, &str); 22] = [
     ("enquiry", "list the emulated modules: ESN, mode, firmware"),
     ("hsm-mode", "set a module's mode switch: hsm-mode -m 1 I|O"),
     ("new-world", "create a Security World (--initialize) or load it onto a module (-l)"),
@@ -39,6 +40,8 @@ pub const TOOLS: [(&str, &str); 20] = [
     ("nfkminfo", "show the world, modules, keys, card sets and softcards"),
     ("kmfile-dump", "dump a kmdata file (secrets redacted)"),
     ("aclprint", "print a key's ACL: aclprint <app> <ident>"),
+    ("ckinfo", "PKCS#11 client: the library's, slots' and tokens' information (loads libshieldhsm.so)"),
+    ("cklist", "PKCS#11 client: a token's objects and attributes, no key material: cklist [-p PIN]"),
     ("preload", "load a module key, then run a command: preload -m 1 -A APP -K IDENT COMMAND..."),
     ("byok-toolset", "emulated BYOK toolset download: byok-toolset --region EU (emulator only)"),
     ("verifykeypackage", "check the toolset's packages: verifykeypackage -k KEKPKG -w WORLDPKG"),
@@ -53,7 +56,7 @@ pub const TOOLS: [(&str, &str); 20] = [
 ];
 
 /// Names `install-links` creates (the tools above, plus names later issues will serve).
-pub const LINK_NAMES: [&str; 17] = [
+pub const LINK_NAMES: [&str; 19] = [
     "new-world",
     "generatekey",
     "nfkminfo",
@@ -71,6 +74,8 @@ pub const LINK_NAMES: [&str; 17] = [
     "byok-toolset",
     "byok-verify",
     "Add-AzureKeyVaultKey",
+    "ckinfo",
+    "cklist",
 ];
 
 pub fn main() -> i32 {
@@ -139,6 +144,8 @@ fn run(tool: &str, args: &[String]) -> AdminResult<()> {
         "add-module" => admin_cmds::add_module(tool, args),
         "install-links" => nfast_home::install_links(tool, args),
         "preload" => preload::preload(tool, args),
+        "ckinfo" => ck::ckinfo(tool, args),
+        "cklist" => ck::cklist(tool, args),
         "Add-AzureKeyVaultKey" => keyvault::add_azure_key_vault_key(tool, args),
         "nfkminfo" => info::nfkminfo(tool, args),
         "kmfile-dump" => info::kmfile_dump(tool, args),
