@@ -494,3 +494,117 @@ fn ckinfo_and_cklist_are_pkcs11_clients_that_print_no_key_material() {
         "{changed:?}"
     );
 }
+
+/// The card directory `new-world`/`createocs` used for a set (the default place), by set hash.
+fn cards_of(env: &Env, hash: &str) -> std::path::PathBuf {
+    env.kmdata().join("emu/cards").join(hash)
+}
+
+fn ocs_hash(env: &Env, name: &str) -> String {
+    let cs = env.ok("nfkminfo", "-c", &[]);
+    cs.lines()
+        .find(|l| l.ends_with(name))
+        .unwrap_or_else(|| panic!("{name}: {cs}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn rocs_moves_recoverable_keys_to_a_new_card_set() {
+    let env = Env::new();
+    env.world("2/3", true, &["p1", "p2", "p3"]);
+    env.ok("createocs", "-m1 -Q 1/1 -N lost", &["old-ocs"]);
+    env.ok("generatekey", "--generate simple type=RSA protect=token cardset=lost ident=rk recovery=yes", &["old-ocs"]);
+    env.ok("generatekey", "--generate simple type=AES protect=token cardset=lost ident=nr recovery=no", &["old-ocs"]);
+    let old_hash = ocs_hash(&env, "lost");
+    let old_cards = cards_of(&env, &old_hash);
+    assert!(env.ok("aclprint", "simple rk", &["old-ocs"]).contains(&old_hash));
+    let pub_before = std::fs::read(env.local("key_simple_rk_pub")).unwrap();
+
+    let before = env.snapshot();
+    let refusals: [(&str, &[&str], &str); 5] = [
+        ("-m1 -l lost -Q 1/2 -N newset", &["p1"], "no passphrase left"),
+        ("-m1 -l lost -Q 1/2 -N newset", &["p1", "wrong"], "wrong passphrase"),
+        ("-m1 -l nosuchset -Q 1/2 -N newset", &[], "no Operator Card Set"),
+        ("-m1 -l lost -Q 1/2 -N lost", &[], "already exists"),
+        ("-m1 -l lost -Q 3/2 -N newset", &[], "K > N"),
+    ];
+    for (args, pass, expect) in refusals {
+        let e = env.fails("rocs", args, pass);
+        assert!(e.contains(expect), "{args}: {e}");
+        assert_eq!(before, env.snapshot(), "rocs {args} changed something");
+    }
+    let out = env.ok("rocs", "-m1 -l lost -Q 1/2 -N newset", &["p1", "p2", "n1", "n2"]);
+    assert!(out.contains("Recovered keys (1):") && out.contains("key_simple_rk"), "{out}");
+    assert!(out.contains("Not recoverable") && out.contains("key_simple_nr"), "{out}");
+    let new_hash = ocs_hash(&env, "newset");
+    assert_ne!(new_hash, old_hash);
+
+    // The lost set's card no longer opens the recovered key; one card of the new set does.
+    let e = env.fails("aclprint", &format!("simple rk --card-dir={}", old_cards.display()), &["old-ocs"]);
+    assert!(e.contains("only 0 of its cards"), "{e}");
+    let acl = env.ok("aclprint", "simple rk", &["n1"]);
+    assert!(acl.contains(&format!("lt:{new_hash}")) || acl.contains(&new_hash), "{acl}");
+    assert!(!acl.contains(&old_hash), "the ACL follows the key to the new set: {acl}");
+    let names = env.ok("nfkminfo", "-k simple rk", &[]);
+    assert!(names.contains("recovery    Enabled"), "a new recovery blob: {names}");
+    // The same key: its public half is unchanged apart from its owner.
+    let pub_after = std::fs::read(env.local("key_simple_rk_pub")).unwrap();
+    assert_ne!(pub_before, pub_after);
+    assert!(env.ok("kmfile-dump", "key_simple_rk_pub", &[]).contains(&new_hash));
+    // The key without recovery stays with the lost set, whose card still opens it.
+    assert!(env.ok("aclprint", "simple nr", &["old-ocs"]).contains(&old_hash));
+    // Recovering again from the new set works too (the new blob opens).
+    env.ok("rocs", "-m1 -l newset -Q 1/1 -N third", &["p1", "p2", "t1"]);
+    assert!(env.ok("aclprint", "simple rk", &["t1"]).contains(&ocs_hash(&env, "third")));
+}
+
+#[test]
+fn racs_replaces_the_administrator_cards() {
+    let env = Env::new();
+    env.world("2/3", true, &["p1", "p2", "p3"]);
+    env.ok("generatekey", SEED_GENERATEKEY, &[]);
+    env.ok("add-module", "", &[]);
+    env.ok("hsm-mode", "--module=2 --mode=init", &[]);
+    let w = env.ok("nfkminfo", "-w", &[]);
+    let acs_dir = std::fs::read_dir(env.kmdata().join("emu/cards")).unwrap().next().unwrap().unwrap().path();
+    let new_dir = env.dir.path().join("new-acs");
+
+    let before = env.snapshot();
+    for (args, pass, expect) in [
+        (format!("-m1 -Q 1/2 --card-dir={}", new_dir.display()), &["p1", "bad"][..], "wrong passphrase"),
+        (format!("-m1 -Q 0/2 --card-dir={}", new_dir.display()), &[][..], "at least one card"),
+        ("-m1".to_string(), &[][..], "-Q K/N"),
+    ] {
+        let e = env.fails("racs", &args, pass);
+        assert!(e.contains(expect), "{args}: {e}");
+        assert_eq!(before, env.snapshot(), "racs {args} changed something");
+    }
+    let out = env.ok("racs", &format!("-m1 -Q 1/2 --card-dir={}", new_dir.display()), &["p1", "p2", "q1", "q2"]);
+    assert!(out.contains("1/2"), "{out}");
+    assert!(env.ok("nfkminfo", "-w", &[]) != w, "the world shows the new set");
+
+    // An ACS operation: the old cards are refused, one new card is enough.
+    let old = format!("-l --module=2 --card-dir={}", acs_dir.display());
+    let e = env.fails("new-world", &old, &["p1", "p2"]);
+    assert!(e.contains("only 0 of its cards"), "{e}");
+    env.ok("new-world", &format!("-l --module=2 --card-dir={}", new_dir.display()), &["q1"]);
+    // And the old quorum cannot replace the set again.
+    let e = env.fails("racs", &format!("-m1 -Q 1/1 --old-card-dir={}", acs_dir.display()), &["p1", "p2", "x1"]);
+    assert!(e.contains("only 0 of its cards"), "{e}");
+    // The world's keys are the same: the module key still opens, new keys are made.
+    assert!(env.ok("aclprint", "simple contosokey", &[]).contains("contosokey"));
+    env.ok("generatekey", "--generate simple type=AES ident=after", &[]);
+    // The ACS's authority over key ACLs (KeyTransferRemote -ModifyAcls) follows the new cards.
+    env.ok("byok-toolset", "--region EU", &[]);
+    let ma = format!(
+        "-ModifyAcls -KeyAppName simple -KeyIdentifier contosokey -ExchangeKeyPackage BYOK-KEK-pkg-EU-1 \
+         -NewSecurityWorldPackage BYOK-SecurityWorld-pkg-EU-1 --card-dir={}",
+        acs_dir.display()
+    );
+    assert!(env.fails("KeyTransferRemote", &ma, &["p1", "p2"]).contains("only 0 of its cards"));
+    let ma_new = ma.replace(&acs_dir.display().to_string(), &new_dir.display().to_string());
+    assert!(env.ok("KeyTransferRemote", &ma_new, &["q1"]).contains("Result: SUCCESS"));
+}

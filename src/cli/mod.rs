@@ -24,18 +24,21 @@ mod keyvault;
 mod nfast_home;
 mod preload;
 mod ps_args;
+mod replace_cmds;
 mod ui;
 
 use shieldhsm::module::admin::{AdminError, AdminResult};
 use shieldhsm::module::store::{default_dir, Store};
 
 /// The tools, with a one-line description each.
-pub const TOOLS: [(&str, &str); 22] = [
+pub const TOOLS: [(&str, &str); 24] = [
     ("enquiry", "list the emulated modules: ESN, mode, firmware"),
     ("hsm-mode", "set a module's mode switch: hsm-mode -m 1 I|O"),
     ("new-world", "create a Security World (--initialize) or load it onto a module (-l)"),
     ("createocs", "create an Operator Card Set: createocs -m1 -Q K/N -N <name>"),
     ("ppmk", "create a softcard: ppmk --new <name>"),
+    ("rocs", "replace a lost Operator Card Set (ACS quorum): rocs -l LOST -Q K/N -N NEWNAME"),
+    ("racs", "replace the Administrator Card Set (its quorum): racs -Q K/N"),
     ("generatekey", "generate a key: generatekey --generate <app> type=... ident=..."),
     ("nfkminfo", "show the world, modules, keys, card sets and softcards"),
     ("kmfile-dump", "dump a kmdata file (secrets redacted)"),
@@ -56,7 +59,7 @@ pub const TOOLS: [(&str, &str); 22] = [
 ];
 
 /// Names `install-links` creates (the tools above, plus names later issues will serve).
-pub const LINK_NAMES: [&str; 19] = [
+pub const LINK_NAMES: [&str; 21] = [
     "new-world",
     "generatekey",
     "nfkminfo",
@@ -76,6 +79,8 @@ pub const LINK_NAMES: [&str; 19] = [
     "Add-AzureKeyVaultKey",
     "ckinfo",
     "cklist",
+    "rocs",
+    "racs",
 ];
 
 pub fn main() -> i32 {
@@ -144,6 +149,8 @@ fn run(tool: &str, args: &[String]) -> AdminResult<()> {
         "add-module" => admin_cmds::add_module(tool, args),
         "install-links" => nfast_home::install_links(tool, args),
         "preload" => preload::preload(tool, args),
+        "rocs" => replace_cmds::rocs(tool, args),
+        "racs" => replace_cmds::racs(tool, args),
         "ckinfo" => ck::ckinfo(tool, args),
         "cklist" => ck::cklist(tool, args),
         "Add-AzureKeyVaultKey" => keyvault::add_azure_key_vault_key(tool, args),

@@ -23,6 +23,7 @@ pub mod keygen;
 pub mod kmfile;
 pub mod lineage;
 pub mod new_object;
+pub mod replace;
 pub mod shamir;
 pub mod softcard;
 pub mod store;

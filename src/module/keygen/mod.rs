@@ -27,7 +27,7 @@ mod retarget;
 
 pub use files::{key_file_name, list_keys, open_key, public_key_info, split_key_file, KeyEntry, PUB_SUFFIX};
 pub use import::MAX_PEM_BYTES;
-pub use make::RecoveryBlob;
+pub use make::{open_recovery_blob, recovery_blob, RecoveryBlob};
 pub use params::{
     check_app, check_ident, parse_params, Curve, HmacHash, KeyParams, KeyType, Protect, MAX_IDENT, PARAM_NAMES,
 };
@@ -40,7 +40,7 @@ use super::store::Store;
 use super::world;
 use crate::object::policy::Origin;
 use crate::object::stored::{self, Protection};
-use make::{build_objects, recovery_blob, Naming};
+use make::{build_objects, Naming};
 use protector::load_protector;
 
 /// What a generated key turned into.
