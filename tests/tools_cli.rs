@@ -164,6 +164,7 @@ fn import_reads_pem_keys_and_marks_them_imported() {
         ("--import simple type=EC ident=x pemreadfile=rsa.pem", "holds an RSA key"),
         ("--import simple type=RSA size=4096 ident=x pemreadfile=rsa.pem", "size= is taken"),
         ("--import simple type=EC ident=x pemreadfile=ed.pem", "RSA and EC"),
+        ("--import simple type=AES ident=x pemreadfile=rsa.pem", "not AES keys"),
         ("--import simple type=RSA ident=x pemreadfile=rsa.spki", "not PEM"),
         ("--import simple type=RSA ident=x pemreadfile=missing.pem", "cannot read"),
         ("--generate simple type=RSA ident=x pemreadfile=rsa.pem", "belongs to --import"),

@@ -63,6 +63,12 @@ fn sec1_curve(der: &[u8]) -> Option<&[u8]> {
 /// What a PEM key becomes: its material, and the parameters it implies (size, curve), checked
 /// against `p.ktype`.
 pub(super) fn material(p: &KeyParams, pem: &[u8]) -> AdminResult<(Material, KeyParams)> {
+    if !p.ktype.asymmetric() {
+        return fail(
+            format!("generatekey --import reads RSA and EC private keys, not {} keys", p.ktype.name()),
+            "import a secret key through PKCS#11 (C_UnwrapKey under a wrapping key, or C_CreateObject)",
+        );
+    }
     let der = pkcs8_of(pem)?;
     let mut attrs = mech::pkcs8_to_attrs(&der).map_err(|_| unreadable("malformed or inconsistent key"))?;
     let kt = attrs.key_type();
@@ -117,4 +123,30 @@ fn rsa_bits(attrs: &AttrMap) -> AdminResult<u32> {
         );
     }
     Ok(bits as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unusable_pem_is_refused_without_panicking() {
+        let cases: [&[u8]; 7] = [
+            b"",
+            b"\xff\xfe",
+            b"-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n",
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            b"-----BEGIN EC PRIVATE KEY-----\nMAA=\n-----END EC PRIVATE KEY-----\n",
+            b"-----BEGIN RSA PRIVATE KEY-----\nMAMCAQA=\n-----END RSA PRIVATE KEY-----\n",
+            b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+        ];
+        for pem in cases {
+            let r = pkcs8_of(pem).and_then(|der| {
+                mech::pkcs8_to_attrs(&der).map(|_| ()).map_err(|_| unreadable("malformed or inconsistent key"))
+            });
+            assert!(r.is_err(), "{:?}", String::from_utf8_lossy(pem));
+        }
+        // A SEC 1 key without its [0] curve cannot be placed in PKCS#8.
+        assert!(sec1_curve(&[0x30, 0x05, 0x02, 0x01, 0x01, 0x04, 0x00]).is_none());
+    }
 }
