@@ -494,6 +494,13 @@ fn ckinfo_and_cklist_are_pkcs11_clients_that_print_no_key_material() {
         changed.iter().all(|k| k.to_string_lossy().contains("counters") || k.to_string_lossy().contains("softcard_")),
         "{changed:?}"
     );
+    // A second token that needs a login: a PIN without -s is refused before any login.
+    env.ok("ppmk", "--new beta", &["beta-pass"]);
+    let e = env.fails("cklist", &format!("{lib} -p alpha-pass"), &[]);
+    assert!(e.contains("2 tokens need a login"), "{e}");
+    let slot = word_after(&info_of(&env, &lib), "alpha");
+    let list = env.ok("cklist", &format!("{lib} -s {slot} -p alpha-pass"), &[]);
+    assert!(list.contains("\"readable-aes\"") && !list.contains("\"beta\""), "{list}");
 }
 
 /// The card directory `new-world`/`createocs` used for a set (the default place), by set hash.
@@ -608,4 +615,20 @@ fn racs_replaces_the_administrator_cards() {
     assert!(env.fails("KeyTransferRemote", &ma, &["p1", "p2"]).contains("only 0 of its cards"));
     let ma_new = ma.replace(&acs_dir.display().to_string(), &new_dir.display().to_string());
     assert!(env.ok("KeyTransferRemote", &ma_new, &["q1"]).contains("Result: SUCCESS"));
+}
+
+/// ckinfo's output with each slot's token label after its slot line, for `word_after`:
+/// `slot [0x2] ... label "alpha"` becomes `alpha 0x2`.
+fn info_of(env: &Env, lib: &str) -> String {
+    let info = env.ok("ckinfo", lib, &[]);
+    let mut out = String::new();
+    let mut slot = String::new();
+    for l in info.lines() {
+        if let Some(rest) = l.strip_prefix("slot [") {
+            slot = rest.split(']').next().unwrap().to_string();
+        } else if let Some(label) = l.trim().strip_prefix("label ") {
+            out.push_str(&format!("{} {slot}\n", label.trim_matches('"')));
+        }
+    }
+    out
 }

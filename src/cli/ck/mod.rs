@@ -143,7 +143,7 @@ fn flag_names(flags: CK_FLAGS, names: &[(CK_FLAGS, &str)]) -> String {
 
 const CKLIST_USAGE: &str = "usage: cklist [--library PATH] [-s SLOT] [-p PIN | --login]\n  \
 Lists the objects of every token (or of slot SLOT) with their attributes. -p PIN (or --login, which asks\n  \
-for it) logs in as the user to list private objects too. Key material of private and secret keys is\n  \
+for it) logs in as the user to list private objects too (with several such tokens, name one with -s). Key material of private and secret keys is\n  \
 never printed.";
 
 pub fn cklist(tool: &str, a: &[String]) -> AdminResult<()> {
@@ -172,6 +172,22 @@ pub fn cklist(tool: &str, a: &[String]) -> AdminResult<()> {
     if let Some(w) = want {
         if !slots.contains(&w) {
             return Err(AdminError::new(format!("slot {w:#x} has no token"), "see `ckinfo` for the slots"));
+        }
+    }
+    if pin.is_some() && want.is_none() {
+        // One PIN tried on several tokens would count against the others' tries.
+        let mut login_tokens = 0;
+        for s in &slots {
+            let f = lib.token_info(*s).map_err(failed)?.flags;
+            if f & CKF_TOKEN_INITIALIZED != 0 && f & CKF_LOGIN_REQUIRED != 0 {
+                login_tokens += 1;
+            }
+        }
+        if login_tokens > 1 {
+            return Err(AdminError::new(
+                format!("{login_tokens} tokens need a login: a PIN is for one of them"),
+                "name the token's slot with -s (see `ckinfo`)",
+            ));
         }
     }
     for slot in slots.into_iter().filter(|s| want.is_none_or(|w| w == *s)) {
