@@ -347,6 +347,20 @@ fn retarget_makes_the_same_key_under_another_name() {
         assert!(e.contains(expect), "{args}: {e}");
         assert_eq!(before, env.snapshot(), "{args} changed something");
     }
+    // Attack: the BYOK transfer copy (ACL: wrapped export only) may not be copied to a key with
+    // a fresh, wider use; positive control below (the ordinary key retargets).
+    env.ok("byok-toolset", "--region EU", &[]);
+    env.ok(
+        "KeyTransferRemote",
+        "-ModifyAcls -KeyAppName simple -KeyIdentifier contosokey -ExchangeKeyPackage BYOK-KEK-pkg-EU-1 \
+         -NewSecurityWorldPackage BYOK-SecurityWorld-pkg-EU-1",
+        &["acs"],
+    );
+    let before = env.snapshot();
+    let e =
+        env.fails("generatekey", "--retarget simple ident=wider from-application=xferacld from-ident=contosokey", &[]);
+    assert!(e.contains("does not allow a new blob"), "{e}");
+    assert_eq!(before, env.snapshot());
     env.ok("generatekey", "--retarget custom ident=copy from-application=simple from-ident=contosokey", &[]);
     assert!(env.local("key_custom_copy").exists() && env.local("key_custom_copy_pub").exists());
     assert!(env.kmdata().join("emu/recovery/key_custom_copy.json").exists(), "recoverable like its source");

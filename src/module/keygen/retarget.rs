@@ -2,6 +2,7 @@
 //! to hand e.g. a `pkcs11` key to `simple`). The new files hold the very same key material,
 //! protection, ACL and history (CKA_LOCAL, CKA_NEVER_EXTRACTABLE...): only the names change.
 
+use super::super::acl;
 use super::super::admin::{fail, AdminResult, Interaction, Txn};
 use super::super::hash::key_hash;
 use super::super::store::Store;
@@ -10,7 +11,7 @@ use super::files::open_key_with_protector;
 use super::make::recovery_blob;
 use super::params::{check_app, check_ident};
 use super::{key_file_name, seal_private, PUB_SUFFIX};
-use crate::object::attr::{Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID};
+use crate::object::attr::{Attr, AttrMap, CKA_NFKM_APPNAME, CKA_NFKM_HASH, CKA_NFKM_ID, CKA_SHSM_ACL};
 use crate::object::stored::{self, Protection};
 use cryptoki_sys::*;
 
@@ -73,6 +74,14 @@ pub fn retarget(store: &Store, r: &Retarget<'_>, ui: &mut dyn Interaction) -> Ad
     let (_, private, prot) = open_key_with_protector(store, &op, r.from_app, r.from_ident, r.card_dir, ui)?;
     if !matches!(private.class(), Some(CKO_PRIVATE_KEY | CKO_SECRET_KEY)) {
         return fail("only private or secret keys can be retargeted", "give the private key's ident");
+    }
+    // A new blob of the key: its ACL must allow one under its protector (a BYOK transfer copy,
+    // whose ACL allows only the wrapped export, may not be copied).
+    if !acl::permits_json(private.bytes(CKA_SHSM_ACL), &acl::Permission::MakeBlob(prot.blob.clone())) {
+        return fail(
+            format!("the ACL of key {} {} does not allow a new blob of it", r.from_app, r.from_ident),
+            "retarget a key whose ACL has MakeBlob (see `aclprint`)",
+        );
     }
     let private = renamed(&private, r, &file);
     let private_blob = seal_private(&file, &prot, &op.km, &private)?;
