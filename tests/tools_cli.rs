@@ -558,8 +558,18 @@ fn rocs_moves_recoverable_keys_to_a_new_card_set() {
         assert!(e.contains(expect), "{args}: {e}");
         assert_eq!(before, env.snapshot(), "rocs {args} changed something");
     }
+    // A recovery blob swapped for another key's is refused (the blob names its file).
+    env.ok("generatekey", "--generate simple type=RSA protect=token cardset=lost ident=rk2 recovery=yes", &["old-ocs"]);
+    let blob = |id: &str| env.kmdata().join(format!("emu/recovery/key_simple_{id}.json"));
+    let saved = std::fs::read(blob("rk")).unwrap();
+    std::fs::copy(blob("rk2"), blob("rk")).unwrap();
+    let before = env.snapshot();
+    let e = env.fails("rocs", "-m1 -l lost -Q 1/2 -N newset", &["p1", "p2", "n1", "n2"]);
+    assert!(e.contains("recovery blob of key_simple_rk"), "{e}");
+    assert_eq!(before, env.snapshot());
+    std::fs::write(blob("rk"), saved).unwrap();
     let out = env.ok("rocs", "-m1 -l lost -Q 1/2 -N newset", &["p1", "p2", "n1", "n2"]);
-    assert!(out.contains("Recovered keys (1):") && out.contains("key_simple_rk"), "{out}");
+    assert!(out.contains("Recovered keys (2):") && out.contains("key_simple_rk\n"), "{out}");
     assert!(out.contains("Not recoverable") && out.contains("key_simple_nr"), "{out}");
     let new_hash = ocs_hash(&env, "newset");
     assert_ne!(new_hash, old_hash);

@@ -21,6 +21,7 @@ use crate::object::policy::public_view;
 use crate::object::stored::{self, Protection};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use cryptoki_sys::{CKA_PUBLIC_KEY_INFO, CKA_UNIQUE_ID};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -86,6 +87,34 @@ pub fn replace_acs(
     Ok((nw, dir))
 }
 
+/// A recovery blob is sealed to KRE's public key, which anyone can use: what it holds must be the
+/// key whose file it recovers, as far as the module key shows it (the file's public view, its
+/// public half). A substituted key is refused.
+fn check_same_key(store: &Store, km: &SecretKey32, file: &str, recovered: &AttrMap) -> AdminResult<()> {
+    let substituted = || {
+        AdminError::new(
+            format!("the recovery blob of {file} holds another key than the file"),
+            "restore emu/recovery from your backup; the key cannot be recovered from this blob",
+        )
+    };
+    if let Ok(view) = stored::open_view(file, &store.read(file)?, km) {
+        if view.bytes(CKA_UNIQUE_ID) != recovered.bytes(CKA_UNIQUE_ID) || view.class() != recovered.class() {
+            return Err(substituted());
+        }
+    }
+    let pub_file = format!("{file}{PUB_SUFFIX}");
+    if store.exists(&pub_file) {
+        let public = stored::open_file(&pub_file, &store.read(&pub_file)?, km)
+            .map_err(|_| AdminError::new(format!("local/{pub_file} does not open"), "restore it from backup"))?;
+        if public.bytes(CKA_PUBLIC_KEY_INFO).is_none()
+            || public.bytes(CKA_PUBLIC_KEY_INFO) != recovered.bytes(CKA_PUBLIC_KEY_INFO)
+        {
+            return Err(substituted());
+        }
+    }
+    Ok(())
+}
+
 /// What `rocs` did.
 pub struct ReplacedOcs {
     pub set: CardSetFile,
@@ -143,6 +172,7 @@ pub fn replace_ocs(
     for file in &recoverable {
         let raw = std::fs::read(store.emu().join(blob_of(file)))?;
         let mut attrs: AttrMap = open_recovery_blob(&kre, &op.world, file, &raw)?;
+        check_same_key(store, &op.km, file, &attrs)?;
         attrs.set(CKA_SHSM_PROTECTION, Attr::bytes(desc.as_bytes().to_vec()));
         if let Some(acl) = attrs.bytes(CKA_SHSM_ACL).and_then(Acl::from_json) {
             attrs.set(CKA_SHSM_ACL, Attr::bytes(acl.with_token_replaced(&old.hash, &new.set.hash).to_json()));
@@ -175,4 +205,40 @@ pub fn replace_ocs(
     txn.commit();
     lock.bump();
     Ok(ReplacedOcs { set, card_dir, recovered: recoverable, left })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::envelope::random_key;
+    use cryptoki_sys::{CKA_CLASS, CKA_TOKEN, CKA_VALUE, CKO_SECRET_KEY};
+
+    #[test]
+    fn a_blob_holding_another_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        let (lt, km) = (random_key().unwrap(), random_key().unwrap());
+        let key = |id: &[u8], v: u8| -> AttrMap {
+            [
+                (CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY)),
+                (CKA_TOKEN, Attr::Bool(true)),
+                (CKA_UNIQUE_ID, Attr::bytes(id.to_vec())),
+                (CKA_VALUE, Attr::bytes(vec![v; 32])),
+            ]
+            .into_iter()
+            .collect()
+        };
+        let file = "key_simple_k";
+        let real = key(b"id-1", 1);
+        let raw = stored::seal_file_with_view(file, "hash", &lt, &km, &real, &public_view(&real)).unwrap();
+        {
+            let lock = st.lock().unwrap();
+            let mut txn = Txn::new(&lock);
+            txn.write_local(file, &raw).unwrap();
+            txn.commit();
+        }
+        assert!(check_same_key(&st, &km, file, &real).is_ok());
+        let e = check_same_key(&st, &km, file, &key(b"id-2", 2)).unwrap_err();
+        assert!(e.what.contains("holds another key"), "{}", e.what);
+    }
 }
