@@ -15,7 +15,8 @@
 //! `unsafe` lives in three places only, each block with a `// SAFETY:` comment: [`abi`] (raw
 //! pointers from the C caller), `mech::ffi` (aws-lc's C API for what its Rust API lacks) and
 //! [`module::store`] (`flock`, `geteuid`, `kill(pid, 0)`); [`fuzzing`] calls `abi` marshalling
-//! the way `abi` does.
+//! the way `abi` does. Outside the library, the `shieldhsm` binary's `cli/ck/client.rs` is a
+//! PKCS#11 client (`dlopen` of this library) for `ckinfo` and `cklist`.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 // CK_ULONG is 32 bits on some platforms: persisted formats convert to u64 explicitly, which is a

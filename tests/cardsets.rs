@@ -331,3 +331,34 @@ fn a_login_ends_with_the_sets_timeout() {
     login(&s, "t1").unwrap();
     sign_with(&s, "kb").unwrap();
 }
+
+#[test]
+fn rocs_restores_pkcs11_access_after_a_set_is_lost() {
+    let env = Env::new();
+    env.world("1/1", true, &["acs"]);
+    env.ok("createocs", "-m1 -Q 1/1 -N lost", &["old"]);
+    let gen = "--generate pkcs11 type=RSA size=2048 protect=token nvram=no recovery=yes cardset=lost plainname=rk";
+    env.ok("generatekey", gen, &["old"]);
+    let p11 = load(&env);
+    let lost = slot_named(&p11, "lost");
+    env.ok("card-reader", "insert -c lost -n 1", &[]);
+    let s = p11.open_ro_session(lost).unwrap();
+    login(&s, "old").unwrap();
+    sign_with(&s, "rk").unwrap();
+    drop(s);
+    env.ok("card-reader", "remove", &[]);
+    // The set is declared lost: the ACS quorum moves its recoverable keys to a new set.
+    env.ok("rocs", "-m1 -l lost -Q 1/1 -N found", &["acs", "new"]);
+    let found = slot_named(&p11, "found");
+    env.ok("card-reader", "insert -c found -n 1", &[]);
+    let s = p11.open_ro_session(found).unwrap();
+    login(&s, "new").unwrap();
+    sign_with(&s, "rk").unwrap();
+    drop(s);
+    // The lost set stays listed (keys made with recovery=no stay with it), but its card no
+    // longer opens the recovered key.
+    env.ok("card-reader", "insert -c lost -n 1", &[]);
+    let s = p11.open_ro_session(lost).unwrap();
+    login(&s, "old").unwrap();
+    assert!(key(&s, ObjectClass::PRIVATE_KEY, "rk").is_none());
+}

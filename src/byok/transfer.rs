@@ -383,6 +383,42 @@ impl TargetKind {
     }
 }
 
+/// What a module key `key_<app>_<ident>` would transfer as (reads it with KM, writes nothing):
+/// what `KeyTransferRemote -KeyType` is checked against.
+pub fn key_kind(store: &Store, app: &str, ident: &str) -> AdminResult<TargetKind> {
+    let op = operational(store, 1, "KeyTransferRemote")?;
+    let file = key_file_name(app, ident);
+    if !store.exists(&file) {
+        return fail(
+            format!("there is no key {app} {ident} (local/{file})"),
+            "see `nfkminfo -k` for the keys there are",
+        );
+    }
+    let raw = store.read(&file)?;
+    match stored::peek_file(&raw) {
+        Ok((Protection::Module, _)) => target_kind(&kmfile::open_module_file(store, &file, &op.km)?),
+        _ => fail(
+            format!("key {app} {ident} is not module-protected"),
+            "the transfer needs a key made with protect=module (as the seed says)",
+        ),
+    }
+}
+
+impl TargetKind {
+    /// Whether Azure's `-KeyType` name (`RSA`, `EC`, `oct`, with or without `-HSM`, any case)
+    /// names this kind; `None` for a name that is none of those.
+    pub fn matches_key_type(&self, name: &str) -> Option<bool> {
+        let l = name.to_ascii_lowercase();
+        let base = l.strip_suffix("-hsm").unwrap_or(&l);
+        Some(match base {
+            "rsa" => matches!(self, TargetKind::Rsa(_)),
+            "ec" => matches!(self, TargetKind::Ec(_)),
+            "oct" => matches!(self, TargetKind::Oct(_)),
+            _ => return None,
+        })
+    }
+}
+
 fn target_kind(attrs: &AttrMap) -> AdminResult<TargetKind> {
     let unsupported = |what: &str| {
         AdminError::new(

@@ -4,11 +4,10 @@
 use super::args::{self, alias, flag, valued, Opt};
 use super::ui::Ui;
 use super::{help_if_asked, no_extra, open_store};
-use shieldhsm::module::admin::{AdminError, AdminResult, Interaction};
+use shieldhsm::module::admin::{AdminError, AdminResult};
 
 use shieldhsm::module::cardset;
 use shieldhsm::module::hsm::{self, Mode};
-use shieldhsm::module::keygen::{self, Protect};
 use shieldhsm::module::tokens::{self, NewOcsParams};
 use shieldhsm::module::world::{self, NewWorldParams, WorldFile, DEFAULT_CIPHERSUITE};
 use std::path::PathBuf;
@@ -283,93 +282,6 @@ pub fn ppmk(tool: &str, a: &[String]) -> AdminResult<()> {
     out!(" hash       {}", sc.hash);
     out!(" file       {}", store.local().join(sc.file_name()).display());
     out!(" PKCS#11    slot {} (load-sharing model), user PIN = the passphrase", sc.slot);
-    Ok(())
-}
-
-const GENERATEKEY_USAGE: &str = "usage: generatekey --generate [--batch] [-m N] APP NAME=VALUE ...\n  \
-APP: simple, pkcs11, custom, ... (pkcs11 keys get a derived ident and are PKCS#11 token objects)\n  \
-type=RSA|EC|AES|DES3|HMACSHA1|HMACSHA224|HMACSHA256|HMACSHA384|HMACSHA512\n  \
-size=BITS  curve=NISTP256|NISTP384|NISTP521  pubexp=  (empty: 65537)\n  \
-protect=module|token|softcard  cardset=NAME  softcard=NAME\n  \
-ident=ID (digits, lowercase, '-')  plainname=LABEL  nvram=no  recovery=yes|no\n  \
-e.g. generatekey --generate simple type=RSA size=2048 protect=module ident=contosokey plainname=contosokey nvram=no pubexp=";
-
-pub fn generatekey(tool: &str, a: &[String]) -> AdminResult<()> {
-    let opts = [
-        flag("generate", Some('g')),
-        flag("batch", Some('b')),
-        flag("import", Some('i')),
-        flag("retarget", Some('r')),
-        valued("module", Some('m')),
-    ];
-    let p = args::parse(a, &opts, tool)?;
-    if help_if_asked(&p, GENERATEKEY_USAGE) {
-        return Ok(());
-    }
-    if p.has("import") || p.has("retarget") {
-        return Err(AdminError::new(
-            "only --generate is supported by this emulator",
-            "generate a new key with `generatekey --generate ...`",
-        ));
-    }
-    let mut app = None;
-    let mut pairs = Vec::new();
-    for a in &p.pos {
-        match a.split_once('=') {
-            Some((k, v)) => pairs.push((k.to_ascii_lowercase(), v.to_string())),
-            None if app.is_none() => app = Some(a.clone()),
-            None => {
-                return Err(AdminError::new(
-                    format!("unexpected argument {a:?}"),
-                    "give the application once, then NAME=VALUE pairs",
-                ))
-            }
-        }
-    }
-    let app = app.ok_or_else(|| {
-        AdminError::new(
-            "no application given",
-            format!("e.g. `{tool} --generate simple type=RSA size=2048 ident=mykey`"),
-        )
-    })?;
-    if !p.has("generate") {
-        return Err(AdminError::new("no action given", format!("add --generate: `{tool} --generate {app} ...`")));
-    }
-    let (mut params, notes) = keygen::parse_params(&app, &pairs)?;
-    if let Some(m) = p.value("module") {
-        params.module = args::module_number(Some(m), tool)?;
-    }
-    params.card_dir = card_dir(&p);
-    for n in notes {
-        eprintln!("{tool}: note: {n}");
-    }
-    let mut ui = Ui::new(p.value("passphrase-file"))?;
-    let store = open_store()?;
-    let g = keygen::generate(&store, &params, &mut ui)?;
-    ui.busy_end();
-    out!("Key successfully generated.");
-    out!("Path to key: {}", store.local().join(&g.files[0]).display());
-    if let Some(pubf) = g.files.get(1) {
-        out!("Public half: {}", store.local().join(pubf).display());
-    }
-    let size = match g.ktype {
-        keygen::KeyType::Ec => params.curve.map(|c| c.name().to_string()).unwrap_or_default(),
-        _ => g.size.to_string(),
-    };
-    let prot = match (&params.protect, &g.token_name) {
-        (Protect::Module, _) => "module".to_string(),
-        (Protect::Token(_), Some(n)) => format!("card set \"{n}\" ({})", g.protection),
-        (Protect::Softcard(_), Some(n)) => format!("softcard \"{n}\" ({})", g.protection),
-        _ => g.protection.clone(),
-    };
-    out!(" app {}  ident {}  plainname \"{}\"", g.app, g.ident, g.plainname);
-    out!(
-        " type {} {}  protection {}  recovery {}",
-        g.ktype.name(),
-        size,
-        prot,
-        if g.recovery { "enabled" } else { "disabled" }
-    );
     Ok(())
 }
 

@@ -253,12 +253,15 @@ usage: KeyTransferRemote -ModifyAcls -KeyAppName APP -KeyIdentifier IDENT -Excha
   -ModifyAcls asks for the Administrator Card Set quorum and writes key_xferacld_IDENT, a copy whose ACL
   only allows export wrapped to that KEK. -Package wraps that copy (CKM_RSA_AES_KEY_WRAP: AES-256,
   RSA-OAEP-SHA1) into KeyTransferPackage-NAME.byok, the JSON Azure Key Vault imports.
+  -KeyType RSA|EC|oct (or RSA-HSM|EC-HSM|oct-HSM), optional: checked against the key, nothing is done
+  on a mismatch.
   Parameter names are case-insensitive (-Name value or -Name:value); --passphrase-file and --card-dir
   work as in new-world.";
 
 const KTR_SWITCHES: [&str; 3] = ["modifyacls", "package", "help"];
-const KTR_VALUED: [&str; 11] = [
+const KTR_VALUED: [&str; 12] = [
     "keyappname",
+    "keytype",
     "keyidentifier",
     "exchangekeypackage",
     "newsecurityworldpackage",
@@ -304,6 +307,24 @@ fn kek_and_world(store: &Store, p: &PsArgs) -> AdminResult<(KekPackage, Option<(
     Ok((kek, world.zip(world_arg).map(|(body, path)| (path.to_string(), body))))
 }
 
+/// Checks `-KeyType` (if given) against the key `key_<app>_<ident>` before anything is asked or
+/// written.
+fn check_key_type(store: &Store, p: &PsArgs, app: &str, ident: &str) -> AdminResult<()> {
+    let Some(want) = p.get("keytype") else { return Ok(()) };
+    let kind = transfer::key_kind(store, app, ident)?;
+    match kind.matches_key_type(want) {
+        None => Err(err(
+            format!("-KeyType {want:?} is not known"),
+            "use -KeyType RSA, EC or oct (or RSA-HSM, EC-HSM, oct-HSM)",
+        )),
+        Some(false) => Err(err(
+            format!("-KeyType {want} does not match key {app} {ident}, which is {}", kind.describe()),
+            "give the key's own type, or the ident of the key you meant",
+        )),
+        Some(true) => Ok(()),
+    }
+}
+
 fn print_kek(kek: &KekPackage, world: &Option<(String, PackageBody)>) {
     let source = match (kek.source.as_str(), &kek.region) {
         ("emulated-vendor", Some(r)) => format!("emulated vendor package, region {r}"),
@@ -327,6 +348,7 @@ fn modify_acls(tool: &str, p: &PsArgs) -> AdminResult<()> {
     }
     let mut ui = Ui::new(p.get("passphrase-file"))?;
     let store = open_store()?;
+    check_key_type(&store, p, app, ident)?;
     let (kek, world) = kek_and_world(&store, p)?;
     out!("KeyTransferRemote -ModifyAcls: key {app} {ident}");
     print_kek(&kek, &world);
@@ -389,6 +411,7 @@ fn package(p: &PsArgs) -> AdminResult<()> {
         return Err(err(format!("-OutputDirectory {} is not a directory", out_dir.display()), "create it first"));
     }
     let store = open_store()?;
+    check_key_type(&store, p, transfer::XFER_APP, ident)?;
     let (kek, world) = kek_and_world(&store, p)?;
     let packaged = transfer::package(&store, ident, &kek, friendly, &out_dir)?;
     transfer::register_kek(&store, &kek)?;

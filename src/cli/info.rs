@@ -199,6 +199,7 @@ fn print_keys(store: &Store, km: Option<&SecretKey32>, filter: &[String]) -> Adm
         out!(" protection  {}", protection_word(e, store));
         let kt = e.key_type.or(pub_half.and_then(|p| p.key_type));
         out!(" type        {}", key_type_name(kt));
+        out!(" origin      {}", origin_word(e.local));
         let rec = store.emu().join(format!("recovery/{}.json", e.file)).exists();
         out!(" recovery    {}", if rec { "Enabled" } else { "Disabled" });
         out!(
@@ -212,6 +213,15 @@ fn print_keys(store: &Store, km: Option<&SecretKey32>, filter: &[String]) -> Adm
         out!(" AppName {:<20} Ident {}", e.app, e.ident);
     }
     Ok(())
+}
+
+/// Where a key came from, by its CKA_LOCAL.
+fn origin_word(local: Option<bool>) -> &'static str {
+    match local {
+        Some(true) => "generated in the module",
+        Some(false) => "imported (CKA_LOCAL FALSE: its value has been outside the module)",
+        None => "unknown (not readable without the token)",
+    }
 }
 
 fn print_names(store: &Store, km: Option<&SecretKey32>, apps: &[String]) -> AdminResult<()> {
@@ -478,6 +488,7 @@ fn print_acl(
             },
         );
     out!("Key {app} {ident} ({prot}), label \"{}\"", entry.label.as_deref().unwrap_or(""));
+    out!(" origin: {}", origin_word(entry.local));
     match attrs.bytes(CKA_SHSM_ACL) {
         None => out!(" no ACL: made through PKCS#11, governed by its attributes"),
         Some(j) => match Acl::from_json(j) {

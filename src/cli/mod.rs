@@ -17,28 +17,35 @@ macro_rules! out {
 mod admin_cmds;
 mod args;
 mod byok_cmds;
+mod ck;
 mod info;
+mod keygen_cmds;
 mod keyvault;
 mod nfast_home;
 mod preload;
 mod ps_args;
 mod reader_cmds;
+mod replace_cmds;
 mod ui;
 
 use shieldhsm::module::admin::{AdminError, AdminResult};
 use shieldhsm::module::store::{default_dir, Store};
 
 /// The tools, with a one-line description each.
-pub const TOOLS: [(&str, &str); 22] = [
+pub const TOOLS: [(&str, &str); 26] = [
     ("enquiry", "list the emulated modules: ESN, mode, firmware"),
     ("hsm-mode", "set a module's mode switch: hsm-mode -m 1 I|O"),
     ("new-world", "create a Security World (--initialize) or load it onto a module (-l)"),
     ("createocs", "create an Operator Card Set: createocs -m1 -Q K/N -N <name>"),
     ("ppmk", "create a softcard: ppmk --new <name>"),
+    ("rocs", "replace a lost Operator Card Set (ACS quorum): rocs -l LOST -Q K/N -N NEWNAME"),
+    ("racs", "replace the Administrator Card Set (its quorum): racs -Q K/N"),
     ("generatekey", "generate a key: generatekey --generate <app> type=... ident=..."),
     ("nfkminfo", "show the world, modules, keys, card sets and softcards"),
     ("kmfile-dump", "dump a kmdata file (secrets redacted)"),
     ("aclprint", "print a key's ACL: aclprint <app> <ident>"),
+    ("ckinfo", "PKCS#11 client: the library's, slots' and tokens' information (loads libshieldhsm.so)"),
+    ("cklist", "PKCS#11 client: a token's objects and attributes, no key material: cklist [-p PIN]"),
     ("preload", "load a card set or key, then run a command: preload -m 1 [-c CARDSET] [-A APP -K IDENT] COMMAND..."),
     ("slotinfo", "show module 1's card reader and the card in it"),
     ("card-reader", "insert or remove an emulated card: card-reader insert -c CARDSET -n CARD | remove"),
@@ -55,7 +62,7 @@ pub const TOOLS: [(&str, &str); 22] = [
 ];
 
 /// Names `install-links` creates (the tools above, plus names later issues will serve).
-pub const LINK_NAMES: [&str; 18] = [
+pub const LINK_NAMES: [&str; 22] = [
     "new-world",
     "generatekey",
     "nfkminfo",
@@ -74,6 +81,10 @@ pub const LINK_NAMES: [&str; 18] = [
     "byok-toolset",
     "byok-verify",
     "Add-AzureKeyVaultKey",
+    "ckinfo",
+    "cklist",
+    "rocs",
+    "racs",
 ];
 
 pub fn main() -> i32 {
@@ -138,12 +149,16 @@ fn run(tool: &str, args: &[String]) -> AdminResult<()> {
         "new-world" => admin_cmds::new_world(tool, args),
         "createocs" => admin_cmds::createocs(tool, args),
         "ppmk" => admin_cmds::ppmk(tool, args),
-        "generatekey" => admin_cmds::generatekey(tool, args),
+        "generatekey" => keygen_cmds::generatekey(tool, args),
         "add-module" => admin_cmds::add_module(tool, args),
         "install-links" => nfast_home::install_links(tool, args),
         "preload" => preload::preload(tool, args),
         "slotinfo" => reader_cmds::slotinfo(tool, args),
         "card-reader" => reader_cmds::card_reader(tool, args),
+        "rocs" => replace_cmds::rocs(tool, args),
+        "racs" => replace_cmds::racs(tool, args),
+        "ckinfo" => ck::ckinfo(tool, args),
+        "cklist" => ck::cklist(tool, args),
         "Add-AzureKeyVaultKey" => keyvault::add_azure_key_vault_key(tool, args),
         "nfkminfo" => info::nfkminfo(tool, args),
         "kmfile-dump" => info::kmfile_dump(tool, args),

@@ -67,6 +67,21 @@ pub enum BlobProtector {
     Lt(String),
 }
 
+impl Acl {
+    /// The same ACL with blobs under logical token `old` allowed under `new` instead: what
+    /// `rocs` does when it moves a key to a replacement card set.
+    pub fn with_token_replaced(mut self, old: &str, new: &str) -> Acl {
+        for a in self.groups.iter_mut().flat_map(|g| g.actions.iter_mut()) {
+            if let Action::MakeBlob { protector: BlobProtector::Lt(h) } = a {
+                if h == old {
+                    *h = new.to_string();
+                }
+            }
+        }
+        self
+    }
+}
+
 impl From<BlobProtector> for String {
     fn from(p: BlobProtector) -> String {
         match p {

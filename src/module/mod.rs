@@ -25,6 +25,7 @@ pub mod lineage;
 pub mod loaded;
 pub mod new_object;
 pub mod reader;
+pub mod replace;
 pub mod shamir;
 pub mod softcard;
 pub mod store;

@@ -60,6 +60,23 @@ pub fn create_ocs(store: &Store, p: &NewOcsParams, ui: &mut dyn Interaction) -> 
         passphrases.push(ui.new_passphrase(&format!("card {i} of {} of Operator Card Set \"{}\"", p.n, p.name))?);
     }
     let new = cardset::make_set(SetKind::Ocs, &p.name, p.k, p.n, &op.world.hkm, Some(&op.km), &passphrases)?;
+    let lock = store.lock()?;
+    dup(store)?;
+    let mut txn = Txn::new(&lock);
+    let (meta, dir) = write_ocs(&mut txn, store, &new, p)?;
+    txn.commit();
+    lock.bump();
+    Ok((meta, dir))
+}
+
+/// Writes a new Operator Card Set made by `make_set`: its cards, card infos and `card_<hash>`
+/// (in `txn`, not committed). Returns the set file and where the cards went.
+pub fn write_ocs(
+    txn: &mut Txn<'_>,
+    store: &Store,
+    new: &cardset::NewSet,
+    p: &NewOcsParams,
+) -> AdminResult<(CardSetFile, PathBuf)> {
     let meta = CardSetFile {
         format: CARDSET_FORMAT.into(),
         name: p.name.clone(),
@@ -69,12 +86,9 @@ pub fn create_ocs(store: &Store, p: &NewOcsParams, ui: &mut dyn Interaction) -> 
         persistent: p.persistent,
         timeout: p.timeout,
         createtime: now(),
-        world_hkm: op.world.hkm.clone(),
+        world_hkm: new.set.world_hkm.clone(),
     };
-    let lock = store.lock()?;
-    dup(store)?;
-    let mut txn = Txn::new(&lock);
-    let dir = cardset::write_cards(&mut txn, store, &new, p.card_dir.as_deref())?;
+    let dir = cardset::write_cards(txn, store, new, p.card_dir.as_deref())?;
     for c in &new.cards {
         let info = CardInfoFile {
             format: CARDINFO_FORMAT.into(),
@@ -89,8 +103,6 @@ pub fn create_ocs(store: &Store, p: &NewOcsParams, ui: &mut dyn Interaction) -> 
         )?;
     }
     txn.write_local(&meta.file_name(), &serde_json::to_vec_pretty(&meta).unwrap_or_default())?;
-    txn.commit();
-    lock.bump();
     Ok((meta, dir))
 }
 

@@ -99,11 +99,11 @@ impl WorldFile {
         })
     }
 
-    fn seal_aad(&self, what: &str) -> Vec<u8> {
+    pub(super) fn seal_aad(&self, what: &str) -> Vec<u8> {
         format!("{WORLD_FORMAT}|{what}|{}|{}", self.acs_hash, self.hkm).into_bytes()
     }
 
-    fn to_json(&self) -> Vec<u8> {
+    pub(super) fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
 

@@ -54,13 +54,17 @@ impl Library {
             None => format!("{}ua", stored::FILE_PREFIX),
             Some((tag, h)) => format!("{}{tag}{}", stored::FILE_PREFIX, h.get(..8).unwrap_or(h)),
         };
+        // A token also reads PKCS#11-made files named for another token: a key `rocs` moved to a
+        // new card set keeps its file name (the sealed owner decides, as for CLI keys; what is
+        // not this token's is remembered as foreign, read once per version).
+        let module_prefix = format!("{}ua", stored::FILE_PREFIX);
+        let mine = |n: &str| match slot.file_owner() {
+            None => n.starts_with(&own_prefix) || !n.starts_with(stored::FILE_PREFIX),
+            Some(_) => !n.starts_with(&module_prefix),
+        };
         // Name order (a BTreeMap): new objects get handles in the same order in every process.
-        let files: BTreeMap<String, _> = self
-            .store
-            .list(stored::KEY_PREFIX)?
-            .into_iter()
-            .filter(|(n, _)| n.starts_with(&own_prefix) || !n.starts_with(stored::FILE_PREFIX))
-            .collect();
+        let files: BTreeMap<String, _> =
+            self.store.list(stored::KEY_PREFIX)?.into_iter().filter(|(n, _)| mine(n)).collect();
         // A destroyed object stays destroyed, even if an old copy of its file comes back.
         let destroyed = self.store.destroyed_set();
         let files: BTreeMap<String, _> = files.into_iter().filter(|(n, _)| !destroyed.contains(n)).collect();

@@ -5,7 +5,7 @@ use super::super::cardset;
 use super::super::store::Store;
 use super::super::world::Operational;
 use super::params::Protect;
-use super::protector::{find_softcard, load_protector};
+use super::protector::{find_softcard, load_protector, Protector};
 use crate::object::attr::AttrMap;
 use crate::object::envelope::SecretKey32;
 use crate::object::stored::{self, Protection};
@@ -38,6 +38,8 @@ pub struct KeyEntry {
     pub label: Option<String>,
     pub class: Option<CK_OBJECT_CLASS>,
     pub key_type: Option<CK_KEY_TYPE>,
+    /// CKA_LOCAL, when readable: `Some(false)` for an imported key.
+    pub local: Option<bool>,
 }
 
 /// Splits `key_<app>_<ident>[_pub]`.
@@ -62,6 +64,8 @@ pub fn list_keys(store: &Store, km: Option<&SecretKey32>) -> AdminResult<Vec<Key
         let Ok((protection, owner)) = stored::peek_file(&raw) else { continue };
         let attrs = match (protection, km) {
             (Protection::Module, Some(k)) => stored::open_file(&name, &raw, k).ok(),
+            // A token key's public view (label, type), when its file has one.
+            (Protection::Token, Some(k)) => stored::open_view(&name, &raw, k).ok(),
             _ => None,
         };
         let label = attrs.as_ref().and_then(|a| a.bytes(CKA_LABEL)).map(|b| String::from_utf8_lossy(b).into_owned());
@@ -75,6 +79,7 @@ pub fn list_keys(store: &Store, km: Option<&SecretKey32>) -> AdminResult<Vec<Key
             label,
             class: attrs.as_ref().and_then(|a| a.class()),
             key_type: attrs.as_ref().and_then(|a| a.key_type()),
+            local: attrs.as_ref().and_then(|a| a.bool(CKA_LOCAL)),
         });
     }
     // A token key's label comes from its public half when it has one.
@@ -101,6 +106,18 @@ pub fn open_key(
     card_dir: Option<&std::path::Path>,
     ui: &mut dyn Interaction,
 ) -> AdminResult<(KeyEntry, AttrMap)> {
+    open_key_with_protector(store, op, app, ident, card_dir, ui).map(|(e, a, _)| (e, a))
+}
+
+/// As [`open_key`], also returning what protects the key (to seal a copy the same way).
+pub(super) fn open_key_with_protector(
+    store: &Store,
+    op: &Operational,
+    app: &str,
+    ident: &str,
+    card_dir: Option<&std::path::Path>,
+    ui: &mut dyn Interaction,
+) -> AdminResult<(KeyEntry, AttrMap, Protector)> {
     let file = key_file_name(app, ident);
     if !store.exists(&file) {
         return fail(
@@ -111,7 +128,7 @@ pub fn open_key(
     let raw = store.read(&file)?;
     let damaged = || AdminError::new(format!("key file local/{file} is damaged"), "restore it from your backup");
     let (protection, owner) = stored::peek_file(&raw).map_err(|_| damaged())?;
-    let key = match protection {
+    let prot = match protection {
         Protection::Module => {
             if owner != op.world.hkm {
                 return fail(
@@ -119,13 +136,13 @@ pub fn open_key(
                     "use it with its own world",
                 );
             }
-            op.km.clone()
+            load_protector(store, op, &Protect::Module, card_dir, ui)?
         }
         Protection::Token => {
             if let Ok(sc) = find_softcard(store, Some(&owner)) {
-                load_protector(store, op, &Protect::Softcard(Some(sc.hash)), card_dir, ui)?.key
+                load_protector(store, op, &Protect::Softcard(Some(sc.hash)), card_dir, ui)?
             } else if cardset::find_ocs(store, &owner).is_ok() {
-                load_protector(store, op, &Protect::Token(Some(owner.clone())), card_dir, ui)?.key
+                load_protector(store, op, &Protect::Token(Some(owner.clone())), card_dir, ui)?
             } else {
                 return fail(
                     format!("the token protecting key {app} {ident} ({owner}) is not in this data directory"),
@@ -134,6 +151,7 @@ pub fn open_key(
             }
         }
     };
+    let key = prot.key.clone();
     let attrs = stored::open_file(&file, &raw, &key).map_err(|_| damaged())?;
     let entry = KeyEntry {
         file,
@@ -145,6 +163,7 @@ pub fn open_key(
         label: attrs.bytes(CKA_LABEL).map(|b| String::from_utf8_lossy(b).into_owned()),
         class: attrs.class(),
         key_type: attrs.key_type(),
+        local: attrs.bool(CKA_LOCAL),
     };
-    Ok((entry, attrs))
+    Ok((entry, attrs, prot))
 }

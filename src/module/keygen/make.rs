@@ -42,7 +42,7 @@ pub(super) fn make(p: &KeyParams) -> AdminResult<Material> {
 
 /// A key pair from its private components as the mechanism gives them: the public half is the
 /// attributes `public_types` of them, and both get the SubjectPublicKeyInfo.
-fn pair(
+pub(super) fn pair(
     mut private: AttrMap,
     kt: CK_KEY_TYPE,
     public_types: &[CK_ATTRIBUTE_TYPE],
@@ -111,6 +111,9 @@ pub(super) struct Naming<'a> {
     pub private_obj: bool,
     /// CKA_SHSM_PROTECTION.
     pub protection: &'a str,
+    /// `Generate` for keys made here, `Create` for imported ones (not local, not
+    /// always-sensitive, not never-extractable).
+    pub origin: Origin,
 }
 
 impl Naming<'_> {
@@ -132,11 +135,21 @@ impl Naming<'_> {
         let implied: AttrMap = [(CKA_CLASS, Attr::Ulong(class)), (CKA_KEY_TYPE, Attr::Ulong(kt))].into_iter().collect();
         t.set(CKA_LABEL, Attr::bytes(self.label.as_bytes().to_vec()));
         t.set(CKA_ID, Attr::bytes(self.ident.as_bytes().to_vec()));
-        let mut m = policy::apply(&t, &implied, Origin::Generate).map_err(internal)?;
+        if self.origin == Origin::Create {
+            // A created object's template carries its material (and nothing computed: the
+            // public key info, a private EC key's point, the modulus size are set after).
+            t.remove(CKA_MODULUS_BITS);
+            let computed =
+                |k: CK_ATTRIBUTE_TYPE| k == CKA_PUBLIC_KEY_INFO || (k == CKA_EC_POINT && class == CKO_PRIVATE_KEY);
+            for (k, v) in components.iter().filter(|(k, _)| !computed(*k)) {
+                t.set(k, v.clone());
+            }
+        }
+        let mut m = policy::apply(&t, &implied, self.origin).map_err(internal)?;
         for (k, v) in components.iter() {
             m.set(k, v.clone());
         }
-        complete_new(&mut m, Origin::Generate, Some(mech)).map_err(internal)?;
+        complete_new(&mut m, self.origin, Some(mech)).map_err(internal)?;
         m.set(CKA_NFKM_APPNAME, Attr::bytes(self.app.as_bytes().to_vec()));
         m.set(CKA_NFKM_ID, Attr::bytes(self.ident.as_bytes().to_vec()));
         m.set(CKA_NFKM_HASH, Attr::bytes(key_hash(file)));
@@ -249,7 +262,7 @@ pub struct RecoveryBlob {
     pub blob: String,
 }
 
-pub(super) fn recovery_blob(w: &WorldFile, file: &str, obj: &AttrMap) -> AdminResult<Vec<u8>> {
+pub fn recovery_blob(w: &WorldFile, file: &str, obj: &AttrMap) -> AdminResult<Vec<u8>> {
     use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA256_MGF1SHA256};
     let bad = || AdminError::new("the world's recovery key KRE is damaged", "restore local/world or use recovery=no");
     let spki = B64.decode(&w.kre_pub).map_err(|_| bad())?;
@@ -269,4 +282,25 @@ pub(super) fn recovery_blob(w: &WorldFile, file: &str, obj: &AttrMap) -> AdminRe
         blob: B64.encode(blob),
     };
     Ok(serde_json::to_vec_pretty(&r).unwrap_or_default())
+}
+
+/// Opens the recovery blob `raw` of key file `file` with KRE's private key (PKCS#8): the key's
+/// complete private object. What `rocs` uses to re-protect a key under a new card set.
+pub fn open_recovery_blob(kre_pkcs8: &[u8], w: &WorldFile, file: &str, raw: &[u8]) -> AdminResult<AttrMap> {
+    use aws_lc_rs::rsa::{OaepPrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA256_MGF1SHA256};
+    let bad = || AdminError::new(format!("the recovery blob of {file} does not open"), "restore it from backup");
+    let r: RecoveryBlob = serde_json::from_slice(raw).map_err(|_| bad())?;
+    if r.format != "shieldhsm/recovery-blob/1" || r.file != file || r.hkre != w.hkre {
+        return Err(bad());
+    }
+    let kre = OaepPrivateDecryptingKey::new(PrivateDecryptingKey::from_pkcs8(kre_pkcs8).map_err(|_| bad())?)
+        .map_err(|_| bad())?;
+    let wrapped = B64.decode(&r.wrapped_key).map_err(|_| bad())?;
+    let mut k = zeroize::Zeroizing::new(vec![0u8; kre.min_output_size()]);
+    let n = kre.decrypt(&OAEP_SHA256_MGF1SHA256, &wrapped, &mut k, None).map_err(|_| bad())?.len();
+    let key: [u8; 32] = k.get(..n).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+    let key = zeroize::Zeroizing::new(key);
+    let aad = format!("shieldhsm/recovery-blob/1|{file}|{}", w.hkre);
+    let plain = envelope::open(&key, aad.as_bytes(), &B64.decode(&r.blob).map_err(|_| bad())?).map_err(|_| bad())?;
+    AttrMap::decode(&plain).map_err(|_| bad())
 }

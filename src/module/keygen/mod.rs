@@ -19,23 +19,28 @@
 //! loads what protects the key, and `files` names, lists and opens key files.
 
 mod files;
+mod import;
 mod make;
 mod params;
 mod protector;
+mod retarget;
 
 pub use files::{key_file_name, list_keys, open_key, public_key_info, split_key_file, KeyEntry, PUB_SUFFIX};
-pub use make::RecoveryBlob;
+pub use import::MAX_PEM_BYTES;
+pub use make::{open_recovery_blob, recovery_blob, RecoveryBlob};
 pub use params::{
     check_app, check_ident, parse_params, Curve, HmacHash, KeyParams, KeyType, Protect, MAX_IDENT, PARAM_NAMES,
 };
 pub use protector::find_softcard;
+pub use retarget::{retarget, Retarget, Retargeted};
 
 use super::acl::Acl;
 use super::admin::{fail, AdminResult, Interaction, Txn};
 use super::store::Store;
 use super::world;
+use crate::object::policy::Origin;
 use crate::object::stored::{self, Protection};
-use make::{build_objects, recovery_blob, Naming};
+use make::{build_objects, Naming};
 use protector::load_protector;
 
 /// What a generated key turned into.
@@ -52,11 +57,45 @@ pub struct GeneratedKey {
     pub token_name: Option<String>,
     pub files: Vec<String>,
     pub recovery: bool,
+    pub curve: Option<Curve>,
+    /// Made from outside key material (`--import`), not generated in the module.
+    pub imported: bool,
 }
 
 /// `generatekey --generate`: checks, loads the protector (asking for cards or a softcard
 /// passphrase), generates, and writes the key files. Nothing is written on any failure.
 pub fn generate(store: &Store, p: &KeyParams, ui: &mut dyn Interaction) -> AdminResult<GeneratedKey> {
+    let target = prepare(store, p, ui)?;
+    let slow = p.ktype == KeyType::Rsa && p.size >= 3072;
+    if slow {
+        ui.busy_start(&format!("generating an RSA-{} key", p.size));
+    }
+    let mat = make::make(p);
+    if slow {
+        ui.busy_end();
+    }
+    write_key(store, p, target, mat?, Origin::Generate)
+}
+
+/// `generatekey --import ... pemreadfile=FILE`: as [`generate`], with the material of the PEM
+/// key `pem` (checked before any passphrase is asked). The key is recorded as imported:
+/// CKA_LOCAL, CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE are FALSE.
+pub fn import(store: &Store, p: &KeyParams, pem: &[u8], ui: &mut dyn Interaction) -> AdminResult<GeneratedKey> {
+    let (mat, p) = import::material(p, pem)?;
+    let target = prepare(store, &p, ui)?;
+    write_key(store, &p, target, mat, Origin::Create)
+}
+
+/// Where a new key goes: the world, its protector, ident and whether it is recoverable.
+struct Target {
+    op: world::Operational,
+    prot: protector::Protector,
+    ident: String,
+    recovery: bool,
+}
+
+/// Checks a new key's name and recovery against the world and loads its protector.
+fn prepare(store: &Store, p: &KeyParams, ui: &mut dyn Interaction) -> AdminResult<Target> {
     let op = world::operational(store, p.module, "generatekey")?;
     if let Some(id) = &p.ident {
         let name = key_file_name(&p.app, id);
@@ -86,27 +125,31 @@ pub fn generate(store: &Store, p: &KeyParams, ui: &mut dyn Interaction) -> Admin
             format!("{}{}", prot.pkcs11_prefix, hex::encode(r))
         }
     };
+    Ok(Target { op, prot, ident, recovery })
+}
+
+/// Builds a key's objects from `mat` and writes its files (and recovery blob) in one
+/// transaction.
+fn write_key(
+    store: &Store,
+    p: &KeyParams,
+    t: Target,
+    mat: make::Material,
+    origin: Origin,
+) -> AdminResult<GeneratedKey> {
+    let Target { op, prot, ident, recovery } = t;
     let file = key_file_name(&p.app, &ident);
     let pub_file = format!("{file}{PUB_SUFFIX}");
     let label = p.plainname.clone().unwrap_or_else(|| ident.clone());
-
-    let slow = p.ktype == KeyType::Rsa && p.size >= 3072;
-    if slow {
-        ui.busy_start(&format!("generating an RSA-{} key", p.size));
-    }
-    let mat = make::make(p);
-    if slow {
-        ui.busy_end();
-    }
-    let mat = mat?;
     let hkre = recovery.then(|| op.world.hkre.clone());
     let acl = Acl::default_private(p.ktype.family(), prot.blob.clone(), hkre.as_deref());
     let public_acl = Acl::default_public(p.ktype.family());
     // Module keys live in the module slot, which has no login: they cannot be private objects.
     let private_obj = prot.prot == Protection::Token;
-    let naming = Naming { app: &p.app, file: &file, ident: &ident, label: &label, private_obj, protection: &prot.desc };
+    let naming =
+        Naming { app: &p.app, file: &file, ident: &ident, label: &label, private_obj, protection: &prot.desc, origin };
     let (private, public) = build_objects(p, mat, &naming, &pub_file, &acl, &public_acl)?;
-    let private_blob = stored::seal_file(&file, prot.prot, &prot.owner, &prot.key, &private)?;
+    let private_blob = seal_private(&file, &prot, &op.km, &private)?;
     let public_blob = match &public {
         Some(pubm) => Some(stored::seal_file(&pub_file, Protection::Module, &prot.owner, &op.km, pubm)?),
         None => None,
@@ -135,10 +178,35 @@ pub fn generate(store: &Store, p: &KeyParams, ui: &mut dyn Interaction) -> Admin
         plainname: label,
         ktype: p.ktype,
         size: p.size,
+        curve: p.curve,
         protection: prot.desc,
         token_name: prot.token_name,
         files,
         recovery,
+        imported: origin == Origin::Create,
+    })
+}
+
+/// Seals a key's private/secret object. A token key also carries its public view (label, id,
+/// type; no key material) under KM, as nShield keeps a key's name readable in its key blob, so
+/// `nfkminfo -l` names it without the token; the token layer hides it from sessions that are not
+/// logged in (CKA_PRIVATE).
+fn seal_private(
+    file: &str,
+    prot: &protector::Protector,
+    km: &crate::object::envelope::SecretKey32,
+    private: &crate::object::attr::AttrMap,
+) -> AdminResult<Vec<u8>> {
+    Ok(match prot.prot {
+        Protection::Module => stored::seal_file(file, prot.prot, &prot.owner, &prot.key, private)?,
+        Protection::Token => stored::seal_file_with_view(
+            file,
+            &prot.owner,
+            &prot.key,
+            km,
+            private,
+            &crate::object::policy::public_view(private),
+        )?,
     })
 }
 

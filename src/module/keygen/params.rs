@@ -18,6 +18,8 @@ pub enum Curve {
     P256,
     P384,
     P521,
+    /// SEC 2's secp256k1 (nShield's `SECP256k1`, Azure's `P-256K`).
+    Secp256k1,
 }
 
 impl Curve {
@@ -27,6 +29,7 @@ impl Curve {
             "nistp256" | "p256" | "prime256v1" | "secp256r1" => Curve::P256,
             "nistp384" | "p384" | "secp384r1" => Curve::P384,
             "nistp521" | "p521" | "secp521r1" => Curve::P521,
+            "secp256k1" | "p256k" => Curve::Secp256k1,
             _ => return None,
         })
     }
@@ -35,6 +38,7 @@ impl Curve {
             Curve::P256 => "NISTP256",
             Curve::P384 => "NISTP384",
             Curve::P521 => "NISTP521",
+            Curve::Secp256k1 => "SECP256k1",
         }
     }
     /// The curve as the mechanisms know it.
@@ -43,6 +47,7 @@ impl Curve {
             Curve::P256 => &ec::P256,
             Curve::P384 => &ec::P384,
             Curve::P521 => &ec::P521,
+            Curve::Secp256k1 => &ec::SECP256K1,
         }
     }
     pub fn bits(self) -> u32 {
@@ -295,7 +300,7 @@ pub fn parse_params(app: &str, pairs: &[(String, String)]) -> AdminResult<(KeyPa
             return fail(format!("curve= applies to EC keys, not {}", ktype.name()), "drop curve= or use type=EC");
         }
         curve = Some(Curve::parse(curve_s).ok_or_else(|| {
-            AdminError::new(format!("unknown curve {curve_s:?}"), "use curve=NISTP256, NISTP384 or NISTP521")
+            AdminError::new(format!("unknown curve {curve_s:?}"), "use curve=NISTP256, NISTP384, NISTP521 or SECP256k1")
         })?);
     }
     let size = match ktype {
@@ -484,6 +489,8 @@ pub(super) mod tests {
         assert_eq!(p.protect, Protect::Module);
         assert_eq!(p.ident.as_deref(), Some("contosokey"));
         assert!(notes.is_empty());
+        let (p, _) = parse_params("simple", &pairs("type=EC curve=SECP256k1 ident=k")).unwrap();
+        assert_eq!((p.curve, p.size), (Some(Curve::Secp256k1), 256));
         let (p, notes) = parse_params("simple", &pairs("type=ec curve=P-384 ident=MyKey")).unwrap();
         assert_eq!(p.curve, Some(Curve::P384));
         assert_eq!(p.ident.as_deref(), Some("mykey"));
