@@ -13,6 +13,7 @@
 
 use super::asn1;
 use super::ffi::{self, Md};
+use super::prehash::{self, DigestSigner, RawDigest};
 use super::{KeyMaterial, Mechanism, Params, SignOp};
 use crate::assurance::{relaxed, Assurance};
 use crate::error::{err, Error, Result};
@@ -130,67 +131,17 @@ impl KeyMaterial {
 // ---------------------------------------------------------------------------------------------
 
 /// CKM_DSA's input: a digest of one of these lengths (PKCS#11 §2.2.5: SHA-1 to SHA-512).
-const RAW_DIGEST_LENS: [usize; 5] = [20, 28, 32, 48, 64];
+static RAW_DIGEST: RawDigest = RawDigest { lens: &[20, 28, 32, 48, 64], max: 64 };
 
-enum Msg {
-    Raw(Vec<u8>),
-    Hash(digest::Context),
-}
-
-struct DsaOp {
-    key: Arc<DsaKey>,
-    /// `None` once finished.
-    msg: Option<Msg>,
-}
-
-impl DsaOp {
-    fn digest(&mut self) -> Result<Zeroizing<Vec<u8>>> {
-        match self.msg.take().ok_or(CKR_OPERATION_NOT_INITIALIZED)? {
-            Msg::Raw(v) if !RAW_DIGEST_LENS.contains(&v.len()) => err(CKR_DATA_LEN_RANGE),
-            Msg::Raw(v) => Ok(Zeroizing::new(v)),
-            Msg::Hash(ctx) => Ok(Zeroizing::new(ctx.finish().as_ref().to_vec())),
-        }
-    }
-}
-
-impl SignOp for DsaOp {
-    fn update(&mut self, data: &[u8]) -> Result<()> {
-        match self.msg.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)? {
-            Msg::Raw(v) => {
-                if v.len() + data.len() > RAW_DIGEST_LENS[4] {
-                    return err(CKR_DATA_LEN_RANGE);
-                }
-                v.extend_from_slice(data);
-            }
-            Msg::Hash(ctx) => ctx.update(data),
-        }
-        Ok(())
-    }
-
+impl DigestSigner for DsaKey {
     fn sig_len(&self) -> usize {
-        self.key.sig_len()
+        DsaKey::sig_len(self)
     }
-
-    fn sign_final(&mut self, out: &mut [u8]) -> Result<usize> {
-        let n = self.key.sig_len();
-        if out.len() < n {
-            return err(CKR_BUFFER_TOO_SMALL);
-        }
-        let d = self.digest()?;
-        self.key.engine.sign(&d, &mut out[..n]).map_err(|_| Error::new(CKR_FUNCTION_FAILED))?;
-        Ok(n)
+    fn sign_digest(&self, digest: &[u8], out: &mut [u8]) -> std::result::Result<(), ()> {
+        self.engine.sign(digest, out).map_err(|_| ())
     }
-
-    fn verify_final(&mut self, sig: &[u8]) -> Result<()> {
-        let d = self.digest()?;
-        if sig.len() != self.key.sig_len() {
-            return err(CKR_SIGNATURE_LEN_RANGE);
-        }
-        if self.key.engine.verify(&d, sig) {
-            Ok(())
-        } else {
-            err(CKR_SIGNATURE_INVALID)
-        }
+    fn verify_digest(&self, digest: &[u8], sig: &[u8]) -> bool {
+        self.engine.verify(digest, sig)
     }
 }
 
@@ -206,25 +157,12 @@ pub static DSA_SHA256: Dsa = Dsa { hash: Some(Md::Sha256) };
 pub static DSA_SHA384: Dsa = Dsa { hash: Some(Md::Sha384) };
 pub static DSA_SHA512: Dsa = Dsa { hash: Some(Md::Sha512) };
 
-impl Dsa {
-    fn start(&self, p: &Params, key: &Arc<DsaKey>) -> Result<Box<dyn SignOp>> {
-        if !matches!(p, Params::None) {
-            return err(CKR_MECHANISM_PARAM_INVALID);
-        }
-        let msg = match self.hash {
-            Some(md) => Msg::Hash(digest::Context::new(md.algorithm())),
-            None => Msg::Raw(Vec::new()),
-        };
-        Ok(Box::new(DsaOp { key: key.clone(), msg: Some(msg) }))
-    }
-}
-
 impl Mechanism for Dsa {
     fn sign(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn SignOp>> {
-        self.start(p, key.dsa_private()?)
+        prehash::start(p, self.hash, &RAW_DIGEST, key.dsa_private()?)
     }
     fn verify(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn SignOp>> {
-        self.start(p, key.dsa_public()?)
+        prehash::start(p, self.hash, &RAW_DIGEST, key.dsa_public()?)
     }
 }
 

@@ -13,6 +13,7 @@
 
 use super::asn1;
 use super::ffi::{self, Md};
+use super::prehash::{self, DigestSigner, RawDigest};
 use super::{KeyMaterial, Mechanism, Params, SignOp};
 use crate::error::{err, Error, Result};
 use crate::object::attr::{Attr, AttrMap};
@@ -216,69 +217,19 @@ impl KeyMaterial {
 // ECDSA
 // ---------------------------------------------------------------------------------------------
 
-/// Longest digest CKM_ECDSA takes (the engine truncates to the order; this only bounds
-/// buffering).
-const MAX_RAW_DIGEST: usize = 512;
+/// CKM_ECDSA's input: a digest of any length up to this (the engine truncates it to the
+/// order; the bound only limits buffering).
+static RAW_DIGEST: RawDigest = RawDigest { lens: &[], max: 512 };
 
-enum Msg {
-    Raw(Vec<u8>),
-    Hash(digest::Context),
-}
-
-struct EcdsaOp {
-    key: Arc<EcKey>,
-    /// `None` once finished.
-    msg: Option<Msg>,
-}
-
-impl EcdsaOp {
-    fn digest(&mut self) -> Result<Zeroizing<Vec<u8>>> {
-        match self.msg.take().ok_or(CKR_OPERATION_NOT_INITIALIZED)? {
-            Msg::Raw(v) if v.is_empty() => err(CKR_DATA_LEN_RANGE),
-            Msg::Raw(v) => Ok(Zeroizing::new(v)),
-            Msg::Hash(ctx) => Ok(Zeroizing::new(ctx.finish().as_ref().to_vec())),
-        }
-    }
-}
-
-impl SignOp for EcdsaOp {
-    fn update(&mut self, data: &[u8]) -> Result<()> {
-        match self.msg.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)? {
-            Msg::Raw(v) => {
-                if v.len() + data.len() > MAX_RAW_DIGEST {
-                    return err(CKR_DATA_LEN_RANGE);
-                }
-                v.extend_from_slice(data);
-            }
-            Msg::Hash(ctx) => ctx.update(data),
-        }
-        Ok(())
-    }
-
+impl DigestSigner for EcKey {
     fn sig_len(&self) -> usize {
-        self.key.sig_len()
+        EcKey::sig_len(self)
     }
-
-    fn sign_final(&mut self, out: &mut [u8]) -> Result<usize> {
-        let n = self.key.sig_len();
-        if out.len() < n {
-            return err(CKR_BUFFER_TOO_SMALL);
-        }
-        let d = self.digest()?;
-        self.key.engine.sign(&d, &mut out[..n]).map_err(|_| Error::new(CKR_FUNCTION_FAILED))?;
-        Ok(n)
+    fn sign_digest(&self, digest: &[u8], out: &mut [u8]) -> std::result::Result<(), ()> {
+        self.engine.sign(digest, out).map_err(|_| ())
     }
-
-    fn verify_final(&mut self, sig: &[u8]) -> Result<()> {
-        let d = self.digest()?;
-        if sig.len() != self.key.sig_len() {
-            return err(CKR_SIGNATURE_LEN_RANGE);
-        }
-        if self.key.engine.verify(&d, sig) {
-            Ok(())
-        } else {
-            err(CKR_SIGNATURE_INVALID)
-        }
+    fn verify_digest(&self, digest: &[u8], sig: &[u8]) -> bool {
+        self.engine.verify(digest, sig)
     }
 }
 
@@ -294,25 +245,12 @@ pub static ECDSA_SHA256: Ecdsa = Ecdsa { hash: Some(Md::Sha256) };
 pub static ECDSA_SHA384: Ecdsa = Ecdsa { hash: Some(Md::Sha384) };
 pub static ECDSA_SHA512: Ecdsa = Ecdsa { hash: Some(Md::Sha512) };
 
-impl Ecdsa {
-    fn start(&self, p: &Params, key: &Arc<EcKey>) -> Result<Box<dyn SignOp>> {
-        if !matches!(p, Params::None) {
-            return err(CKR_MECHANISM_PARAM_INVALID);
-        }
-        let msg = match self.hash {
-            Some(md) => Msg::Hash(digest::Context::new(md.algorithm())),
-            None => Msg::Raw(Vec::new()),
-        };
-        Ok(Box::new(EcdsaOp { key: key.clone(), msg: Some(msg) }))
-    }
-}
-
 impl Mechanism for Ecdsa {
     fn sign(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn SignOp>> {
-        self.start(p, key.ec_private()?)
+        prehash::start(p, self.hash, &RAW_DIGEST, key.ec_private()?)
     }
     fn verify(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn SignOp>> {
-        self.start(p, key.ec_public()?)
+        prehash::start(p, self.hash, &RAW_DIGEST, key.ec_public()?)
     }
 }
 

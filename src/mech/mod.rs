@@ -27,6 +27,7 @@ pub mod key;
 pub mod kw;
 pub mod montgomery;
 pub mod pkcs8;
+mod prehash;
 pub mod registry;
 pub mod rng;
 pub mod rsa;
