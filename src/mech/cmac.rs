@@ -22,8 +22,8 @@ use super::aes::{aes_key, engine, Chain, Engine, AES_BLOCK};
 use super::{des3, KeyMaterial, Mechanism, Params, SignOp};
 use crate::error::{err, Result};
 use aws_lc_rs::cipher::{self, EncryptingKey, EncryptionContext, UnboundCipherKey};
+use aws_lc_rs::cmac;
 use aws_lc_rs::iv::FixedLength;
-use aws_lc_rs::{cmac, constant_time};
 use cryptoki_sys::*;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -283,21 +283,11 @@ impl SignOp for MacOp {
     }
 
     fn sign_final(&mut self, out: &mut [u8]) -> Result<usize> {
-        let n = self.out_len;
-        if out.len() < n {
-            return err(CKR_BUFFER_TOO_SMALL);
-        }
-        let tag = self.tag()?;
-        out[..n].copy_from_slice(&tag[..n]);
-        Ok(n)
+        super::mac_out(self.out_len, out, || self.tag())
     }
 
     fn verify_final(&mut self, sig: &[u8]) -> Result<()> {
-        if sig.len() != self.out_len {
-            return err(CKR_SIGNATURE_LEN_RANGE);
-        }
-        let tag = self.tag()?;
-        constant_time::verify_slices_are_equal(&tag[..self.out_len], sig).map_err(|_| CKR_SIGNATURE_INVALID.into())
+        super::mac_check(self.out_len, sig, || self.tag())
     }
 }
 

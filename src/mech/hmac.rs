@@ -3,7 +3,7 @@
 
 use super::{KeyMaterial, Mechanism, Params, SignOp};
 use crate::error::{err, Result};
-use aws_lc_rs::{constant_time, hmac};
+use aws_lc_rs::hmac;
 use cryptoki_sys::*;
 
 /// One HMAC mechanism.
@@ -81,22 +81,11 @@ impl SignOp for HmacOp {
     }
 
     fn sign_final(&mut self, out: &mut [u8]) -> Result<usize> {
-        let n = self.out_len;
-        if out.len() < n {
-            return err(CKR_BUFFER_TOO_SMALL);
-        }
-        let tag = self.tag()?;
-        out[..n].copy_from_slice(&tag.as_ref()[..n]);
-        Ok(n)
+        super::mac_out(self.out_len, out, || self.tag())
     }
 
     fn verify_final(&mut self, sig: &[u8]) -> Result<()> {
-        if sig.len() != self.out_len {
-            return err(CKR_SIGNATURE_LEN_RANGE);
-        }
-        let tag = self.tag()?;
-        constant_time::verify_slices_are_equal(&tag.as_ref()[..self.out_len], sig)
-            .map_err(|_| CKR_SIGNATURE_INVALID.into())
+        super::mac_check(self.out_len, sig, || self.tag())
     }
 }
 

@@ -128,6 +128,26 @@ pub trait CipherOp: Send {
     }
 }
 
+/// The end of every MAC operation (CMAC, CBC-MAC, HMAC): the full tag cut to the `n` bytes the
+/// mechanism makes (the `_GENERAL` forms choose), written to `out` (its size first: a buffer too
+/// small leaves the operation going, and `tag` ends it)...
+pub(crate) fn mac_out<T: AsRef<[u8]>>(n: usize, out: &mut [u8], tag: impl FnOnce() -> Result<T>) -> Result<usize> {
+    if out.len() < n {
+        return Err(CKR_BUFFER_TOO_SMALL.into());
+    }
+    out[..n].copy_from_slice(&tag()?.as_ref()[..n]);
+    Ok(n)
+}
+
+/// ... or compared with `sig` in constant time (its length first: `tag` ends the operation).
+pub(crate) fn mac_check<T: AsRef<[u8]>>(n: usize, sig: &[u8], tag: impl FnOnce() -> Result<T>) -> Result<()> {
+    if sig.len() != n {
+        return Err(CKR_SIGNATURE_LEN_RANGE.into());
+    }
+    let tag = tag()?;
+    aws_lc_rs::constant_time::verify_slices_are_equal(&tag.as_ref()[..n], sig).map_err(|_| CKR_SIGNATURE_INVALID.into())
+}
+
 /// A signature or MAC computation (sign and verify share it: verify recomputes or checks).
 pub trait SignOp: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;

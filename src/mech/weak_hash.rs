@@ -7,7 +7,6 @@
 
 use super::{DigestOp, KeyMaterial, Mechanism, Params, SignOp};
 use crate::error::{err, Result};
-use aws_lc_rs::constant_time;
 use cryptoki_sys::*;
 use digest::{Digest, OutputSizeUser};
 use hmac::{Mac, SimpleHmac};
@@ -119,20 +118,11 @@ impl<D: LegacyHash> SignOp for HmacOp<D> {
     }
 
     fn sign_final(&mut self, out: &mut [u8]) -> Result<usize> {
-        let n = self.out_len;
-        if out.len() < n {
-            return err(CKR_BUFFER_TOO_SMALL);
-        }
-        out[..n].copy_from_slice(&self.tag()?[..n]);
-        Ok(n)
+        super::mac_out(self.out_len, out, || self.tag())
     }
 
     fn verify_final(&mut self, sig: &[u8]) -> Result<()> {
-        if sig.len() != self.out_len {
-            return err(CKR_SIGNATURE_LEN_RANGE);
-        }
-        let tag = self.tag()?;
-        constant_time::verify_slices_are_equal(&tag[..self.out_len], sig).map_err(|_| CKR_SIGNATURE_INVALID.into())
+        super::mac_check(self.out_len, sig, || self.tag())
     }
 }
 
