@@ -12,7 +12,7 @@ use cryptoki_sys::*;
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the replay test.
-pub const TARGETS: [(&str, Target); 9] = [
+pub const TARGETS: [(&str, Target); 10] = [
     ("attr_decode", attr_decode),
     ("object_file", object_file),
     ("abi_template", abi_template),
@@ -22,6 +22,7 @@ pub const TARGETS: [(&str, Target); 9] = [
     ("kek_parse", kek_parse),
     ("byok_document", byok_document),
     ("kmdata_json", kmdata_json),
+    ("dsa_dh_key", dsa_dh_key),
 ];
 
 /// The stored attribute encoding: decode, and re-encode what decoded (round trip).
@@ -346,6 +347,33 @@ pub fn ec_params_point(data: &[u8]) {
     }
 }
 
+/// DSA and Diffie-Hellman keys from hostile components: the first byte picks how the rest is cut
+/// into p, q, g and the value; each is tried as a DSA and a DH public and private key (the
+/// engine's checks, and ours before them, bound the work whatever the sizes).
+pub fn dsa_dh_key(data: &[u8]) {
+    use crate::object::attr::Attr;
+    let Some((&cut, rest)) = data.split_first() else { return };
+    let n = rest.len();
+    let a = (cut as usize & 0x0f) * n / 16;
+    let b = a + ((cut as usize >> 4) * (n - a) / 16);
+    let c = b + (n - b) / 2;
+    let (p, q, g, v) = (&rest[..a], &rest[a..b], &rest[b..c], &rest[c..]);
+    for (class, kt) in
+        [(CKO_PUBLIC_KEY, CKK_DSA), (CKO_PRIVATE_KEY, CKK_DSA), (CKO_PUBLIC_KEY, CKK_DH), (CKO_PRIVATE_KEY, CKK_DH)]
+    {
+        let mut m = AttrMap::new();
+        m.set(CKA_CLASS, Attr::Ulong(class));
+        m.set(CKA_KEY_TYPE, Attr::Ulong(kt));
+        m.set(CKA_PRIME, Attr::bytes(p.to_vec()));
+        if kt == CKK_DSA {
+            m.set(CKA_SUBPRIME, Attr::bytes(q.to_vec()));
+        }
+        m.set(CKA_BASE, Attr::bytes(g.to_vec()));
+        m.set(CKA_VALUE, Attr::bytes(v.to_vec()));
+        let _ = crate::mech::KeyMaterial::from_attrs(&m);
+    }
+}
+
 /// An Azure KEK as `az keyvault key download` writes it (PEM or DER, SPKI or PKCS#1).
 pub fn kek_parse(data: &[u8]) {
     if let Ok(k) = crate::byok::kek::Kek::parse(data) {
@@ -373,6 +401,8 @@ pub fn kmdata_json(data: &[u8]) {
     let _ = serde_json::from_slice::<crate::module::cardset::CardFile>(data);
     let _ = serde_json::from_slice::<crate::module::cardset::CardSetFile>(data);
     let _ = serde_json::from_slice::<crate::module::hsm::ModuleState>(data);
+    let _ = serde_json::from_slice::<crate::module::reader::ReaderState>(data);
+    let _ = serde_json::from_slice::<crate::module::loaded::TokensFile>(data);
     let _ = serde_json::from_slice::<crate::module::acl::Acl>(data);
     let _ = crate::module::acl::Acl::from_json(data);
     let _ =
