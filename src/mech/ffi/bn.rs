@@ -206,20 +206,20 @@ impl Mont {
     }
 
     /// out = a·R mod m, for 0 <= a < m.
-    pub(super) fn to_mont(&self, out: &mut Bn, a: &Bn, ctx: &BnCtx) -> R<()> {
+    pub(super) fn enter(&self, out: &mut Bn, a: &Bn, ctx: &BnCtx) -> R<()> {
         // SAFETY: valid BIGNUMs, context and Montgomery context (const); `out` exclusively ours.
         check(unsafe { sys::BN_to_montgomery(out.as_mut_ptr(), a.as_ptr(), self.0.as_ptr(), ctx.as_ptr()) })
     }
 
     /// out = a·R^-1 mod m: leaves the Montgomery domain.
-    pub(super) fn from_mont(&self, out: &mut Bn, a: &Bn, ctx: &BnCtx) -> R<()> {
-        // SAFETY: as in `to_mont`.
+    pub(super) fn leave(&self, out: &mut Bn, a: &Bn, ctx: &BnCtx) -> R<()> {
+        // SAFETY: as in `enter`.
         check(unsafe { sys::BN_from_montgomery(out.as_mut_ptr(), a.as_ptr(), self.0.as_ptr(), ctx.as_ptr()) })
     }
 
     /// out = a·b·R^-1 mod m (both in the Montgomery domain).
     pub(super) fn mul(&self, out: &mut Bn, a: &Bn, b: &Bn, ctx: &BnCtx) -> R<()> {
-        // SAFETY: as in `to_mont`.
+        // SAFETY: as in `enter`.
         check(unsafe {
             sys::BN_mod_mul_montgomery(out.as_mut_ptr(), a.as_ptr(), b.as_ptr(), self.0.as_ptr(), ctx.as_ptr())
         })
@@ -228,7 +228,7 @@ impl Mont {
     /// acc = acc·b·R^-1 mod m, in place.
     pub(super) fn mul_assign(&self, acc: &mut Bn, b: &Bn, ctx: &BnCtx) -> R<()> {
         let a = acc.as_mut_ptr();
-        // SAFETY: as in `to_mont`; the output may alias an input (aws-lc's own exponentiation
+        // SAFETY: as in `enter`; the output may alias an input (aws-lc's own exponentiation
         // calls BN_mod_mul_montgomery(r, r, x)), and `acc` is borrowed mutably, so nothing else
         // reads it meanwhile.
         check(unsafe { sys::BN_mod_mul_montgomery(a, a, b.as_ptr(), self.0.as_ptr(), ctx.as_ptr()) })

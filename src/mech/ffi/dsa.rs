@@ -23,9 +23,9 @@ pub struct Dsa {
     private: bool,
     /// Byte length of q (each half of a signature, the private value).
     q_len: usize,
-    /// Fixed-base tables for verification, built at the first [`Dsa::verify`] (`None`: they
-    /// could not be built, and aws-lc's own check is used).
-    verifier: OnceLock<Option<Verifier>>,
+    /// Fixed-base tables for verification, built at the first [`Dsa::verify`] that can have
+    /// them (see dsa_comb.rs); until then aws-lc's own check is used.
+    verifier: OnceLock<Verifier>,
 }
 
 // SAFETY: aws-lc's DSA objects may be used from several threads through const functions
@@ -253,14 +253,24 @@ impl Dsa {
         if sig.len() != 2 * n {
             return false;
         }
-        let verifier = self.verifier.get_or_init(|| {
-            let k = self.parts().ok()?;
-            Verifier::new(&k.p, &k.q, &k.g, &k.y).ok()
-        });
-        match verifier {
+        match self.verifier() {
             Some(v) => v.verify(digest, &sig[..n], &sig[n..]).unwrap_or(false),
             None => self.verify_uncached(digest, sig),
         }
+    }
+
+    /// The key's tables, built now if need be; None when they cannot be (the pool of tables is
+    /// full, or out of memory): the next call tries again. Two first calls at once may both
+    /// build; one table is kept.
+    fn verifier(&self) -> Option<&Verifier> {
+        if let Some(v) = self.verifier.get() {
+            return Some(v);
+        }
+        let k = self.parts().ok()?;
+        let built = Verifier::new(&k.p, &k.q, &k.g, &k.y).ok()?;
+        // A table another thread set first wins; ours is dropped, giving its slot back.
+        let _ = self.verifier.set(built);
+        self.verifier.get()
     }
 
     /// [`Dsa::verify`] through aws-lc's DSA_do_check_signature, without building tables: for a
