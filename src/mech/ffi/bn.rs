@@ -205,7 +205,7 @@ impl Mont {
         Ok(Mont(p))
     }
 
-    /// out = a·R mod m, for 0 <= a < m.
+    /// out = a·R mod m, for 0 <= a < m: into the Montgomery domain.
     pub(super) fn enter(&self, out: &mut Bn, a: &Bn, ctx: &BnCtx) -> R<()> {
         // SAFETY: valid BIGNUMs, context and Montgomery context (const); `out` exclusively ours.
         check(unsafe { sys::BN_to_montgomery(out.as_mut_ptr(), a.as_ptr(), self.0.as_ptr(), ctx.as_ptr()) })
