@@ -6,7 +6,7 @@
 //! row together form a TEETH-bit column index. With row bases B_i = B^(2^(i·cols)) and a table of
 //! the 2^TEETH − 1 products of subsets of them, B^u is `cols` steps of one squaring and one table
 //! multiplication, and the squarings are shared by g and y: for N = 256 and 8 teeth, 31 squarings
-//! and at most 64 multiplications (vs ~620 operations), from 2 × 255 entries of p's size
+//! and at most 64 multiplications (vs ~630 operations), from 2 × 255 entries of p's size
 //! (2048-bit p: 128 KiB per key; 3072-bit p: 192 KiB), built with ~950 multiplications the first
 //! time a key verifies. At most MAX_TABLES keys hold tables at once (≤ 24 MiB with 3072-bit
 //! keys); past that, keys verify through aws-lc as before. Everything here is public (the signature, the digest, the key), so
