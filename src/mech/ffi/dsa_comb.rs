@@ -8,9 +8,10 @@
 //! multiplication, and the squarings are shared by g and y: for N = 256 and 8 teeth, 31 squarings
 //! and at most 64 multiplications (vs ~630 operations), from 2 × 255 entries of p's size
 //! (2048-bit p: 128 KiB per key; 3072-bit p: 192 KiB), built with ~950 multiplications the first
-//! time a key verifies. At most MAX_TABLES keys hold tables at once (≤ 24 MiB with 3072-bit
-//! keys); past that, keys verify through aws-lc as before. Everything here is public (the signature, the digest, the key), so
-//! variable time is fine; the arithmetic is aws-lc's Montgomery multiplication.
+//! time a key verifies. At most MAX_TABLES keys hold tables at once (≤ 24 MiB with the 3072-bit
+//! keys the mechanism layer allows at most); past that, keys verify through aws-lc as before.
+//! Everything here is public (the signature, the digest, the key), so variable time is fine; the
+//! arithmetic is aws-lc's Montgomery multiplication.
 
 use super::bn::{bn_padded, inverse, mod_mul, nnmod, Bn, BnCtx, Mont};
 use super::{Failed, R};
