@@ -205,6 +205,37 @@ fn rfc6979_dsa2048_signatures_verify_and_a_flipped_bit_fails() {
     }
 }
 
+/// Verification reads g^u1·y^u2 off per-key tables built at the first verify (src/mech/ffi/
+/// dsa_comb.rs): halves outside 1..q−1 (FIPS 186-4 §4.7) are refused, whether the tables exist
+/// yet or not, and the RFC's signature still verifies (the positive control) on the first, a
+/// repeated and a second object's verification.
+#[test]
+fn out_of_range_signature_halves_are_refused() {
+    let (r, s) = module_session();
+    let v = json("rfc6979_dsa2048.json");
+    let cases = v["signatures"].as_array().unwrap();
+    let case = cases.iter().find(|c| c["hash"] == "SHA-256" && c["message"] == "sample").unwrap();
+    let (msg, sig) = (case["message"].as_str().unwrap().as_bytes(), [field(case, "r"), field(case, "s")].concat());
+    let q = field(&v, "q");
+    let edges = [vec![0u8; 32], q.clone(), plus(&q, 1), plus(&q, -1), vec![0xff; 32]];
+    for first in [true, false] {
+        let (public, _) = rfc6979_keys(&r, s);
+        if !first {
+            assert_eq!(verify(&r, s, CKM_DSA_SHA256, public, msg, &sig, false), CKR_OK);
+        }
+        for edge in &edges {
+            for half in 0..2 {
+                let mut bad = sig.clone();
+                bad[half * 32..(half + 1) * 32].copy_from_slice(edge);
+                assert_eq!(verify(&r, s, CKM_DSA_SHA256, public, msg, &bad, false), CKR_SIGNATURE_INVALID);
+            }
+        }
+        for _ in 0..3 {
+            assert_eq!(verify(&r, s, CKM_DSA_SHA256, public, msg, &sig, false), CKR_OK);
+        }
+    }
+}
+
 #[test]
 fn imported_key_signs_with_every_dsa_mechanism() {
     let (r, s) = module_session();

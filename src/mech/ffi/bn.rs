@@ -164,3 +164,80 @@ pub(super) fn probably_prime(n: &Bn, rounds: c_int, ctx: &BnCtx) -> R<bool> {
     check(unsafe { sys::BN_primality_test(&mut yes, n.as_ptr(), rounds, ctx.as_ptr(), 1, ptr::null_mut()) })?;
     Ok(yes == 1)
 }
+
+impl Bn {
+    /// A copy with the same width (aws-lc's BN_copy keeps it, so Montgomery operands stay on the
+    /// fast full-width path).
+    pub(super) fn try_clone(&self) -> R<Bn> {
+        // SAFETY: a valid BIGNUM; a new BIGNUM we then own, or null.
+        NonNull::new(unsafe { sys::BN_dup(self.as_ptr()) }).map(Bn).ok_or(Failed)
+    }
+}
+
+/// out = a * b mod m (public values: aws-lc's variable-time path).
+pub(super) fn mod_mul(out: &mut Bn, a: &Bn, b: &Bn, m: &Bn, ctx: &BnCtx) -> R<()> {
+    // SAFETY: valid BIGNUMs and context, `out` exclusively ours and distinct from the inputs.
+    check(unsafe { sys::BN_mod_mul(out.as_mut_ptr(), a.as_ptr(), b.as_ptr(), m.as_ptr(), ctx.as_ptr()) })
+}
+
+/// out = a mod m, in [0, m).
+pub(super) fn nnmod(out: &mut Bn, a: &Bn, m: &Bn, ctx: &BnCtx) -> R<()> {
+    // SAFETY: valid BIGNUMs and context, `out` exclusively ours and distinct from the inputs.
+    check(unsafe { sys::BN_nnmod(out.as_mut_ptr(), a.as_ptr(), m.as_ptr(), ctx.as_ptr()) })
+}
+
+/// A Montgomery context for an odd public modulus, read only (`const BN_MONT_CTX *`) once made.
+pub(super) struct Mont(NonNull<sys::BN_MONT_CTX>);
+
+impl Drop for Mont {
+    fn drop(&mut self) {
+        // SAFETY: we own the context and free it once.
+        unsafe { sys::BN_MONT_CTX_free(self.0.as_ptr()) }
+    }
+}
+
+impl Mont {
+    /// Fails for an even or zero modulus.
+    pub(super) fn new(m: &Bn, ctx: &BnCtx) -> R<Mont> {
+        // SAFETY: valid BIGNUM and context; a new context we then own, or null.
+        let p = unsafe { sys::BN_MONT_CTX_new_for_modulus(m.as_ptr(), ctx.as_ptr()) };
+        let Some(p) = NonNull::new(p) else { return check(0).and(Err(Failed)) };
+        Ok(Mont(p))
+    }
+
+    /// out = a·R mod m, for 0 <= a < m: into the Montgomery domain.
+    pub(super) fn enter(&self, out: &mut Bn, a: &Bn, ctx: &BnCtx) -> R<()> {
+        // SAFETY: valid BIGNUMs, context and Montgomery context (const); `out` exclusively ours.
+        check(unsafe { sys::BN_to_montgomery(out.as_mut_ptr(), a.as_ptr(), self.0.as_ptr(), ctx.as_ptr()) })
+    }
+
+    /// out = a·R^-1 mod m: leaves the Montgomery domain.
+    pub(super) fn leave(&self, out: &mut Bn, a: &Bn, ctx: &BnCtx) -> R<()> {
+        // SAFETY: as in `enter`.
+        check(unsafe { sys::BN_from_montgomery(out.as_mut_ptr(), a.as_ptr(), self.0.as_ptr(), ctx.as_ptr()) })
+    }
+
+    /// out = a·b·R^-1 mod m (both in the Montgomery domain).
+    pub(super) fn mul(&self, out: &mut Bn, a: &Bn, b: &Bn, ctx: &BnCtx) -> R<()> {
+        // SAFETY: as in `enter`.
+        check(unsafe {
+            sys::BN_mod_mul_montgomery(out.as_mut_ptr(), a.as_ptr(), b.as_ptr(), self.0.as_ptr(), ctx.as_ptr())
+        })
+    }
+
+    /// acc = acc·b·R^-1 mod m, in place.
+    pub(super) fn mul_assign(&self, acc: &mut Bn, b: &Bn, ctx: &BnCtx) -> R<()> {
+        let a = acc.as_mut_ptr();
+        // SAFETY: as in `enter`; the output may alias an input (aws-lc's own exponentiation
+        // calls BN_mod_mul_montgomery(r, r, x)), and `acc` is borrowed mutably, so nothing else
+        // reads it meanwhile.
+        check(unsafe { sys::BN_mod_mul_montgomery(a, a, b.as_ptr(), self.0.as_ptr(), ctx.as_ptr()) })
+    }
+
+    /// acc = acc²·R^-1 mod m, in place.
+    pub(super) fn square(&self, acc: &mut Bn, ctx: &BnCtx) -> R<()> {
+        let a = acc.as_mut_ptr();
+        // SAFETY: as in `mul_assign` (aws-lc squares with BN_mod_mul_montgomery(r, r, r)).
+        check(unsafe { sys::BN_mod_mul_montgomery(a, a, a, self.0.as_ptr(), ctx.as_ptr()) })
+    }
+}

@@ -6,9 +6,11 @@
 //! loop; the mechanism layer narrows the sizes further.
 
 use super::bn::{bn_bytes, bn_padded, mod_exp, probably_prime, Bn, BnCtx};
+use super::dsa_comb::Verifier;
 use super::{check, Failed, R};
 use aws_lc_sys as sys;
 use std::ptr::{self, NonNull};
+use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 /// Miller-Rabin rounds for caller-supplied primes (aws-lc's "validation" count: a composite
@@ -21,6 +23,9 @@ pub struct Dsa {
     private: bool,
     /// Byte length of q (each half of a signature, the private value).
     q_len: usize,
+    /// Fixed-base tables for verification, built at the first [`Dsa::verify`] that can have
+    /// them (see dsa_comb.rs); until then aws-lc's own check is used.
+    verifier: OnceLock<Verifier>,
 }
 
 // SAFETY: aws-lc's DSA objects may be used from several threads through const functions
@@ -54,7 +59,7 @@ impl Dsa {
 
     /// Takes ownership of `dsa` once it holds a key, after aws-lc's bounds checks.
     fn adopt(dsa: NonNull<sys::DSA>, private: bool) -> R<Dsa> {
-        let mut key = Dsa { dsa, private, q_len: 0 };
+        let mut key = Dsa { dsa, private, q_len: 0, verifier: OnceLock::new() };
         let (mut p, mut q, mut g) = (ptr::null(), ptr::null(), ptr::null());
         // SAFETY: a valid DSA; the getter borrows its parameters (null when unset).
         unsafe { sys::DSA_get0_pqg(dsa.as_ptr(), &mut p, &mut q, &mut g) };
@@ -241,8 +246,36 @@ impl Dsa {
         res
     }
 
-    /// Checks r || s (`sig` exactly [`Dsa::sig_len`] bytes) over `digest`.
+    /// Checks r || s (`sig` exactly [`Dsa::sig_len`] bytes) over `digest` (its leftmost q bits
+    /// are used), with the key's fixed-base tables, built by the first call (dsa_comb.rs).
     pub fn verify(&self, digest: &[u8], sig: &[u8]) -> bool {
+        let n = self.q_len;
+        if sig.len() != 2 * n {
+            return false;
+        }
+        match self.verifier() {
+            Some(v) => v.verify(digest, &sig[..n], &sig[n..]).unwrap_or(false),
+            None => self.verify_uncached(digest, sig),
+        }
+    }
+
+    /// The key's tables, built now if need be; None when they cannot be (the pool of tables is
+    /// full, or out of memory): the next call tries again. Two first calls at once may both
+    /// build; one table is kept.
+    fn verifier(&self) -> Option<&Verifier> {
+        if let Some(v) = self.verifier.get() {
+            return Some(v);
+        }
+        let k = self.parts().ok()?;
+        let built = Verifier::new(&k.p, &k.q, &k.g, &k.y).ok()?;
+        // A table another thread set first wins; ours is dropped, giving its slot back.
+        let _ = self.verifier.set(built);
+        self.verifier.get()
+    }
+
+    /// [`Dsa::verify`] through aws-lc's DSA_do_check_signature, without building tables: for a
+    /// key checked once (the pairwise test of a new key).
+    pub fn verify_uncached(&self, digest: &[u8], sig: &[u8]) -> bool {
         let n = self.q_len;
         if sig.len() != 2 * n {
             return false;

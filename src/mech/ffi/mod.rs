@@ -23,6 +23,7 @@
 mod bn;
 mod dh;
 mod dsa;
+mod dsa_comb;
 mod ec;
 mod ed25519;
 mod rsa;
