@@ -53,10 +53,15 @@ pub enum Assurance {
     WeakDsa,
     /// `weak_dh` (or `weak_all`): Diffie-Hellman keys on primes below 2048 bits may be generated.
     WeakDh,
+    /// `import`: `generatekey --import` turns a key from a file (a value known outside the
+    /// module) into a module-, softcard- or card-set-protected nShield key. Through PKCS#11 a
+    /// key the caller creates is only ever a known key (never a KEK), so C_CreateObject is not
+    /// refused.
+    Import,
 }
 
 impl Assurance {
-    pub const ALL: [Assurance; 12] = [
+    pub const ALL: [Assurance; 13] = [
         Assurance::WrapKek,
         Assurance::UnwrapKek,
         Assurance::DigestKey,
@@ -69,6 +74,7 @@ impl Assurance {
         Assurance::WrapWeak,
         Assurance::WeakDsa,
         Assurance::WeakDh,
+        Assurance::Import,
     ];
 
     /// What `weak_all` relaxes: every weak-algorithm class (not the wrapping rule).
@@ -89,6 +95,7 @@ impl Assurance {
             Assurance::WrapWeak => "wrap_weak",
             Assurance::WeakDsa => "weak_dsa",
             Assurance::WeakDh => "weak_dh",
+            Assurance::Import => "import",
         }
     }
 }
@@ -96,7 +103,7 @@ impl Assurance {
 /// Documented nShield tokens that name no class this emulation enforces: accepted, reported once
 /// in the debug log. (`import`: importing a key the caller knows is allowed, as it gains nothing
 /// from protection.)
-const ACCEPTED_WITHOUT_EFFECT: &[&str] = &["import", "explicitness", "unwrap_mech", "tokenkeys", "longterm", "short"];
+const ACCEPTED_WITHOUT_EFFECT: &[&str] = &["explicitness", "unwrap_mech", "tokenkeys", "longterm", "short"];
 
 /// The parsed override list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

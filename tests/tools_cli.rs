@@ -156,8 +156,13 @@ fn import_reads_pem_keys_and_marks_them_imported() {
         let der = sh("openssl", &["pkey", "-in", ps(&w(&format!("{f}.pem"))), "-pubout", "-outform", "DER"]);
         std::fs::write(w(&format!("{f}.spki")), der).unwrap();
     }
-    // Refusals first: one line each, nothing written.
+    // Refusals first: one line each, nothing written. Without the `import` assurance relaxed,
+    // no import at all.
     let before = env.snapshot();
+    let e = env.fails("generatekey", "--import simple type=RSA ident=x pemreadfile=rsa.pem", &[]);
+    assert!(e.contains("security assurance (`import`)") && e.contains("=import"), "{e}");
+    assert_eq!(before, env.snapshot());
+    env.set_env("CKNFAST_OVERRIDE_SECURITY_ASSURANCES", "import");
     let refusals = [
         ("--import simple type=RSA ident=x", "pemreadfile"),
         ("--import simple type=RSA ident=x pemreadfile=enc.pem", "encrypted"),

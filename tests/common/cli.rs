@@ -12,13 +12,15 @@ pub const SEED_GENERATEKEY: &str =
 
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// Environment every command of this test gets (see [`Env::set_env`]).
+    vars: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("work")).unwrap();
-        Env { dir }
+        Env { dir, vars: Default::default() }
     }
     pub fn kmdata(&self) -> PathBuf {
         self.dir.path().join("kmdata")
@@ -44,11 +46,18 @@ impl Env {
             .env("SHIELDHSM_KMDATA", self.kmdata())
             .env_remove("NFAST_KMDATA")
             .env("SHIELDHSM_PASSPHRASE_FILE", &pf)
+            .envs(self.vars.borrow().iter().cloned())
             .stdin(Stdio::null())
             .output()
             .unwrap();
         std::fs::remove_file(&pf).unwrap();
         out
+    }
+
+    /// Sets `name=value` for every later command of this test (not for the test process).
+    #[allow(dead_code)] // not every test binary sets any
+    pub fn set_env(&self, name: &str, value: &str) {
+        self.vars.borrow_mut().push((name.into(), value.into()));
     }
 
     /// `shieldhsm <tool> <args...>` (args split on whitespace).

@@ -81,6 +81,12 @@ pub fn generate(store: &Store, p: &KeyParams, ui: &mut dyn Interaction) -> Admin
 /// key `pem` (checked before any passphrase is asked). The key is recorded as imported:
 /// CKA_LOCAL, CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE are FALSE.
 pub fn import(store: &Store, p: &KeyParams, pem: &[u8], ui: &mut dyn Interaction) -> AdminResult<GeneratedKey> {
+    if !crate::assurance::relaxed(crate::assurance::Assurance::Import) {
+        return fail(
+            "importing a key from a file is a security assurance (`import`): its value is known outside the module",
+            "accept it with CKNFAST_OVERRIDE_SECURITY_ASSURANCES=import (environment or cknfastrc)",
+        );
+    }
     let (mat, p) = import::material(p, pem)?;
     let target = prepare(store, &p, ui)?;
     write_key(store, &p, target, mat, Origin::Create)
