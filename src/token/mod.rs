@@ -147,6 +147,8 @@ pub struct Library {
 /// How long an operation may rely on module #1 having been operational (see
 /// [`Library::key_use_allowed`]).
 pub const MODE_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
+/// The same for `C_OpenSession`, which should see a mode change at once.
+pub const MODE_RECHECK_OPEN: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl Library {
     /// The library over the data directory named by the environment (see `store::data_dir`),
@@ -260,16 +262,20 @@ impl Library {
     /// [`Library::module_usable`] for the hot paths (every operation init, wrap, unwrap,
     /// derive, object creation and search): a module seen operational less than
     /// [`MODE_RECHECK`] ago is taken as still operational without the `pread`, which alone
-    /// halved the small-message rate. Opening a session and initializing a token read the
-    /// counter, so a mode change is seen at once there and, by open sessions, within
-    /// [`MODE_RECHECK`]. A module found not operational is re-read on every call.
+    /// halved the small-message rate. Opening a session reads it again when the last read is
+    /// [`MODE_RECHECK_OPEN`] old (a read per open cost a third of the open/close rate), and
+    /// initializing a token always, so a mode change is seen at once there and, by open
+    /// sessions, within [`MODE_RECHECK`]. A module found not operational is re-read on every
+    /// call.
     pub fn key_use_allowed(&self) -> Result<()> {
+        self.module_seen_usable_within(MODE_RECHECK)
+    }
+
+    /// Module #1 seen operational less than `window` ago, or read again now.
+    fn module_seen_usable_within(&self, window: std::time::Duration) -> Result<()> {
         let last = self.module_checked_ns.load(Ordering::Acquire);
         let now = self.epoch.elapsed().as_nanos() as u64;
-        if self.module_ok.load(Ordering::Acquire)
-            && last != 0
-            && now.saturating_sub(last) < MODE_RECHECK.as_nanos() as u64
-        {
+        if self.module_ok.load(Ordering::Acquire) && last != 0 && now.saturating_sub(last) < window.as_nanos() as u64 {
             return Ok(());
         }
         self.module_usable()
@@ -436,7 +442,9 @@ impl Library {
         if slot.kind == SlotKind::Empty {
             return err(CKR_TOKEN_NOT_RECOGNIZED);
         }
-        self.module_usable()?;
+        // A mode change is seen within a millisecond here (no caller can run `hsm-mode` faster),
+        // without a read of the store per session a busy server opens.
+        self.module_seen_usable_within(MODE_RECHECK_OPEN)?;
         if let SlotKind::CardSet { .. } = slot.kind {
             if !self.cardset_present(&slot) {
                 return err(CKR_TOKEN_NOT_PRESENT);
