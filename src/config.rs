@@ -34,12 +34,15 @@ pub struct Config {
     /// `CKNFAST_NONREMOVABLE`: card removal is not checked; a loaded card-set token stays
     /// loaded, as a persistent set does.
     pub nonremovable: bool,
+    /// `SHIELDHSM_PIN_MAX_TRIES` (ours): wrong card passphrases at PKCS#11 logins before a card
+    /// locks; it can only lower the default of 10 (see [`Config::card_max_tries`]).
+    pub pin_max_tries: Option<u32>,
     /// Variables we accept and ignore (documented cknfast knobs without an emulated effect).
     pub ignored: Vec<String>,
 }
 
 /// The emulator's own settings, read from cknfastrc and the environment like the `CKNFAST_` ones.
-const OWN_VARS: &[&str] = &["SHIELDHSM_MODULE_SLOT_FIRST"];
+const OWN_VARS: &[&str] = &["SHIELDHSM_MODULE_SLOT_FIRST", "SHIELDHSM_PIN_MAX_TRIES"];
 
 const KNOWN_IGNORED: &[&str] = &[
     "CKNFAST_ASSUME_SINGLE_PROCESS",
@@ -61,6 +64,9 @@ const KNOWN_IGNORED: &[&str] = &[
     "CKNFAST_USE_THREAD_UPCALLS",
     "CKNFAST_WRITE_PROTECTED",
 ];
+
+/// The most wrong card passphrases a card takes at PKCS#11 logins.
+pub const CARD_MAX_TRIES: u32 = 10;
 
 pub fn parse_bool(v: &str) -> bool {
     matches!(v.trim().chars().next(), Some('1' | 'y' | 'Y' | 't' | 'T'))
@@ -109,8 +115,16 @@ impl Config {
                 .map(|h| h.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty()),
             nonremovable: b("CKNFAST_NONREMOVABLE"),
+            pin_max_tries: vars.get("SHIELDHSM_PIN_MAX_TRIES").and_then(|v| v.trim().parse().ok()),
             ignored,
         }
+    }
+
+    /// Wrong passphrases a card takes at PKCS#11 logins before it locks: 10, or fewer if
+    /// configured. The setting comes from the caller's environment, so it may not raise the
+    /// limit an attacker's guessing meets.
+    pub fn card_max_tries(&self) -> u32 {
+        self.pin_max_tries.unwrap_or(CARD_MAX_TRIES).clamp(1, CARD_MAX_TRIES)
     }
 
     /// A debug line (never with secrets: callers pass only names and codes).

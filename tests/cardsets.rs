@@ -362,3 +362,56 @@ fn rocs_restores_pkcs11_access_after_a_set_is_lost() {
     login(&s, "old").unwrap();
     assert!(key(&s, ObjectClass::PRIVATE_KEY, "rk").is_none());
 }
+
+#[test]
+fn wrong_card_passphrases_lock_the_card_until_unlocked() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("createocs", "-m1 -Q 1/2 -N guarded", &["g1", "g2"]);
+    let gen = "--generate pkcs11 type=RSA size=2048 protect=token nvram=no cardset=guarded plainname=kg";
+    env.ok("generatekey", gen, &["g1"]);
+    let so = env.dir.path().join("lib-lock.so");
+    std::fs::copy(common::built_module(), &so).unwrap();
+    let p11 = {
+        let _g = common::env_lock();
+        std::env::set_var("SHIELDHSM_KMDATA", env.kmdata());
+        std::env::set_var("SHIELDHSM_PIN_MAX_TRIES", "3");
+        let p11 = Pkcs11::new(&so).unwrap();
+        p11.initialize(CInitializeArgs::OsThreads).unwrap();
+        std::env::remove_var("SHIELDHSM_PIN_MAX_TRIES");
+        p11
+    };
+    let slot = slot_named(&p11, "guarded");
+    env.ok("card-reader", "insert -c guarded -n 1", &[]);
+    let s = p11.open_rw_session(slot).unwrap();
+    // A right passphrase clears the count; wrong ones climb to the lock, shown in the flags.
+    assert_eq!(rv(login(&s, "nope").unwrap_err()), RvError::PinIncorrect);
+    assert!(p11.get_token_info(slot).unwrap().user_pin_count_low());
+    login(&s, "g1").unwrap();
+    s.logout().unwrap();
+    assert!(!p11.get_token_info(slot).unwrap().user_pin_count_low());
+    assert_eq!(rv(login(&s, "nope").unwrap_err()), RvError::PinIncorrect);
+    assert_eq!(rv(login(&s, "nope").unwrap_err()), RvError::PinIncorrect);
+    assert!(p11.get_token_info(slot).unwrap().user_pin_final_try());
+    assert_eq!(rv(login(&s, "nope").unwrap_err()), RvError::PinLocked);
+    // Locked: even the right passphrase is refused, and the key stays unusable.
+    assert_eq!(rv(login(&s, "g1").unwrap_err()), RvError::PinLocked);
+    assert!(p11.get_token_info(slot).unwrap().user_pin_locked());
+    assert!(key(&s, ObjectClass::PRIVATE_KEY, "kg").is_none());
+    // The set's other card is counted on its own.
+    env.ok("card-reader", "insert -c guarded -n 2", &[]);
+    let s2 = p11.open_rw_session(slot).unwrap();
+    login(&s2, "g2").unwrap();
+    sign_with(&s2, "kg").unwrap();
+    s2.logout().unwrap();
+    // The owner who knows the passphrase unlocks card 1; a wrong one changes nothing.
+    let before = env.snapshot();
+    let e = env.fails("card-reader", "unlock -c guarded -n 1", &["nope"]);
+    assert!(e.contains("wrong passphrase for card 1"), "{e}");
+    assert_eq!(before, env.snapshot());
+    env.ok("card-reader", "unlock -c guarded -n 1", &["g1"]);
+    env.ok("card-reader", "insert -c guarded -n 1", &[]);
+    let s3 = p11.open_rw_session(slot).unwrap();
+    login(&s3, "g1").unwrap();
+    sign_with(&s3, "kg").unwrap();
+}

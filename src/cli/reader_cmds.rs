@@ -3,19 +3,23 @@
 //! PKCS#11 appear and go with the card (see the README's "Card-set tokens").
 
 use super::args::{self, valued};
+use super::ui::Ui;
 use super::{help_if_asked, no_extra, open_store};
-use shieldhsm::module::admin::{AdminError, AdminResult};
+use shieldhsm::module::admin::{AdminError, AdminResult, Interaction};
 use shieldhsm::module::cardset::{self, CardFile};
 use shieldhsm::module::reader;
 use shieldhsm::module::store::Store;
+use shieldhsm::module::world;
 use std::path::PathBuf;
 
 const SLOTINFO_USAGE: &str = "usage: slotinfo [-m 1]\n  Shows module 1's card reader (slot 0) and the card in it.";
 
 const READER_USAGE: &str = "usage: card-reader insert -c CARDSET -n CARD [--card-dir DIR]\n       \
-card-reader remove\n       card-reader status\n  \
+card-reader remove\n       card-reader status\n       \
+card-reader unlock -c CARDSET -n CARD [--card-dir DIR]\n  \
 Inserts card CARD (its number in the set) of Operator Card Set CARDSET into module 1's emulated\n  \
-reader, taking its card file from the set's card directory or DIR; `remove` takes it out.\n  \
+reader, taking its card file from the set's card directory or DIR; `remove` takes it out;\n  \
+`unlock` clears a card's count of wrong passphrases at PKCS#11 logins (asks its passphrase).\n  \
 (Emulator only: inserting a card is having its card file in the reader.)";
 
 fn describe(store: &Store, card: &CardFile) -> String {
@@ -46,6 +50,26 @@ pub fn slotinfo(tool: &str, a: &[String]) -> AdminResult<()> {
     Ok(())
 }
 
+/// The card file `-c CARDSET -n CARD [--card-dir DIR]` names.
+fn card_path(store: &Store, p: &args::Parsed, tool: &str, action: &str) -> AdminResult<PathBuf> {
+    let want = p.value("cardset").ok_or_else(|| {
+        AdminError::new("no card set given", format!("add -c <name>, e.g. `{tool} {action} -c operators -n 1`"))
+    })?;
+    let index: u32 = p.value("card").and_then(|n| n.parse().ok()).ok_or_else(|| {
+        AdminError::new("no card number given", format!("add -n <number>, e.g. `{tool} {action} -c {want} -n 1`"))
+    })?;
+    let set = cardset::find_ocs(store, want)?;
+    let dir = p.value("card-dir").map(PathBuf::from).unwrap_or_else(|| cardset::default_card_dir(store, &set.hash));
+    let path = dir.join(CardFile::file_name(index));
+    if !path.exists() {
+        return Err(AdminError::new(
+            format!("card {index} of \"{}\" is not in {}", set.name, dir.display()),
+            format!("name the directory holding its card file with --card-dir (the set has cards 1 to {})", set.n),
+        ));
+    }
+    Ok(path)
+}
+
 pub fn card_reader(tool: &str, a: &[String]) -> AdminResult<()> {
     let p = args::parse(a, &[valued("cardset", Some('c')), valued("card", Some('n'))], tool)?;
     if help_if_asked(&p, READER_USAGE) {
@@ -55,27 +79,24 @@ pub fn card_reader(tool: &str, a: &[String]) -> AdminResult<()> {
     let store = open_store()?;
     match p.pos.first().map(String::as_str) {
         Some("insert") => {
-            let want = p.value("cardset").ok_or_else(|| {
-                AdminError::new("no card set given", format!("add -c <name>, e.g. `{tool} insert -c operators -n 1`"))
-            })?;
-            let index: u32 = p.value("card").and_then(|n| n.parse().ok()).ok_or_else(|| {
-                AdminError::new("no card number given", format!("add -n <number>, e.g. `{tool} insert -c {want} -n 1`"))
-            })?;
-            let set = cardset::find_ocs(&store, want)?;
-            let dir =
-                p.value("card-dir").map(PathBuf::from).unwrap_or_else(|| cardset::default_card_dir(&store, &set.hash));
-            let path = dir.join(CardFile::file_name(index));
-            if !path.exists() {
-                return Err(AdminError::new(
-                    format!("card {index} of \"{}\" is not in {}", set.name, dir.display()),
-                    format!(
-                        "name the directory holding its card file with --card-dir (the set has cards 1 to {})",
-                        set.n
-                    ),
-                ));
-            }
+            let path = card_path(&store, &p, tool, "insert")?;
             let card = reader::insert(&store, &path)?;
             out!("Inserted {}", describe(&store, &card));
+        }
+        Some("unlock") => {
+            let path = card_path(&store, &p, tool, "unlock")?;
+            let card = cardset::read_card(&path)?;
+            let op = world::operational(&store, 1, "card-reader")?;
+            let mut ui = Ui::new(p.value("passphrase-file"))?;
+            let pass = ui.passphrase(&format!("card {} of \"{}\"", card.index, card.name))?;
+            if card.open_share(pass.as_bytes(), Some(&op.km)).is_none() {
+                return Err(AdminError::new(
+                    format!("wrong passphrase for card {} of \"{}\"", card.index, card.name),
+                    "retry with that card's passphrase (nothing was changed)",
+                ));
+            }
+            reader::record_login(&store, &card, true)?;
+            out!("Unlocked {}", describe(&store, &card));
         }
         Some("remove") => match reader::remove(&store)? {
             Some(card) => out!("Removed {}", describe(&store, &card)),
@@ -85,7 +106,7 @@ pub fn card_reader(tool: &str, a: &[String]) -> AdminResult<()> {
         Some(other) => {
             return Err(AdminError::new(
                 format!("unknown action {other:?}"),
-                format!("use insert, remove or status; see `{tool} --help`"),
+                format!("use insert, remove, unlock or status; see `{tool} --help`"),
             ))
         }
     }

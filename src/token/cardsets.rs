@@ -184,7 +184,39 @@ impl Library {
             return err(CKR_FUNCTION_FAILED);
         }
         let world = self.world().ok_or(CKR_TOKEN_NOT_PRESENT)?;
-        cardset::lt_from_card(&set.set_ref(), &card, pin, &world.km).ok_or(CKR_PIN_INCORRECT.into())
+        let max = self.config.card_max_tries();
+        if reader::login_failures(&self.store, &card) >= max {
+            self.config.debug_line(&format!(
+                "card {} of {name:?} is locked after {max} wrong passphrases: `card-reader unlock -c {name} -n {}`",
+                card.index, card.index
+            ));
+            return err(CKR_PIN_LOCKED);
+        }
+        // The KDF runs before the count is written: a right passphrase clears it.
+        match cardset::lt_from_card(&set.set_ref(), &card, pin, &world.km) {
+            Some(lt) => {
+                reader::record_login(&self.store, &card, true)?;
+                Ok(lt)
+            }
+            None => {
+                let failures = reader::record_login(&self.store, &card, false)?;
+                err(if failures >= max { CKR_PIN_LOCKED } else { CKR_PIN_INCORRECT })
+            }
+        }
+    }
+
+    /// The count flags of a card set's token: those of the card in the reader (none for a set
+    /// `preload` loaded, whose cards were presented to it).
+    pub(super) fn cardset_pin_flags(&self, hash: &str) -> CK_FLAGS {
+        if self.is_preloaded(hash) {
+            return 0;
+        }
+        match reader::state(&self.store).card.filter(|c| c.cardset == hash) {
+            Some(card) => {
+                super::pin::card_flags(reader::login_failures(&self.store, &card), self.config.card_max_tries())
+            }
+            None => 0,
+        }
     }
 
     /// Presence of every card-set slot now.

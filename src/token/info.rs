@@ -73,7 +73,10 @@ impl Library {
                 if !self.cardset_present(&slot) {
                     return Err(CKR_TOKEN_NOT_PRESENT.into());
                 }
-                flags |= CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED;
+                flags |= CKF_TOKEN_INITIALIZED
+                    | CKF_LOGIN_REQUIRED
+                    | CKF_USER_PIN_INITIALIZED
+                    | self.cardset_pin_flags(hash);
                 if self.cardset_preloaded(hash) {
                     flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
                 }

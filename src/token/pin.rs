@@ -29,6 +29,11 @@ pub fn pin_flags(card: &SoftcardFile) -> CK_FLAGS {
     flags
 }
 
+/// The user-PIN count flags of a card set's token: the inserted card's passphrase failures.
+pub fn card_flags(failures: u32, max: u32) -> CK_FLAGS {
+    count_flags(failures, max, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED)
+}
+
 /// One PIN: locked at the limit; one try left is the final try (and the count is low); any
 /// failure before that makes the count low; none, no flag.
 fn count_flags(failures: u32, max: u32, low: CK_FLAGS, last: CK_FLAGS, locked: CK_FLAGS) -> CK_FLAGS {
