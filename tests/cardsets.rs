@@ -82,6 +82,8 @@ fn one_of_two_set_needs_its_card_and_passphrase_and_unloads_on_removal() {
     assert_eq!(rv(p11.open_rw_session(slot).unwrap_err()), RvError::TokenNotPresent);
     env.ok("card-reader", "insert -c ops12 -n 2", &[]);
     assert!(env.ok("slotinfo", "-m 1", &[]).contains("card 2 of Operator Card Set \"ops12\""));
+    let info = env.ok("nfkminfo", "", &[]);
+    assert!(info.contains("card reader: card 2 of Operator Card Set \"ops12\""), "{info}");
     let info = p11.get_token_info(slot).unwrap();
     assert_eq!(info.label(), "ops12");
     assert!(info.login_required() && !info.protected_authentication_path());

@@ -117,6 +117,9 @@ fn print_world(store: &Store, w: Option<&WorldFile>, only: Option<u32>) -> Admin
             continue;
         }
         print_module(m, w);
+        if m.number == 1 {
+            out!(" slot 0      card reader: {}", super::reader_cmds::contents(&store));
+        }
     }
     Ok(())
 }

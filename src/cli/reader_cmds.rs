@@ -27,11 +27,16 @@ fn describe(store: &Store, card: &CardFile) -> String {
     format!("card {} of Operator Card Set \"{name}\" ({}/{}, hash {})", card.index, card.k, card.n, card.cardset)
 }
 
-fn show(store: &Store) {
+/// What module 1's reader holds, in words (`slotinfo`, `nfkminfo`).
+pub(super) fn contents(store: &Store) -> String {
     match reader::state(store).card {
-        Some(card) => out!(" Slot 0  card reader   {}", describe(store, &card)),
-        None => out!(" Slot 0  card reader   empty"),
+        Some(card) => describe(store, &card),
+        None => "empty".into(),
     }
+}
+
+fn show(store: &Store) {
+    out!(" Slot 0  card reader   {}", contents(store));
 }
 
 pub fn slotinfo(tool: &str, a: &[String]) -> AdminResult<()> {
