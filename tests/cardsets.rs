@@ -417,3 +417,141 @@ fn wrong_card_passphrases_lock_the_card_until_unlocked() {
     login(&s3, "g1").unwrap();
     sign_with(&s3, "kg").unwrap();
 }
+
+// What an adversarial review found (each failed before its fix).
+
+/// README: after removal of a logged-in non-persistent set, C_GetSlotInfo drops TOKEN_PRESENT,
+/// C_GetTokenInfo and C_OpenSession answer CKR_TOKEN_NOT_PRESENT -- asked before any session call.
+#[test]
+fn removal_is_seen_by_slot_and_token_calls_alone() {
+    let env = setup();
+    let p11 = load(&env);
+    let slot = slot_named(&p11, "ops12");
+    env.ok("card-reader", "insert -c ops12 -n 1", &[]);
+    let s = p11.open_rw_session(slot).unwrap();
+    login(&s, "a1").unwrap();
+    env.ok("card-reader", "remove", &[]);
+    let present = p11.get_slot_info(slot).unwrap().token_present();
+    let ti = p11.get_token_info(slot).map(|_| ()).map_err(rv);
+    let opened = p11.open_rw_session(slot).map(|_| ()).map_err(rv);
+    std::mem::forget(s);
+    assert!(!present, "C_GetSlotInfo still reports TOKEN_PRESENT after removal");
+    assert_eq!(ti, Err(RvError::TokenNotPresent), "C_GetTokenInfo");
+    assert_eq!(opened, Err(RvError::TokenNotPresent), "C_OpenSession");
+}
+
+/// README: "re-inserted: present again; the passphrase is asked again"; reader.rs: a removal
+/// and re-insertion between two looks is still an event.
+#[test]
+fn a_card_out_and_back_in_between_two_calls_is_a_removal() {
+    let env = setup();
+    let p11 = load(&env);
+    let slot = slot_named(&p11, "ops12");
+    assert_eq!(p11.get_slot_event().unwrap(), None);
+    env.ok("card-reader", "insert -c ops12 -n 1", &[]);
+    assert_eq!(p11.get_slot_event().unwrap(), Some(slot));
+    let s = p11.open_rw_session(slot).unwrap();
+    login(&s, "a1").unwrap();
+    env.ok("card-reader", "remove", &[]);
+    env.ok("card-reader", "insert -c ops12 -n 2", &[]);
+    let ev = p11.get_slot_event().unwrap();
+    let used = s.find_objects(&[]).map(|_| ()).map_err(rv);
+    std::mem::forget(s);
+    assert_eq!(ev, Some(slot), "removal+re-insertion not reported by C_WaitForSlotEvent");
+    assert_eq!(used, Err(RvError::SessionHandleInvalid), "login survived removal + re-insertion");
+}
+
+/// README: persistent set stays loaded "until logout or the last session closes, then as above"
+/// (sessions close, CKR_SESSION_HANDLE_INVALID).
+#[test]
+fn a_persistent_set_without_its_card_unloads_at_logout() {
+    let env = setup();
+    let p11 = load(&env);
+    let (slot, s) = used_after_removal(&env, &p11, "keep", "c1", "kk");
+    s.logout().unwrap();
+    let present = p11.get_slot_info(slot).unwrap().token_present();
+    let r = s.find_objects(&[]).map(|_| ()).map_err(rv);
+    std::mem::forget(s);
+    assert!(!present);
+    assert_eq!(r, Err(RvError::SessionHandleInvalid), "session of an unloaded persistent set still works");
+}
+
+/// A card set's public objects and public views do not show in another set's slot or the module slot.
+#[test]
+fn objects_stay_with_their_set() {
+    let env = setup();
+    let p11 = load(&env);
+    let ops = slot_named(&p11, "ops12");
+    env.ok("card-reader", "insert -c ops12 -n 1", &[]);
+    let s = p11.open_rw_session(ops).unwrap();
+    login(&s, "a1").unwrap();
+    let lab = b"xset".to_vec();
+    s.generate_key(
+        &Mechanism::AesKeyGen,
+        &[
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::ValueLen(32.into()),
+            Attribute::Label(lab.clone()),
+        ],
+    )
+    .unwrap();
+    s.create_object(&[
+        Attribute::Class(ObjectClass::DATA),
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Label(lab.clone()),
+        Attribute::Value(b"v".to_vec()),
+    ])
+    .unwrap();
+    drop(s);
+    env.ok("card-reader", "insert -c keep -n 1", &[]);
+    let keep = slot_named(&p11, "keep");
+    let k = p11.open_rw_session(keep).unwrap();
+    assert!(k.find_objects(&[Attribute::Label(lab.clone())]).unwrap().is_empty());
+    login(&k, "c1").unwrap();
+    assert!(k.find_objects(&[Attribute::Label(lab.clone())]).unwrap().is_empty());
+    assert!(k.find_objects(&[Attribute::Label(b"k12".to_vec())]).unwrap().is_empty());
+    let m = p11.open_rw_session(Slot::try_from(0u64).unwrap()).unwrap();
+    assert!(m.find_objects(&[Attribute::Label(lab.clone())]).unwrap().is_empty());
+    // ops12 without its card: not present, so nothing to see; with the card, not logged in: the public view only.
+    env.ok("card-reader", "insert -c ops12 -n 2", &[]);
+    let s = p11.open_rw_session(ops).unwrap();
+    let found = s.find_objects(&[Attribute::Label(lab.clone())]).unwrap();
+    assert_eq!(found.len(), 2, "public view + data object");
+}
+
+/// createocs -T 18446744074 (about 585 years): the deadline in nanoseconds is truncated to u64.
+#[test]
+fn a_huge_timeout_does_not_wrap() {
+    let env = Env::new();
+    env.world("1/1", false, &["acs"]);
+    env.ok("createocs", "-m1 -Q 1/1 -N long -T 18446744074", &["t1"]);
+    env.ok(
+        "generatekey",
+        "--generate pkcs11 type=RSA size=2048 protect=token nvram=no cardset=long plainname=kl",
+        &["t1"],
+    );
+    let p11 = load(&env);
+    let slot = slot_named(&p11, "long");
+    env.ok("card-reader", "insert -c long -n 1", &[]);
+    let s = p11.open_rw_session(slot).unwrap();
+    login(&s, "t1").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let r = s.find_objects(&[]).map(|_| ()).map_err(rv);
+    std::mem::forget(s);
+    assert_eq!(r, Ok(()), "a 585-year timeout ended the login within 0.6 s");
+}
+
+/// README: C_InitPIN and C_SetPIN on a card set return CKR_FUNCTION_NOT_SUPPORTED.
+#[test]
+fn init_pin_and_set_pin_are_not_supported_on_a_set() {
+    let env = setup();
+    let p11 = load(&env);
+    let slot = slot_named(&p11, "ops12");
+    env.ok("card-reader", "insert -c ops12 -n 1", &[]);
+    let ro = p11.open_ro_session(slot).unwrap();
+    let a = ro.set_pin(&AuthPin::new("a1".into()), &AuthPin::new("zz".into())).map_err(rv);
+    let b = ro.init_pin(&AuthPin::new("zz".into())).map_err(rv);
+    assert_eq!((a, b), (Err(RvError::FunctionNotSupported), Err(RvError::FunctionNotSupported)));
+}

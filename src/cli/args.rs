@@ -146,7 +146,7 @@ pub fn duration_secs(s: &str, what: &str) -> AdminResult<u64> {
             return Err(AdminError::new(format!("{what} {s:?} has an unknown unit"), "use s, min, h or d (e.g. 10min)"))
         }
     };
-    Ok(n * mul)
+    n.checked_mul(mul).ok_or_else(|| AdminError::new(format!("{what} {s:?} is too long"), "give a shorter time"))
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ fn print_world(store: &Store, w: Option<&WorldFile>, only: Option<u32>) -> Admin
         }
         print_module(m, w);
         if m.number == 1 {
-            out!(" slot 0      card reader: {}", super::reader_cmds::contents(&store));
+            out!(" slot 0      card reader: {}", super::reader_cmds::contents(store));
         }
     }
     Ok(())

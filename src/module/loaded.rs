@@ -81,7 +81,12 @@ pub fn take_over(set: &LoadedSet) -> Option<SecretKey32> {
     if !md.is_file() || md.len() > MAX_HANDOVER {
         return None;
     }
-    let sealed = std::fs::read(&path).ok()?;
+    let mut sealed = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(&path).ok()?, MAX_HANDOVER + 1),
+        &mut sealed,
+    )
+    .ok()?;
     let key_bytes = zeroize::Zeroizing::new(B64.decode(&set.key).ok()?);
     let key: [u8; 32] = key_bytes.as_slice().try_into().ok()?;
     let key = zeroize::Zeroizing::new(key);

@@ -42,13 +42,14 @@ pub(super) fn cardset_slots(lib: &Library) -> Vec<(CK_SLOT_ID, CardSetFile)> {
         if s.world_hkm != world.file.hkm {
             continue;
         }
-        if lib.config.cardset_hash.as_ref().is_some_and(|h| *h != s.hash) {
-            continue;
-        }
+        // Ids are given before CKNFAST_CARDSET_HASH filters, so they are the same either way.
         let offset = s.hash.get(..4).and_then(|h| u16::from_str_radix(h, 16).ok()).unwrap_or(0) as CK_SLOT_ID;
         let mut id = CARDSET_SLOT_BASE + offset;
         while !taken.insert(id) {
             id += 1;
+        }
+        if lib.config.cardset_hash.as_ref().is_some_and(|h| *h != s.hash) {
+            continue;
         }
         out.push((id, s));
     }
@@ -111,7 +112,7 @@ impl Library {
             return;
         }
         let at = self.epoch.elapsed().saturating_add(std::time::Duration::from_secs(*secs));
-        slot.login_deadline_ns.store(at.as_nanos().max(1) as u64, Ordering::Relaxed);
+        slot.login_deadline_ns.store(u64::try_from(at.as_nanos()).unwrap_or(u64::MAX).max(1), Ordering::Relaxed);
     }
 
     /// A card set's login timed out: it unloads as on removal (sessions closed, login dropped).
@@ -128,16 +129,21 @@ impl Library {
     /// Whether a loaded set stays loaded when its card leaves the reader.
     fn stays_loaded(&self, slot: &Slot) -> bool {
         let SlotKind::CardSet { hash, persistent, .. } = &slot.kind else { return true };
-        *persistent || self.config.nonremovable || self.is_preloaded(hash)
+        (*persistent && slot.logged_in().is_some()) || self.config.nonremovable || self.is_preloaded(hash)
     }
 
     /// Unloads the card sets whose card left the reader (called when the store changed). Only
     /// sets that are loaded (logged in or with sessions) have anything to unload.
+    /// A card taken out and put back (or replaced by another card of the set) between two looks
+    /// is a removal too: the reader's event count moved since the set was loaded.
     pub(super) fn unload_removed_sets(&self, slots: &[std::sync::Arc<Slot>]) {
-        let inserted = reader::state(&self.store).card.map(|c| c.cardset);
+        let state = reader::state(&self.store);
+        let inserted = state.card.map(|c| c.cardset);
         for slot in slots {
             let SlotKind::CardSet { hash, name, .. } = &slot.kind else { continue };
-            if inserted.as_deref() == Some(hash.as_str()) || self.stays_loaded(slot) {
+            let same_card = inserted.as_deref() == Some(hash.as_str())
+                && slot.loaded_events.load(Ordering::Acquire) == state.events;
+            if same_card || self.stays_loaded(slot) {
                 continue;
             }
             let sessions = self.sessions_on(slot.id);
@@ -157,6 +163,14 @@ impl Library {
 
     /// The hot path's check for a removed card: only when a card-set session was ever opened
     /// and the store changed since the slots were last read.
+    /// Notes the reader's event count when a set starts being used (first session, login), so a
+    /// later removal and re-insertion is told from the same card staying in.
+    pub(super) fn mark_loaded(&self, slot: &Slot) {
+        if matches!(slot.kind, SlotKind::CardSet { .. }) {
+            slot.loaded_events.store(reader::state(&self.store).events, Ordering::Release);
+        }
+    }
+
     pub(super) fn check_card_removal(&self) {
         if self.cardset_sessions.load(Ordering::Acquire)
             && *self.slots_generation.lock() != Some(self.store.generation())
@@ -185,23 +199,22 @@ impl Library {
         }
         let world = self.world().ok_or(CKR_TOKEN_NOT_PRESENT)?;
         let max = self.config.card_max_tries();
-        if reader::login_failures(&self.store, &card) >= max {
+        // Counted as a failure before the KDF runs, cleared after a right one: threads guessing
+        // at once cannot get more tries than the limit between them.
+        let failures = reader::record_login(&self.store, &card, false)?;
+        if failures > max {
             self.config.debug_line(&format!(
                 "card {} of {name:?} is locked after {max} wrong passphrases: `card-reader unlock -c {name} -n {}`",
                 card.index, card.index
             ));
             return err(CKR_PIN_LOCKED);
         }
-        // The KDF runs before the count is written: a right passphrase clears it.
         match cardset::lt_from_card(&set.set_ref(), &card, pin, &world.km) {
             Some(lt) => {
                 reader::record_login(&self.store, &card, true)?;
                 Ok(lt)
             }
-            None => {
-                let failures = reader::record_login(&self.store, &card, false)?;
-                err(if failures >= max { CKR_PIN_LOCKED } else { CKR_PIN_INCORRECT })
-            }
+            None => err(if failures >= max { CKR_PIN_LOCKED } else { CKR_PIN_INCORRECT }),
         }
     }
 
@@ -237,9 +250,10 @@ impl Library {
     pub fn wait_for_slot_event(&self, block: bool, alive: &dyn Fn() -> bool) -> Result<CK_SLOT_ID> {
         loop {
             let now = self.cardset_presence()?;
+            let reader_now = reader::state(&self.store);
             {
-                let mut seen = self.reported_presence.lock();
-                let seen = seen.get_or_insert_with(|| now.clone());
+                let mut guard = self.reported_presence.lock();
+                let (seen, seen_events) = guard.get_or_insert_with(|| (now.clone(), reader_now.events));
                 let changed = now
                     .iter()
                     .find(|(id, p)| seen.get(id) != Some(p))
@@ -251,7 +265,20 @@ impl Library {
                     } else {
                         seen.remove(&id);
                     }
+                    *seen_events = reader_now.events;
                     return Ok(id);
+                }
+                if *seen_events != reader_now.events {
+                    // Same presence, yet the card went and came back: an event of its set.
+                    *seen_events = reader_now.events;
+                    let slots = self.slots.read();
+                    let of_card = slots.values().find(|s| {
+                        matches!(&s.kind, SlotKind::CardSet { hash, .. }
+                            if reader_now.card.as_ref().is_some_and(|c| &c.cardset == hash))
+                    });
+                    if let Some(s) = of_card {
+                        return Ok(s.id);
+                    }
                 }
             }
             if !block {

@@ -35,6 +35,7 @@ impl Library {
     /// `C_GetSlotInfo`'s flags: card-set slots are removable hardware slots whose token comes
     /// and goes with the card; every other slot always holds its token.
     pub fn slot_flags(&self, id: CK_SLOT_ID) -> Result<CK_FLAGS> {
+        self.refresh_slots()?;
         let slot = self.slot(id)?;
         Ok(match slot.kind {
             SlotKind::CardSet { .. } if self.cardset_present(&slot) => {
@@ -50,6 +51,7 @@ impl Library {
     /// softcard needs a login and shows its PIN counters ([`super::pin`]); the free slot's
     /// token is blank.
     pub fn token_info(&self, id: CK_SLOT_ID) -> Result<TokenInfo> {
+        self.refresh_slots()?;
         let slot = self.slot(id)?;
         let sessions = self.sessions_on(id);
         let rw_sessions = sessions.iter().filter(|s| s.rw).count();

@@ -79,6 +79,8 @@ pub struct Slot {
     /// When the login of a card set with a timeout ends (nanoseconds since the library's
     /// epoch; 0: never). One atomic load per call checks it (see `Library::session`).
     pub login_deadline_ns: AtomicU64,
+    /// For a card set: the reader's event count when the set was loaded (`cardsets`).
+    pub loaded_events: AtomicU64,
 }
 
 impl Slot {
@@ -89,6 +91,7 @@ impl Slot {
             login: RwLock::new(Login::default()),
             objects: RwLock::new(ObjectTable::default()),
             login_deadline_ns: AtomicU64::new(0),
+            loaded_events: AtomicU64::new(0),
         })
     }
     /// The hash of the softcard or card set whose token this slot holds.
@@ -139,7 +142,8 @@ pub struct Library {
     /// Whether a card-set session was ever opened: only then do calls look for card removal.
     cardset_sessions: AtomicBool,
     /// Card-set token presence as `C_WaitForSlotEvent` last reported it.
-    reported_presence: Mutex<Option<BTreeMap<CK_SLOT_ID, bool>>>,
+    /// (and the reader's event count then, so a card out and back in between two looks counts).
+    reported_presence: Mutex<Option<(BTreeMap<CK_SLOT_ID, bool>, u64)>>,
     next_session: AtomicU64,
     next_object: AtomicU64,
 }
@@ -446,8 +450,13 @@ impl Library {
         // without a read of the store per session a busy server opens.
         self.module_seen_usable_within(MODE_RECHECK_OPEN)?;
         if let SlotKind::CardSet { .. } = slot.kind {
+            // A card taken out since the last look unloads the set first.
+            self.refresh_slots()?;
             if !self.cardset_present(&slot) {
                 return err(CKR_TOKEN_NOT_PRESENT);
+            }
+            if self.sessions_on(slot.id).is_empty() && slot.logged_in().is_none() {
+                self.mark_loaded(&slot);
             }
             self.cardset_sessions.store(true, Ordering::Release);
         }
@@ -508,6 +517,13 @@ impl Library {
                 l.who = Some(Who::User);
                 l.lt = Some(lt);
             }
+            // The card may have left while the passphrase was checked, closing this session:
+            // then the login does not stand.
+            if !self.sessions.read().contains_key(&session.handle) {
+                self.logout_slot(slot);
+                return err(CKR_SESSION_CLOSED);
+            }
+            self.mark_loaded(slot);
             self.start_login_timeout(slot);
             return self.sync_objects(slot, true);
         }
@@ -564,6 +580,8 @@ impl Library {
             return err(CKR_USER_NOT_LOGGED_IN);
         }
         self.logout_slot(&session.slot);
+        // A persistent set stayed loaded for its login only: with its card out, it goes now.
+        self.unload_removed_sets(std::slice::from_ref(&session.slot));
         Ok(())
     }
 
@@ -649,6 +667,9 @@ impl Library {
     }
 
     pub fn init_pin(&self, session: &Session, pin: &[u8]) -> Result<()> {
+        if matches!(session.slot.kind, SlotKind::CardSet { .. }) {
+            return err(CKR_FUNCTION_NOT_SUPPORTED);
+        }
         if session.slot.logged_in() != Some(Who::So) {
             return err(CKR_USER_NOT_LOGGED_IN);
         }
@@ -656,6 +677,9 @@ impl Library {
     }
 
     pub fn set_pin(&self, session: &Session, old: &[u8], new: &[u8]) -> Result<()> {
+        if matches!(session.slot.kind, SlotKind::CardSet { .. }) {
+            return err(CKR_FUNCTION_NOT_SUPPORTED);
+        }
         if !session.rw {
             return err(CKR_SESSION_READ_ONLY);
         }
