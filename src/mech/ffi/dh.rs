@@ -17,6 +17,26 @@ use zeroize::Zeroizing;
 /// secret depends on that beyond the caller's own choice of group).
 const DH_PRIME_ROUNDS: i32 = 16;
 
+/// A generated key named by [`key_id`] (never by x itself), and its public value y.
+type MadeKey = ([u8; 32], Zeroizing<Vec<u8>>);
+
+thread_local! {
+    /// The key this thread generated last.
+    static JUST_MADE: std::cell::RefCell<Option<MadeKey>> = const { std::cell::RefCell::new(None) };
+}
+
+/// What names a private key without holding it: SHA-256 over the length-prefixed p, g and x.
+fn key_id(p: &[u8], g: &[u8], x: &[u8]) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in [p, g, x] {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part);
+    }
+    let mut id = [0u8; 32];
+    id.copy_from_slice(ctx.finish().as_ref());
+    id
+}
+
 /// A DH key: p, g, the public value y, and x for private keys.
 pub struct Dh {
     dh: NonNull<sys::DH>,
@@ -71,7 +91,8 @@ impl Dh {
         Ok(key)
     }
 
-    /// A private key from x (0 < x < p - 1); y = g^x mod p is computed.
+    /// A private key from x (0 < x < p - 1); y = g^x mod p is computed (or, for the key this
+    /// thread just generated, taken from [`Dh::generate`]).
     pub fn new_private(p: &[u8], g: &[u8], x: &[u8]) -> R<Dh> {
         let mut key = Self::with_group(p, g)?;
         let (pb, gb, xb) = (Bn::from_be(p)?, Bn::from_be(g)?, Bn::from_be(x)?);
@@ -80,8 +101,16 @@ impl Dh {
         if xb.is_word(0) || xb.cmp(&pm1) != std::cmp::Ordering::Less {
             return Err(Failed);
         }
-        let mut y = Bn::new()?;
-        mod_exp(&mut y, &gb, &xb, &pb, &BnCtx::new()?)?;
+        let id = key_id(&bn_bytes(pb.as_ptr())?, &bn_bytes(gb.as_ptr())?, &bn_bytes(xb.as_ptr())?);
+        let known = JUST_MADE.with(|m| m.borrow_mut().take()).filter(|(made, _)| *made == id).map(|(_, y)| y);
+        let y = match known {
+            Some(y) => Bn::from_be(&y)?,
+            None => {
+                let mut y = Bn::new()?;
+                mod_exp(&mut y, &gb, &xb, &pb, &BnCtx::new()?)?;
+                y
+            }
+        };
         // SAFETY: exclusively ours; set0 takes ownership of both non-null BIGNUMs.
         check(unsafe { sys::DH_set0_key(key.dh.as_ptr(), y.into_raw(), xb.into_raw()) })?;
         key.private = true;
@@ -104,6 +133,12 @@ impl Dh {
         // SAFETY: exclusively ours; the function checks p and g first.
         check(unsafe { sys::DH_generate_key(key.dh.as_ptr()) })?;
         key.private = true;
+        // The new private key object is built from (p, g, x) again right away (its public half
+        // for CKA_PUBLIC_KEY_INFO): remember y for it, by a hash, so that costs no second
+        // full-length exponentiation.
+        let [p, g, y] = key.parts()?;
+        let id = key_id(&p, &g, &key.x()?);
+        JUST_MADE.with(|m| *m.borrow_mut() = Some((id, y)));
         Ok(key)
     }
 
