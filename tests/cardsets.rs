@@ -307,21 +307,25 @@ fn pkcs11_tool_lists_both_tokens() {
     assert!(!under.contains("ops12"), "{under}");
 }
 
-#[test]
-fn a_login_ends_with_the_sets_timeout() {
+/// A world with one 1/1 set `name` (`createocs` options `opts`, card passphrase t1) holding an
+/// RSA key labelled `label`, its card in the reader, and a session logged in to it.
+fn logged_in_one_card_set(opts: &str, name: &str, label: &str) -> (Env, Pkcs11, Slot, Session) {
     let env = Env::new();
     env.world("1/1", false, &["acs"]);
-    env.ok("createocs", "-m1 -Q 1/1 -N brief -T 1", &["t1"]);
-    env.ok(
-        "generatekey",
-        "--generate pkcs11 type=RSA size=2048 protect=token nvram=no cardset=brief plainname=kb",
-        &["t1"],
-    );
+    env.ok("createocs", &format!("-m1 -Q 1/1 -N {name} {opts}"), &["t1"]);
+    let gen = "--generate pkcs11 type=RSA size=2048 protect=token nvram=no";
+    env.ok("generatekey", &format!("{gen} cardset={name} plainname={label}"), &["t1"]);
     let p11 = load(&env);
-    let slot = slot_named(&p11, "brief");
-    env.ok("card-reader", "insert -c brief -n 1", &[]);
+    let slot = slot_named(&p11, name);
+    env.ok("card-reader", &format!("insert -c {name} -n 1"), &[]);
     let s = p11.open_rw_session(slot).unwrap();
     login(&s, "t1").unwrap();
+    (env, p11, slot, s)
+}
+
+#[test]
+fn a_login_ends_with_the_sets_timeout() {
+    let (_env, p11, slot, s) = logged_in_one_card_set("-T 1", "brief", "kb");
     sign_with(&s, "kb").unwrap();
     let private = key(&s, ObjectClass::PRIVATE_KEY, "kb").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1300));
@@ -521,22 +525,10 @@ fn objects_stay_with_their_set() {
     assert_eq!(found.len(), 2, "public view + data object");
 }
 
-/// createocs -T 18446744074 (about 585 years): the deadline in nanoseconds is truncated to u64.
+/// createocs -T 18446744074 (about 585 years): the deadline in nanoseconds saturates, no wrap.
 #[test]
 fn a_huge_timeout_does_not_wrap() {
-    let env = Env::new();
-    env.world("1/1", false, &["acs"]);
-    env.ok("createocs", "-m1 -Q 1/1 -N long -T 18446744074", &["t1"]);
-    env.ok(
-        "generatekey",
-        "--generate pkcs11 type=RSA size=2048 protect=token nvram=no cardset=long plainname=kl",
-        &["t1"],
-    );
-    let p11 = load(&env);
-    let slot = slot_named(&p11, "long");
-    env.ok("card-reader", "insert -c long -n 1", &[]);
-    let s = p11.open_rw_session(slot).unwrap();
-    login(&s, "t1").unwrap();
+    let (_env, _p11, _slot, s) = logged_in_one_card_set("-T 18446744074", "long", "kl");
     std::thread::sleep(std::time::Duration::from_millis(600));
     let r = s.find_objects(&[]).map(|_| ()).map_err(rv);
     std::mem::forget(s);
