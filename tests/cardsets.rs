@@ -25,6 +25,19 @@ fn load(env: &Env) -> Pkcs11 {
     common::init_at(&so, &env.kmdata())
 }
 
+/// The library with `var=value` in its environment at C_Initialize (removed again after).
+fn load_with(env: &Env, var: &str, value: &str) -> Pkcs11 {
+    let so = env.dir.path().join(format!("lib-{}.so", uniq()));
+    std::fs::copy(common::built_module(), &so).unwrap();
+    let _g = common::env_lock();
+    std::env::set_var("SHIELDHSM_KMDATA", env.kmdata());
+    std::env::set_var(var, value);
+    let p11 = Pkcs11::new(&so).unwrap();
+    p11.initialize(CInitializeArgs::OsThreads).unwrap();
+    std::env::remove_var(var);
+    p11
+}
+
 /// A world with a 1/2 set `ops12` (card passphrases a1, a2) and a 2/3 set `ops23` (b1..b3), each
 /// with an RSA key made by generatekey for PKCS#11, and a persistent 1/1 set `keep` (c1).
 fn setup() -> Env {
@@ -158,17 +171,7 @@ fn a_persistent_set_stays_loaded_after_removal() {
 #[test]
 fn nonremovable_keeps_a_set_loaded() {
     let env = setup();
-    let so = env.dir.path().join("lib-nonremovable.so");
-    std::fs::copy(common::built_module(), &so).unwrap();
-    let p11 = {
-        let _g = common::env_lock();
-        std::env::set_var("SHIELDHSM_KMDATA", env.kmdata());
-        std::env::set_var("CKNFAST_NONREMOVABLE", "1");
-        let p11 = Pkcs11::new(&so).unwrap();
-        p11.initialize(CInitializeArgs::OsThreads).unwrap();
-        std::env::remove_var("CKNFAST_NONREMOVABLE");
-        p11
-    };
+    let p11 = load_with(&env, "CKNFAST_NONREMOVABLE", "1");
     used_after_removal(&env, &p11, "ops12", "a1", "k12");
 }
 
@@ -376,17 +379,7 @@ fn wrong_card_passphrases_lock_the_card_until_unlocked() {
     env.ok("createocs", "-m1 -Q 1/2 -N guarded", &["g1", "g2"]);
     let gen = "--generate pkcs11 type=RSA size=2048 protect=token nvram=no cardset=guarded plainname=kg";
     env.ok("generatekey", gen, &["g1"]);
-    let so = env.dir.path().join("lib-lock.so");
-    std::fs::copy(common::built_module(), &so).unwrap();
-    let p11 = {
-        let _g = common::env_lock();
-        std::env::set_var("SHIELDHSM_KMDATA", env.kmdata());
-        std::env::set_var("SHIELDHSM_PIN_MAX_TRIES", "3");
-        let p11 = Pkcs11::new(&so).unwrap();
-        p11.initialize(CInitializeArgs::OsThreads).unwrap();
-        std::env::remove_var("SHIELDHSM_PIN_MAX_TRIES");
-        p11
-    };
+    let p11 = load_with(&env, "SHIELDHSM_PIN_MAX_TRIES", "3");
     let slot = slot_named(&p11, "guarded");
     env.ok("card-reader", "insert -c guarded -n 1", &[]);
     let s = p11.open_rw_session(slot).unwrap();

@@ -13,6 +13,19 @@ fn label(l: &str) -> Vec<Attribute> {
     vec![Attribute::Label(l.as_bytes().to_vec())]
 }
 
+/// A read-only session logged in to softcard `alpha` (passphrase `alpha-pass`).
+fn alpha_session(p11: &cryptoki::context::Pkcs11) -> cryptoki::session::Session {
+    let slot = p11
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|sl| p11.get_token_info(*sl).map(|t| t.label() == "alpha").unwrap_or(false))
+        .unwrap();
+    let s = p11.open_ro_session(slot).unwrap();
+    s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new("alpha-pass".into()))).unwrap();
+    s
+}
+
 #[test]
 fn key_type_is_checked_against_the_key_before_anything_happens() {
     let env = Env::new();
@@ -285,15 +298,7 @@ fn import_reads_pem_keys_and_marks_them_imported() {
     };
     check(&s, "imprsa", "rsa.spki", Mechanism::Sha256RsaPkcs, false);
     check(&s, "imp384", "p384.spki", Mechanism::EcdsaSha384, true);
-    let slot = m
-        .p11
-        .get_slots_with_initialized_token()
-        .unwrap()
-        .into_iter()
-        .find(|sl| m.p11.get_token_info(*sl).map(|t| t.label() == "alpha").unwrap_or(false))
-        .unwrap();
-    let s = m.p11.open_ro_session(slot).unwrap();
-    s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new("alpha-pass".into()))).unwrap();
+    let s = alpha_session(&m.p11);
     assert_eq!(flags_of(&s, find(&s, ObjectClass::PRIVATE_KEY, "impk1")), imported);
     check(&s, "impk1", "k1.spki", Mechanism::EcdsaSha256, true);
 }
@@ -400,15 +405,7 @@ fn retarget_makes_the_same_key_under_another_name() {
         let sig = s.sign(&Mechanism::Sha256RsaPkcs, sk, b"retarget").unwrap();
         s.verify(&Mechanism::Sha256RsaPkcs, pk, b"retarget", &sig).unwrap();
     }
-    let slot = m
-        .p11
-        .get_slots_with_initialized_token()
-        .unwrap()
-        .into_iter()
-        .find(|sl| m.p11.get_token_info(*sl).map(|t| t.label() == "alpha").unwrap_or(false))
-        .unwrap();
-    let s = m.p11.open_ro_session(slot).unwrap();
-    s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new("alpha-pass".into()))).unwrap();
+    let s = alpha_session(&m.p11);
     let (a, b) = (find(&s, ObjectClass::SECRET_KEY, "p11aes")[0], find(&s, ObjectClass::SECRET_KEY, "retargeted")[0]);
     let ct = s.encrypt(&Mechanism::AesEcb, a, &[5u8; 16]).unwrap();
     assert_eq!(s.decrypt(&Mechanism::AesEcb, b, &ct).unwrap(), vec![5u8; 16]);
