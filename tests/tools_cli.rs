@@ -13,15 +13,15 @@ fn label(l: &str) -> Vec<Attribute> {
     vec![Attribute::Label(l.as_bytes().to_vec())]
 }
 
-/// A read-only session logged in to softcard `alpha` (passphrase `alpha-pass`).
-fn alpha_session(p11: &cryptoki::context::Pkcs11) -> cryptoki::session::Session {
+/// A session (read/write with `rw`) logged in to softcard `alpha` (passphrase `alpha-pass`).
+fn alpha_session(p11: &cryptoki::context::Pkcs11, rw: bool) -> cryptoki::session::Session {
     let slot = p11
         .get_slots_with_initialized_token()
         .unwrap()
         .into_iter()
         .find(|sl| p11.get_token_info(*sl).map(|t| t.label() == "alpha").unwrap_or(false))
         .unwrap();
-    let s = p11.open_ro_session(slot).unwrap();
+    let s = if rw { p11.open_rw_session(slot) } else { p11.open_ro_session(slot) }.unwrap();
     s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new("alpha-pass".into()))).unwrap();
     s
 }
@@ -298,7 +298,7 @@ fn import_reads_pem_keys_and_marks_them_imported() {
     };
     check(&s, "imprsa", "rsa.spki", Mechanism::Sha256RsaPkcs, false);
     check(&s, "imp384", "p384.spki", Mechanism::EcdsaSha384, true);
-    let s = alpha_session(&m.p11);
+    let s = alpha_session(&m.p11, false);
     assert_eq!(flags_of(&s, find(&s, ObjectClass::PRIVATE_KEY, "impk1")), imported);
     check(&s, "impk1", "k1.spki", Mechanism::EcdsaSha256, true);
 }
@@ -405,7 +405,7 @@ fn retarget_makes_the_same_key_under_another_name() {
         let sig = s.sign(&Mechanism::Sha256RsaPkcs, sk, b"retarget").unwrap();
         s.verify(&Mechanism::Sha256RsaPkcs, pk, b"retarget", &sig).unwrap();
     }
-    let s = alpha_session(&m.p11);
+    let s = alpha_session(&m.p11, false);
     let (a, b) = (find(&s, ObjectClass::SECRET_KEY, "p11aes")[0], find(&s, ObjectClass::SECRET_KEY, "retargeted")[0]);
     let ct = s.encrypt(&Mechanism::AesEcb, a, &[5u8; 16]).unwrap();
     assert_eq!(s.decrypt(&Mechanism::AesEcb, b, &ct).unwrap(), vec![5u8; 16]);
@@ -442,14 +442,7 @@ fn ckinfo_and_cklist_are_pkcs11_clients_that_print_no_key_material() {
     std::fs::copy(common::built_module(), &so).unwrap();
     {
         let p11 = common::init_at(&so, &env.kmdata());
-        let slot = p11
-            .get_slots_with_initialized_token()
-            .unwrap()
-            .into_iter()
-            .find(|sl| p11.get_token_info(*sl).map(|t| t.label() == "alpha").unwrap_or(false))
-            .unwrap();
-        let s = p11.open_rw_session(slot).unwrap();
-        s.login(cryptoki::session::UserType::User, Some(&cryptoki::types::AuthPin::new("alpha-pass".into()))).unwrap();
+        let s = alpha_session(&p11, true);
         let k = s
             .create_object(&[
                 Attribute::Class(ObjectClass::SECRET_KEY),
