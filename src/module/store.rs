@@ -78,6 +78,10 @@ pub struct Store {
     /// `emu/destroyed` as last read, by file version: a sync after each store change costs a
     /// `stat`, not a re-read of up to a MiB of names.
     destroyed: parking_lot::Mutex<Option<(FileStamp, Arc<HashSet<String>>)>>,
+    /// The same lock between this process's threads: `flock` excludes other processes only
+    /// (every thread shares the one descriptor). Re-entrant, with the depth of nested locks,
+    /// so an inner guard never releases the outer one's `flock`.
+    threads: parking_lot::ReentrantMutex<std::cell::Cell<u32>>,
 }
 
 struct Opened {
@@ -119,6 +123,7 @@ impl Store {
             opened: OnceCell::new(),
             permissions_checked: OnceCell::new(),
             destroyed: Default::default(),
+            threads: parking_lot::ReentrantMutex::new(std::cell::Cell::new(0)),
         }
     }
 
@@ -203,16 +208,20 @@ impl Store {
     /// The first lock creates the data directory (see [`Store::open_lazy`]).
     pub fn lock(&self) -> Result<StoreLock<'_>> {
         let opened = self.opened(true)?;
-        // SAFETY: flock on a file descriptor we own for the life of `self`.
-        let rc = unsafe { libc::flock(opened.lock_file.as_raw_fd(), libc::LOCK_EX) };
-        if rc != 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(Error::with_reason(
-                CKR_CANT_LOCK,
-                format!("cannot lock {} ({e})", self.emu.join("lock").display()),
-            ));
+        let threads = self.threads.lock();
+        if threads.get() == 0 {
+            // SAFETY: flock on a file descriptor we own for the life of `self`.
+            let rc = unsafe { libc::flock(opened.lock_file.as_raw_fd(), libc::LOCK_EX) };
+            if rc != 0 {
+                let e = std::io::Error::last_os_error();
+                return Err(Error::with_reason(
+                    CKR_CANT_LOCK,
+                    format!("cannot lock {} ({e})", self.emu.join("lock").display()),
+                ));
+            }
         }
-        Ok(StoreLock { store: self, opened })
+        threads.set(threads.get() + 1);
+        Ok(StoreLock { store: self, opened, threads })
     }
 
     /// The change counter every process bumps after changing `local/` (a constant while the
@@ -370,6 +379,7 @@ impl FileStamp {
 pub struct StoreLock<'a> {
     store: &'a Store,
     opened: &'a Opened,
+    threads: parking_lot::ReentrantMutexGuard<'a, std::cell::Cell<u32>>,
 }
 
 impl StoreLock<'_> {
@@ -437,8 +447,12 @@ impl StoreLock<'_> {
 
 impl Drop for StoreLock<'_> {
     fn drop(&mut self) {
-        // SAFETY: unlocking the descriptor locked in `Store::lock`.
-        unsafe { libc::flock(self.opened.lock_file.as_raw_fd(), libc::LOCK_UN) };
+        let depth = self.threads.get().saturating_sub(1);
+        self.threads.set(depth);
+        if depth == 0 {
+            // SAFETY: unlocking the descriptor locked in `Store::lock`.
+            unsafe { libc::flock(self.opened.lock_file.as_raw_fd(), libc::LOCK_UN) };
+        }
     }
 }
 
