@@ -212,7 +212,7 @@ fn k_of_n_set_is_loaded_only_under_preload() {
     // A wrong passphrase loads nothing and runs nothing.
     let (code, out) = run(&["b1", "nope"]);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("wrong passphrase for card 2") && !out.contains("child signed"), "{out}");
+    assert!(out.contains("the quorum failed") && !out.contains("child signed"), "{out}");
 }
 
 /// Runs only as `preload`'s command (see above): the set is loaded for this process.
@@ -403,12 +403,16 @@ fn wrong_card_passphrases_lock_the_card_until_unlocked() {
     login(&s2, "g2").unwrap();
     sign_with(&s2, "kg").unwrap();
     s2.logout().unwrap();
-    // The owner who knows the passphrase unlocks card 1; a wrong one changes nothing.
+    // A locked card's own passphrase can no longer be tried, not even by `card-reader unlock`:
+    // the Administrator Card Set quorum clears it. A wrong ACS passphrase changes nothing (but
+    // the module's count of that ACS card's tries).
+    env.set_env("SHIELDHSM_PIN_MAX_TRIES", "3");
     let before = env.snapshot();
-    let e = env.fails("card-reader", "unlock -c guarded -n 1", &["nope"]);
-    assert!(e.contains("wrong passphrase for card 1"), "{e}");
+    let e = env.fails("card-reader", "unlock -c guarded -n 1", &["g1"]);
+    assert!(e.contains("the quorum failed"), "the card's own passphrase is no ACS passphrase: {e}");
     assert_eq!(before, env.snapshot());
-    env.ok("card-reader", "unlock -c guarded -n 1", &["g1"]);
+    let out = env.ok("card-reader", "unlock -c guarded -n 1", &["acs"]);
+    assert!(out.contains("is locked") && out.contains("Unlocked"), "{out}");
     env.ok("card-reader", "insert -c guarded -n 1", &[]);
     let s3 = p11.open_rw_session(slot).unwrap();
     login(&s3, "g1").unwrap();

@@ -127,23 +127,13 @@ fn weak_sizes_only_with_the_override() {
 #[test]
 fn vendor_generate_key_is_to_the_bit_too() {
     use cryptoki_sys::*;
-    use shieldhsm::abi::vendor::SHSM_FUNCTION_LIST;
     use std::ffi::c_void;
     use std::ptr::{null, null_mut};
     let env = env_lock();
     let r = Raw::load();
     assert_eq!(call!(r, C_Initialize, null_mut()), CKR_OK);
     drop(env);
-    type GetInterface =
-        unsafe extern "C" fn(*mut CK_UTF8CHAR, *mut CK_VERSION, *mut *mut CK_INTERFACE, CK_FLAGS) -> CK_RV;
-    let sym = r.sym(c"C_GetInterface");
-    assert!(!sym.is_null());
-    // SAFETY: the symbol is C_GetInterface, of this type (include/shieldhsm.h).
-    let get: GetInterface = unsafe { std::mem::transmute(sym) };
-    let mut iface: *mut CK_INTERFACE = null_mut();
-    assert_eq!(unsafe { get(c"ShieldHSM".as_ptr() as *mut CK_UTF8CHAR, null_mut(), &mut iface, 0) }, CKR_OK);
-    // SAFETY: the vendor interface's function list is an SHSM_FUNCTION_LIST (same crate).
-    let v = unsafe { &*((*iface).pFunctionList as *const SHSM_FUNCTION_LIST) };
+    let v = vendor(&r);
     let acs = [c"acs-one".as_ptr()];
     assert_eq!(unsafe { v.SHSM_NewWorld.unwrap()(null(), 1, 1, acs.as_ptr()) }, CKR_OK);
     let generate =

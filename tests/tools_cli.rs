@@ -543,7 +543,7 @@ fn rocs_moves_recoverable_keys_to_a_new_card_set() {
     let before = env.snapshot();
     let refusals: [(&str, &[&str], &str); 5] = [
         ("-m1 -l lost -Q 1/2 -N newset", &["p1"], "no passphrase left"),
-        ("-m1 -l lost -Q 1/2 -N newset", &["p1", "wrong"], "wrong passphrase"),
+        ("-m1 -l lost -Q 1/2 -N newset", &["p1", "wrong"], "the quorum failed"),
         ("-m1 -l nosuchset -Q 1/2 -N newset", &[], "no Operator Card Set"),
         ("-m1 -l lost -Q 1/2 -N lost", &[], "already exists"),
         ("-m1 -l lost -Q 3/2 -N newset", &[], "K > N"),
@@ -601,7 +601,7 @@ fn racs_replaces_the_administrator_cards() {
 
     let before = env.snapshot();
     for (args, pass, expect) in [
-        (format!("-m1 -Q 1/2 --card-dir={}", new_dir.display()), &["p1", "bad"][..], "wrong passphrase"),
+        (format!("-m1 -Q 1/2 --card-dir={}", new_dir.display()), &["p1", "bad"][..], "the quorum failed"),
         (format!("-m1 -Q 0/2 --card-dir={}", new_dir.display()), &[][..], "at least one card"),
         ("-m1".to_string(), &[][..], "-Q K/N"),
     ] {

@@ -188,9 +188,11 @@ pub unsafe extern "C" fn SHSM_ImportKek(
 ) -> CK_RV {
     guard(|| {
         let l = lib()?;
-        // SAFETY: caller's strings and buffer.
-        let (name, kid, kek) = unsafe { (text(name)?, text(kid)?, slice(kek, len)?) };
-        transfer::import_azure_kek(&l.store, name, kek, kid).map_err(|e| admin(e, CKR_ARGUMENTS_BAD))?;
+        // SAFETY: caller's strings and buffer; `kid` may be NULL for a vendor package.
+        let (name, kek) = unsafe { (text(name)?, slice(kek, len)?) };
+        // SAFETY: as above.
+        let kid = if kid.is_null() { None } else { Some(unsafe { text(kid) }?) };
+        transfer::import_kek(&l.store, name, kek, kid).map_err(|e| admin(e, CKR_ARGUMENTS_BAD))?;
         Ok(())
     })
 }

@@ -98,6 +98,62 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// Whether `name` is of the form the vendor's toolset gives its packages
+/// (`BYOK-KEK-pkg-<REGION>-<n>`, `BYOK-SecurityWorld-pkg-…`, any case). Such a name is only ever
+/// a vendor-attested KEK: a KEK registered without attestation may not take it, so an
+/// administrator who names the vendor package never reaches somebody else's key.
+pub fn is_vendor_package_name(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    l.starts_with("byok-kek-pkg-") || l.starts_with("byok-securityworld-pkg-")
+}
+
+impl KekPackage {
+    /// Vendor-attested: registered from a package whose signature chained to the trusted
+    /// (emulated) vendor root. The registered file is authenticated, so this cannot be edited in.
+    pub fn attested(&self) -> bool {
+        self.source == "emulated-vendor"
+    }
+
+    /// Why a command may use this KEK, in one line for the person running it.
+    pub fn trust(&self) -> String {
+        if self.attested() {
+            format!("vendor-attested package, region {}", self.region.as_deref().unwrap_or("?"))
+        } else {
+            "not vendor-attested (an Azure download): trusted only as far as the ACS quorum approves a transfer \
+             copy to this fingerprint; compare it with `az keyvault key show`"
+                .to_string()
+        }
+    }
+}
+
+/// The vendor interface's `SHSM_ImportKek`: registers either a vendor-signed KEK package (its
+/// signature checked against the trusted vendor root; registered as attested under the
+/// package's own name, which `name` must be) or an Azure KEK download (registered as not
+/// attested, under a name that is no vendor package name). Needs no authority, as nShield's
+/// host-side `kmdata` files need none: what an unattested KEK may receive is decided later, by
+/// the ACS quorum approving a transfer copy bound to its fingerprint.
+pub fn import_kek(store: &Store, name: &str, bytes: &[u8], kid: Option<&str>) -> AdminResult<KekPackage> {
+    let Ok(signed) = serde_json::from_slice::<SignedPackage>(bytes) else {
+        let kid = kid.ok_or_else(|| {
+            AdminError::new("a downloaded KEK needs its kid", "pass the versioned kid (az keyvault key show)")
+        })?;
+        return import_azure_kek(store, name, bytes, kid);
+    };
+    let pkg = kek_from_vendor_package(store, &signed)?;
+    if pkg.name != name {
+        return fail(
+            format!("the vendor package is {}, not {name}", pkg.name),
+            format!("register it under its own name, {}", pkg.name),
+        );
+    }
+    if kid.is_some_and(|k| k != pkg.kid) {
+        return fail(format!("the vendor package's kid is {}", pkg.kid), "pass no kid, or that one");
+    }
+    check_no_conflict(store, &pkg)?;
+    register_kek(store, &pkg)?;
+    Ok(pkg)
+}
+
 /// Registers an Azure KEK (the file `az keyvault key download` wrote) under a local name.
 pub fn import_azure_kek(store: &Store, name: &str, kek_bytes: &[u8], kid: &str) -> AdminResult<KekPackage> {
     let pkg = azure_kek_package(name, kek_bytes, kid)?;
@@ -139,7 +195,19 @@ pub fn resolve_kek(store: &Store, arg: &str, kid: Option<&str>) -> AdminResult<K
 pub fn find_kek(store: &Store, arg: &str, kid: Option<&str>) -> AdminResult<KekPackage> {
     if valid_name(arg) && !Path::new(arg).exists() {
         if let Some(pkg) = KekPackage::load_registered(store, arg)? {
+            if is_vendor_package_name(arg) && !pkg.attested() {
+                return fail(
+                    format!("{arg} is not here, and the KEK registered under that name is not vendor-attested"),
+                    "run the command where the toolset's BYOK-KEK-pkg file is (byok-toolset), or remove local/kekpkg_ of that name",
+                );
+            }
             return Ok(pkg);
+        }
+        if is_vendor_package_name(arg) {
+            return fail(
+                format!("the vendor KEK package {arg} is not in this directory"),
+                "run the command where byok-toolset wrote it, or give its path",
+            );
         }
     }
     let path = Path::new(arg);
@@ -197,7 +265,19 @@ pub fn find_kek_and_world(
         }
     }
     let world = match world_arg {
-        Some(w) => Some(toolset::check_world_package(store, w, kek.region.as_deref())?),
+        Some(_) if !kek.attested() => {
+            return fail(
+                format!("-NewSecurityWorldPackage is given, but KEK {} is not vendor-attested", kek.name),
+                "a Security World package goes with the vendor's BYOK-KEK-pkg; drop it for a downloaded KEK",
+            )
+        }
+        Some(w) => {
+            let region = kek
+                .region
+                .as_deref()
+                .ok_or_else(|| AdminError::new("the vendor KEK names no region", "download the toolset again"))?;
+            Some(toolset::check_world_package(store, w, Some(region))?)
+        }
         None if kek.source == "emulated-vendor" => {
             let r = kek.region.clone().unwrap_or_else(|| "<REGION>".into());
             return fail(
@@ -253,6 +333,12 @@ fn check_no_conflict(store: &Store, pkg: &KekPackage) -> AdminResult<()> {
 fn azure_kek_package(name: &str, kek_bytes: &[u8], kid: &str) -> AdminResult<KekPackage> {
     if !valid_name(name) {
         return fail(format!("KEK name {name:?} is not valid"), "use letters, digits, '-' or '_'");
+    }
+    if is_vendor_package_name(name) {
+        return fail(
+            format!("KEK name {name} is a vendor package name, and this KEK is not vendor-attested"),
+            "register a downloaded KEK under its own name (the default is its name in the kid)",
+        );
     }
     check_kid(kid).map_err(|e| e.or_todo("pass the versioned kid with -KekId"))?;
     let kek = Kek::parse(kek_bytes)?;

@@ -333,6 +333,7 @@ fn print_kek(kek: &KekPackage, world: &Option<(String, PackageBody)>) {
     };
     out!(" KEK        {} ({source}), RSA-{}, SHA-256 {}", kek.name, kek.modulus_bits, kek.fingerprint_sha256);
     out!(" kid        {}", kek.kid);
+    out!(" trusted    {}", kek.trust());
     if let Some((path, b)) = world {
         out!(" world pkg  {path} verified: region {}, hknso {}", b.region, b.hknso.as_deref().unwrap_or(""));
     }

@@ -7,19 +7,20 @@ use super::ui::Ui;
 use super::{help_if_asked, no_extra, open_store};
 use shieldhsm::module::admin::{AdminError, AdminResult, Interaction};
 use shieldhsm::module::cardset::{self, CardFile};
-use shieldhsm::module::reader;
 use shieldhsm::module::store::Store;
 use shieldhsm::module::world;
-use std::path::PathBuf;
+use shieldhsm::module::{reader, tries};
+use std::path::{Path, PathBuf};
 
 const SLOTINFO_USAGE: &str = "usage: slotinfo [-m 1]\n  Shows module 1's card reader (slot 0) and the card in it.";
 
 const READER_USAGE: &str = "usage: card-reader insert -c CARDSET -n CARD [--card-dir DIR]\n       \
 card-reader remove\n       card-reader status\n       \
-card-reader unlock -c CARDSET -n CARD [--card-dir DIR]\n  \
+card-reader unlock -c CARDSET -n CARD [--card-dir DIR] [--acs-card-dir DIR]\n  \
 Inserts card CARD (its number in the set) of Operator Card Set CARDSET into module 1's emulated\n  \
 reader, taking its card file from the set's card directory or DIR; `remove` takes it out;\n  \
-`unlock` clears a card's count of wrong passphrases at PKCS#11 logins (asks its passphrase).\n  \
+`unlock` clears a card's count of wrong passphrases: with its passphrase (a counted try) while it\n  \
+is not locked, with the Administrator Card Set quorum once it is.\n  \
 (Emulator only: inserting a card is having its card file in the reader.)";
 
 fn describe(store: &Store, card: &CardFile) -> String {
@@ -76,7 +77,8 @@ fn card_path(store: &Store, p: &args::Parsed, tool: &str, action: &str) -> Admin
 }
 
 pub fn card_reader(tool: &str, a: &[String]) -> AdminResult<()> {
-    let p = args::parse(a, &[valued("cardset", Some('c')), valued("card", Some('n'))], tool)?;
+    let p =
+        args::parse(a, &[valued("cardset", Some('c')), valued("card", Some('n')), valued("acs-card-dir", None)], tool)?;
     if help_if_asked(&p, READER_USAGE) {
         return Ok(());
     }
@@ -91,16 +93,21 @@ pub fn card_reader(tool: &str, a: &[String]) -> AdminResult<()> {
         Some("unlock") => {
             let path = card_path(&store, &p, tool, "unlock")?;
             let card = cardset::read_card(&path)?;
-            let op = world::operational(&store, 1, "card-reader")?;
+            let set = cardset::find_ocs(&store, &card.cardset)?.set_ref();
+            let op = world::operational(&store, 1, "card-reader unlock")?;
             let mut ui = Ui::new(p.value("passphrase-file"))?;
-            let pass = ui.passphrase(&format!("card {} of \"{}\"", card.index, card.name))?;
-            if card.open_share(pass.as_bytes(), Some(&op.km)).is_none() {
-                return Err(AdminError::new(
-                    format!("wrong passphrase for card {} of \"{}\"", card.index, card.name),
-                    "retry with that card's passphrase (nothing was changed)",
-                ));
+            let id = card.id();
+            if tries::locked(&store, &id, tries::limit()) {
+                // Its own passphrase can no longer be tried: the administrators vouch for the
+                // holder, as for any trump operation (the ACS cards' own tries count too).
+                out!("Card {} is locked: the Administrator Card Set quorum clears it", card.index);
+                world::load_acs(&store, &op.world, p.value("acs-card-dir").map(Path::new), &mut ui)?;
+                tries::clear(&store, &[id])?;
+            } else {
+                // Counted like every other check of the card's passphrase.
+                let pass = ui.passphrase(&format!("card {} of \"{}\"", card.index, card.name))?;
+                cardset::open_counted(&store, &set, &[&card], &[pass], Some(&op.km))?;
             }
-            reader::record_login(&store, &card, true)?;
             out!("Unlocked {}", describe(&store, &card));
         }
         Some("remove") => match reader::remove(&store)? {

@@ -12,8 +12,10 @@
 
 use super::admin::{fail, AdminError, AdminResult, Interaction, Txn};
 use super::hash::hash_hex;
+use super::integrity::{self, IntegrityKey, Tagged};
 use super::shamir::{self, Share};
 use super::store::{derive_key, Store, KDF_ITERATIONS};
+use super::tries::{self, CardId};
 use crate::object::envelope::{self, open, seal, SecretKey32};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -79,6 +81,15 @@ pub struct CardSetFile {
     pub timeout: Option<u64>,
     pub createtime: u64,
     pub world_hkm: String,
+    /// The file's integrity tag ([`super::integrity`]): its timeout and persistence are policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+impl Tagged for CardSetFile {
+    fn tag_field(&mut self) -> &mut Option<String> {
+        &mut self.tag
+    }
 }
 
 impl CardSetFile {
@@ -127,6 +138,11 @@ pub struct CardFile {
 }
 
 impl CardFile {
+    /// This card as the module's passphrase counter names it.
+    pub fn id(&self) -> CardId {
+        CardId { set: self.cardset.clone(), index: self.index }
+    }
+
     pub fn file_name(index: u32) -> String {
         format!("card_{index}.json")
     }
@@ -379,22 +395,69 @@ pub fn load_lt(
             "insert more cards of the set: put their card files in that directory or name another with --card-dir",
         );
     }
-    let mut shares = Vec::with_capacity(set.k as usize);
-    for (p, card) in cards.iter().take(set.k as usize) {
-        let prompt = format!("card {} of {} ({})", card.index, set.describe(), p.display());
-        let pass = ui.passphrase(&prompt)?;
-        let share = card.open_share(pass.as_bytes(), km).ok_or_else(|| {
-            AdminError::new(
-                format!("wrong passphrase for card {} of {}", card.index, set.describe()),
-                "retry with the right passphrase for that card (nothing was changed)",
-            )
-        })?;
+    let presented = &cards[..set.k as usize];
+    let ids: Vec<CardId> = presented.iter().map(|(_, c)| c.id()).collect();
+    let max = tries::limit();
+    // A locked card is named before anyone types a passphrase for it.
+    if let Some(c) = ids.iter().find(|c| tries::locked(store, c, max)) {
+        return Err(locked_card(set, c.index));
+    }
+    let mut passphrases = Vec::with_capacity(presented.len());
+    for (p, card) in presented {
+        passphrases.push(ui.passphrase(&format!("card {} of {} ({})", card.index, set.describe(), p.display()))?);
+    }
+    let cards: Vec<&CardFile> = presented.iter().map(|(_, c)| c).collect();
+    let shares = open_counted(store, set, &cards, &passphrases, km)?;
+    for ((p, card), share) in presented.iter().zip(&shares) {
         if share.x as u32 != card.index {
             return fail(format!("card file {} is damaged (share number mismatch)", p.display()), "use another card");
         }
-        shares.push(share);
     }
     rebuild_lt(set, &shares)
+}
+
+/// Opens the shares of `cards` with `passphrases`, counted: one try against every card before
+/// any key derivation runs, all cleared when every share opened. Every card is tried whatever
+/// the others gave, and a failure names no card, so guessing one card's passphrase alone
+/// learns nothing.
+pub fn open_counted(
+    store: &Store,
+    set: &SetRef,
+    cards: &[&CardFile],
+    passphrases: &[Zeroizing<String>],
+    km: Option<&SecretKey32>,
+) -> AdminResult<Vec<Share>> {
+    let ids: Vec<CardId> = cards.iter().map(|c| c.id()).collect();
+    let max = tries::limit();
+    if let tries::Attempt::Locked(c) = tries::count_attempt(store, &ids, max)? {
+        return Err(locked_card(set, c.index));
+    }
+    let opened: Vec<Option<Share>> =
+        cards.iter().zip(passphrases).map(|(card, pass)| card.open_share(pass.as_bytes(), km)).collect();
+    let Some(shares) = opened.into_iter().collect::<Option<Vec<Share>>>() else {
+        let left = ids.iter().map(|c| max.saturating_sub(tries::failures(store, c))).min().unwrap_or(0);
+        let what = if cards.len() == 1 { "the card" } else { "each card" };
+        return fail(
+            format!("the passphrases given did not open {} (the quorum failed)", set.describe()),
+            format!(
+                "retry with the right passphrase of each card; {what} presented was counted a failed try \
+                 ({left} left before a card locks; nothing was changed)"
+            ),
+        );
+    };
+    tries::clear(store, &ids)?;
+    Ok(shares)
+}
+
+/// The refusal of a locked card (the one time a card is named).
+fn locked_card(set: &SetRef, index: u32) -> AdminError {
+    AdminError::new(
+        format!("card {index} of {} is locked after {} wrong passphrases", set.describe(), tries::limit()),
+        match set.kind {
+            SetKind::Ocs => "unlock it with the Administrator Card Set quorum (`card-reader unlock`), or present other cards of the set",
+            SetKind::Acs => "present other cards of the set; with K unlocked cards, `racs` replaces the set",
+        },
+    )
 }
 
 /// The logical token K shares of `set` rebuild, checked against the set's hash.
@@ -436,24 +499,45 @@ pub fn lt_matches(hash: &str, lt: &SecretKey32) -> bool {
     hash_hex(&[&lt[..], b"emu-cardset"]) == hash
 }
 
-/// Every Operator Card Set in `local/`.
+/// Every Operator Card Set in `local/` whose file is authentic. One that fails its integrity
+/// check is not served (`find_ocs` names it).
 pub fn list_ocs(store: &Store) -> AdminResult<Vec<CardSetFile>> {
+    Ok(read_ocs_files(store)?.into_iter().filter_map(|(f, ok)| ok.then_some(f)).collect())
+}
+
+/// Every OCS file of `local/`, each with whether its tag checks out under the world's key.
+fn read_ocs_files(store: &Store) -> AdminResult<Vec<(CardSetFile, bool)>> {
+    let key = IntegrityKey::of_store(store);
     let mut out = Vec::new();
     for (name, _) in store.list(CARDSET_PREFIX)? {
         let Ok(raw) = store.read(&name) else { continue };
         if let Ok(f) = serde_json::from_slice::<CardSetFile>(&raw) {
             if f.format == CARDSET_FORMAT {
-                out.push(f);
+                let ok = f.file_name() == name && key.as_ref().is_some_and(|k| k.check(&name, &f, b""));
+                out.push((f, ok));
             }
         }
     }
-    out.sort_by(|a, b| (a.createtime, &a.hash).cmp(&(b.createtime, &b.hash)));
+    out.sort_by(|a, b| (a.0.createtime, &a.0.hash).cmp(&(b.0.createtime, &b.0.hash)));
     Ok(out)
+}
+
+/// `local/card_<HASH>` as written: tagged under the world's module key `km`.
+pub fn sealed_set_file(meta: &CardSetFile, km: &SecretKey32) -> Vec<u8> {
+    IntegrityKey::from_km(km).seal(&meta.file_name(), meta, b"").0
 }
 
 /// Finds an OCS by name or hash (or unique hash prefix).
 pub fn find_ocs(store: &Store, want: &str) -> AdminResult<CardSetFile> {
-    let all = list_ocs(store)?;
+    let files = read_ocs_files(store)?;
+    let named = |c: &CardSetFile| c.name == want || c.hash == want || (want.len() >= 6 && c.hash.starts_with(want));
+    if let Some((edited, _)) = files.iter().find(|(c, ok)| !ok && named(c)) {
+        return fail(
+            integrity::refusal(&edited.file_name()),
+            "restore it from your backup of local/ (the set is not served)",
+        );
+    }
+    let all: Vec<CardSetFile> = files.into_iter().filter_map(|(f, ok)| ok.then_some(f)).collect();
     let hits: Vec<&CardSetFile> = all.iter().filter(|c| c.name == want || c.hash == want).collect();
     let hits = if hits.is_empty() && want.len() >= 6 {
         all.iter().filter(|c| c.hash.starts_with(want)).collect()
@@ -511,7 +595,7 @@ mod tests {
         // Without the world key, right passphrases still fail.
         let other = envelope::random_key().unwrap();
         let mut ui = Scripted::new(&["pass-1", "pass-2"]);
-        assert!(load_lt(&st, &new.set, None, Some(&other), &mut ui).unwrap_err().what.contains("wrong passphrase"));
+        assert!(load_lt(&st, &new.set, None, Some(&other), &mut ui).unwrap_err().what.contains("quorum failed"));
     }
 
     #[test]
@@ -539,7 +623,7 @@ mod tests {
         let dir = default_card_dir(&st, &new.set.hash);
         let before: Vec<Vec<u8>> = (1..=3).map(|i| std::fs::read(dir.join(CardFile::file_name(i))).unwrap()).collect();
         let e = load_lt(&st, &new.set, None, None, &mut Scripted::new(&["pass-1", "nope"])).unwrap_err();
-        assert!(e.what.contains("wrong passphrase for card 2"), "{e}");
+        assert!(e.what.contains("the quorum failed") && !e.what.contains("card 2"), "{e}");
         let after: Vec<Vec<u8>> = (1..=3).map(|i| std::fs::read(dir.join(CardFile::file_name(i))).unwrap()).collect();
         assert_eq!(before, after);
         // Flip one character of card 1's sealed share: reported as damaged, not as a bad passphrase.

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod cardset;
 pub mod hash;
 pub mod hsm;
+pub mod integrity;
 pub mod keygen;
 pub mod kmfile;
 pub mod lineage;
@@ -31,6 +32,7 @@ pub mod softcard;
 pub mod store;
 pub mod time;
 pub mod tokens;
+pub mod tries;
 pub mod world;
 
 pub use store::Store;

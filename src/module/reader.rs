@@ -81,32 +81,6 @@ fn write(store: &Store, card: Option<CardFile>) -> AdminResult<()> {
     Ok(())
 }
 
-/// Wrong passphrases given for `card` at PKCS#11 logins since its last right one. A card at
-/// the try limit (`Config::card_max_tries`: 10, or fewer) is locked for logins: guessing
-/// through an application stops there. `card-reader unlock` clears the count for whoever knows
-/// the passphrase.
-pub fn login_failures(store: &Store, card: &CardFile) -> u32 {
-    read_checked(&store.emu().join(failures_file(card)))
-        .ok()
-        .and_then(|raw| std::str::from_utf8(&raw).ok().and_then(|s| s.trim().parse().ok()))
-        .unwrap_or(0)
-}
-
-/// Records a login with `card`: a right passphrase clears the count, a wrong one adds to it.
-/// Returns the count now.
-pub fn record_login(store: &Store, card: &CardFile, right: bool) -> crate::error::Result<u32> {
-    let lock = store.lock()?;
-    let now = if right { 0 } else { login_failures(store, card).saturating_add(1) };
-    if now != login_failures(store, card) {
-        lock.write_emu(&failures_file(card), now.to_string().as_bytes())?;
-    }
-    Ok(now)
-}
-
-fn failures_file(card: &CardFile) -> String {
-    format!("cardfails/{}_{}", card.cardset, card.index)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,19 +94,6 @@ mod tests {
         std::fs::write(st.emu().join(STATE_FILE), b"{not json").unwrap();
         assert!(state(&st).card.is_none());
         assert_eq!(remove(&st).unwrap().map(|c| c.index), None);
-        // Failure counts: an unreadable count is zero; they climb and clear.
-        let card: CardFile = serde_json::from_value(serde_json::json!({
-            "format": "f", "cardset": "abcd", "kind": "ocs", "name": "n", "index": 2, "k": 1, "n": 1,
-            "world_hkm": "h", "salt": "", "iterations": 1, "share": "", "check": ""
-        }))
-        .unwrap();
-        assert_eq!(login_failures(&st, &card), 0);
-        assert_eq!(record_login(&st, &card, false).unwrap(), 1);
-        assert_eq!(record_login(&st, &card, false).unwrap(), 2);
-        assert_eq!(login_failures(&st, &card), 2);
-        assert_eq!(record_login(&st, &card, true).unwrap(), 0);
-        std::fs::write(st.emu().join(failures_file(&card)), b"junk").unwrap();
-        assert_eq!(login_failures(&st, &card), 0);
         assert!(insert(&st, &dir.path().join("nope.json")).is_err());
     }
 }

@@ -14,7 +14,7 @@ use super::cardset::{self, CardSetFile, SetKind};
 use super::keygen::{self, open_recovery_blob, recovery_blob, PUB_SUFFIX};
 use super::store::Store;
 use super::tokens::{self, NewOcsParams};
-use super::world::{self, load_acs, WorldFile, WORLD_FILE};
+use super::world::{self, load_acs, WorldFile};
 use crate::object::attr::{Attr, AttrMap, CKA_SHSM_ACL, CKA_SHSM_PROTECTION};
 use crate::object::envelope::{open, seal, SecretKey32};
 use crate::object::policy::public_view;
@@ -81,7 +81,7 @@ pub fn replace_acs(
     }
     let mut txn = Txn::new(&lock);
     let dir = cardset::write_cards(&mut txn, store, &acs, new_cards)?;
-    txn.write_local(WORLD_FILE, &nw.to_json())?;
+    nw.write(&mut txn, &auth.km)?;
     txn.commit();
     lock.bump();
     Ok((nw, dir))
@@ -195,7 +195,7 @@ pub fn replace_ocs(
         return fail(format!("an Operator Card Set named {:?} already exists", p.name), "choose another name with -N");
     }
     let mut txn = Txn::new(&lock);
-    let (set, card_dir) = tokens::write_ocs(&mut txn, store, &new, p)?;
+    let (set, card_dir) = tokens::write_ocs(&mut txn, store, &new, p, &op.km)?;
     for (name, data) in &writes {
         txn.write_local(name, data)?;
     }

@@ -5,6 +5,7 @@
 //! every process.
 
 use super::hash::hash_hex;
+use super::integrity::{self, IntegrityKey, Tagged};
 use super::store::{derive_key, Store, StoreLock, KDF_ITERATIONS};
 use crate::error::{err, err_because, Error, Result};
 use crate::object::envelope::{open, random_key, seal, SecretKey32};
@@ -38,6 +39,15 @@ pub struct SoftcardFile {
     pub user: Option<PinRecord>,
     pub so_failures: u32,
     pub user_failures: u32,
+    /// The file's integrity tag ([`super::integrity`]), binding the module's count of PIN changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+impl Tagged for SoftcardFile {
+    fn tag_field(&mut self) -> &mut Option<String> {
+        &mut self.tag
+    }
 }
 
 /// A softcard's PIN failure counters and limit as the module itself keeps them
@@ -48,6 +58,10 @@ struct Counters {
     so: u32,
     user: u32,
     max_tries: Option<u32>,
+    /// PIN records written so far: bound into the file's tag, so an older copy of the file (with
+    /// a PIN since changed) is refused.
+    #[serde(default)]
+    epoch: u64,
 }
 
 impl Counters {
@@ -77,9 +91,10 @@ impl Who {
     }
 }
 
-/// Maximum failed PIN attempts before a PIN locks (`SHIELDHSM_PIN_MAX_TRIES`, default 10).
+/// Maximum failed PIN attempts before a PIN locks: 10, or fewer with `SHIELDHSM_PIN_MAX_TRIES`
+/// (the caller's environment never raises it; see [`super::tries::limit`]).
 pub fn max_tries() -> u32 {
-    std::env::var("SHIELDHSM_PIN_MAX_TRIES").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(10)
+    super::tries::limit()
 }
 
 pub fn check_pin_len(pin: &[u8]) -> Result<()> {
@@ -105,19 +120,29 @@ impl SoftcardFile {
         if f.hash.len() != 40 || !f.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return err_because(CKR_DEVICE_ERROR, format!("local/{name} is damaged (its hash is not 40 hex digits)"));
         }
-        // The module's own counters win: an older copy of this file cannot reset them, and an
-        // edited file can only lower the limit.
         let c = Counters::read(store, &f.hash);
+        let authentic = f.file_name() == name
+            && IntegrityKey::of_store(store).is_some_and(|k| k.check(name, &f, c.epoch.to_string().as_bytes()));
+        if !authentic {
+            return err_because(CKR_DEVICE_ERROR, integrity::refusal(name));
+        }
+        // The module's own counters win: an older copy of this file cannot reset them.
         f.so_failures = f.so_failures.max(c.so);
         f.user_failures = f.user_failures.max(c.user);
-        f.max_tries = f.max_tries.min(c.max_tries.unwrap_or_else(max_tries)).max(1);
+        f.max_tries = f.max_tries.min(c.max_tries.unwrap_or_else(max_tries)).clamp(1, super::tries::MAX_TRIES);
         Ok(f)
     }
 
-    fn save(&self, lock: &StoreLock<'_>) -> Result<()> {
-        let c = Counters { so: self.so_failures, user: self.user_failures, max_tries: Some(self.max_tries) };
+    /// Writes the module's counters and the tagged file; `new_pins` when a PIN record changed
+    /// (the file's older copies stop checking out).
+    fn save(&self, lock: &StoreLock<'_>, new_pins: bool) -> Result<()> {
+        let store = lock.store();
+        let key = IntegrityKey::of_store(store)
+            .ok_or_else(|| Error::with_reason(CKR_DEVICE_ERROR, "no module holds a Security World".to_string()))?;
+        let epoch = Counters::read(store, &self.hash).epoch + u64::from(new_pins);
+        let c = Counters { so: self.so_failures, user: self.user_failures, max_tries: Some(self.max_tries), epoch };
         lock.write_emu(&Counters::rel(&self.hash), &serde_json::to_vec(&c).map_err(|_| CKR_GENERAL_ERROR)?)?;
-        lock.write(&self.file_name(), &serde_json::to_vec_pretty(self).map_err(|_| CKR_GENERAL_ERROR)?)
+        lock.write(&self.file_name(), &key.seal(&self.file_name(), self, epoch.to_string().as_bytes()).0)
     }
 
     /// A new softcard holding a fresh LT, sealed under the SO PIN. Returns the record and the LT.
@@ -139,9 +164,10 @@ impl SoftcardFile {
             user: None,
             so_failures: 0,
             user_failures: 0,
+            tag: None,
         };
         f.so = f.seal_lt(Who::So, so_pin, &lt)?;
-        f.save(lock)?;
+        f.save(lock, true)?;
         Ok((f, lt))
     }
 
@@ -197,31 +223,41 @@ impl SoftcardFile {
     /// Checks a PIN and returns the LT. Counts failures in the file (re-read under the lock so
     /// concurrent processes never lose a count); a correct PIN resets the count.
     pub fn verify(store: &Store, name: &str, who: Who, pin: &[u8]) -> Result<(SoftcardFile, SecretKey32)> {
-        let current = SoftcardFile::load(store, name)?;
-        if current.locked(who) {
-            return err(CKR_PIN_LOCKED);
-        }
+        // Counted as a failure before the KDF runs (in the module's counters), cleared after a
+        // right PIN: threads or processes guessing at once get no tries beyond the limit.
+        let current = {
+            let lock = store.lock()?;
+            let mut f = SoftcardFile::load(store, name)?;
+            if f.locked(who) {
+                return err(CKR_PIN_LOCKED);
+            }
+            *f.failures_mut(who) += 1;
+            f.save_counters(&lock)?;
+            f
+        };
         // The KDF runs outside the store lock: it is the slow part.
         let opened = current.try_open(who, pin)?;
         let lock = store.lock()?;
         let mut f = SoftcardFile::load(store, name)?;
-        if f.locked(who) {
-            return err(CKR_PIN_LOCKED);
-        }
         match opened {
-            Some(lt) => {
-                if f.failures(who) != 0 {
-                    *f.failures_mut(who) = 0;
-                    f.save(&lock)?;
-                }
+            Some(lt) if !f.locked(who) || f.failures(who) == current.failures(who) => {
+                *f.failures_mut(who) = 0;
+                f.save(&lock, false)?;
                 Ok((f, lt))
             }
-            None => {
-                *f.failures_mut(who) += 1;
-                f.save(&lock)?;
+            _ => {
+                f.save(&lock, false)?;
                 err(if f.locked(who) { CKR_PIN_LOCKED } else { CKR_PIN_INCORRECT })
             }
         }
+    }
+
+    /// Writes the module's counters alone (the pre-count of an attempt).
+    fn save_counters(&self, lock: &StoreLock<'_>) -> Result<()> {
+        let store = lock.store();
+        let epoch = Counters::read(store, &self.hash).epoch;
+        let c = Counters { so: self.so_failures, user: self.user_failures, max_tries: Some(self.max_tries), epoch };
+        lock.write_emu(&Counters::rel(&self.hash), &serde_json::to_vec(&c).map_err(|_| CKR_GENERAL_ERROR)?)
     }
 
     fn failures_mut(&mut self, who: Who) -> &mut u32 {
@@ -243,7 +279,7 @@ impl SoftcardFile {
             Who::User => f.user = Some(rec),
         }
         *f.failures_mut(who) = 0;
-        f.save(&lock)?;
+        f.save(&lock, true)?;
         lock.bump();
         Ok(f)
     }
@@ -259,6 +295,24 @@ pub fn list(store: &Store) -> Result<Vec<SoftcardFile>> {
     v.sort_by_key(|f| f.slot);
     v.dedup_by_key(|f| f.slot);
     Ok(v)
+}
+
+/// The highest slot any softcard file in `local/` claims, served or not (an edited file is not
+/// served, but a new softcard must not take its slot: restored, it would meet its double).
+/// Claims beyond 2^20 are ignored (slots are counted up from 1).
+pub fn highest_claimed_slot(store: &Store) -> u64 {
+    #[derive(Deserialize)]
+    struct Claim {
+        slot: u64,
+    }
+    let Ok(files) = store.list(PREFIX) else { return 0 };
+    files
+        .iter()
+        .filter_map(|(n, _)| serde_json::from_slice::<Claim>(&store.read(n).ok()?).ok())
+        .map(|c| c.slot)
+        .filter(|s| *s < 1 << 20)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Every key file softcard `hash` owns: the PKCS#11 objects made on it (`key_pkcs11_us<card>…`,
@@ -294,9 +348,11 @@ mod tests {
         let st = Store::open(dir.path()).unwrap();
         let (f, lt) = {
             let l = st.lock().unwrap();
+            crate::module::world::World::create_default(&l).unwrap();
             SoftcardFile::create(&l, "t", b"so-pin", 1).unwrap()
         };
         let name = f.file_name();
+        let before_pin = std::fs::read(st.local().join(&name)).unwrap();
         SoftcardFile::set_pin(&st, &name, Who::User, b"1234", &lt).unwrap();
         assert_eq!(SoftcardFile::verify(&st, &name, Who::User, b"9999").unwrap_err().rv(), CKR_PIN_INCORRECT);
         let (_, lt2) = SoftcardFile::verify(&st, &name, Who::User, b"1234").unwrap();
@@ -309,5 +365,16 @@ mod tests {
         // Locked: even the right PIN is refused, and the SO PIN still works.
         assert_eq!(SoftcardFile::verify(&st, &name, Who::User, b"1234").unwrap_err().rv(), CKR_PIN_LOCKED);
         assert!(SoftcardFile::verify(&st, &name, Who::So, b"so-pin").is_ok());
+        // The file is authenticated: an edited try limit, or the copy from before the user PIN
+        // was set (a rollback), is refused.
+        let now = std::fs::read(st.local().join(&name)).unwrap();
+        let edited = String::from_utf8(now.clone()).unwrap().replace("\"max_tries\": 3", "\"max_tries\": 2");
+        assert_ne!(edited.as_bytes(), &now[..]);
+        std::fs::write(st.local().join(&name), edited).unwrap();
+        assert!(SoftcardFile::load(&st, &name).unwrap_err().to_string().contains("integrity"));
+        std::fs::write(st.local().join(&name), &before_pin).unwrap();
+        assert!(SoftcardFile::load(&st, &name).unwrap_err().to_string().contains("integrity"));
+        std::fs::write(st.local().join(&name), &now).unwrap();
+        assert!(SoftcardFile::load(&st, &name).is_ok());
     }
 }

@@ -10,6 +10,7 @@ use super::softcard::{self, SoftcardFile, Who};
 use super::store::Store;
 use super::time::now;
 use super::world;
+use crate::object::envelope::SecretKey32;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use std::path::{Path, PathBuf};
@@ -63,7 +64,7 @@ pub fn create_ocs(store: &Store, p: &NewOcsParams, ui: &mut dyn Interaction) -> 
     let lock = store.lock()?;
     dup(store)?;
     let mut txn = Txn::new(&lock);
-    let (meta, dir) = write_ocs(&mut txn, store, &new, p)?;
+    let (meta, dir) = write_ocs(&mut txn, store, &new, p, &op.km)?;
     txn.commit();
     lock.bump();
     Ok((meta, dir))
@@ -76,6 +77,7 @@ pub fn write_ocs(
     store: &Store,
     new: &cardset::NewSet,
     p: &NewOcsParams,
+    km: &SecretKey32,
 ) -> AdminResult<(CardSetFile, PathBuf)> {
     let meta = CardSetFile {
         format: CARDSET_FORMAT.into(),
@@ -87,6 +89,7 @@ pub fn write_ocs(
         timeout: p.timeout,
         createtime: now(),
         world_hkm: new.set.world_hkm.clone(),
+        tag: None,
     };
     let dir = cardset::write_cards(txn, store, new, p.card_dir.as_deref())?;
     for c in &new.cards {
@@ -102,13 +105,14 @@ pub fn write_ocs(
             &serde_json::to_vec_pretty(&info).unwrap_or_default(),
         )?;
     }
-    txn.write_local(&meta.file_name(), &serde_json::to_vec_pretty(&meta).unwrap_or_default())?;
+    txn.write_local(&meta.file_name(), &cardset::sealed_set_file(&meta, km))?;
     Ok((meta, dir))
 }
 
 /// The slot a new softcard gets: one past the highest in use (slot 0 is the module's).
 pub fn next_softcard_slot(store: &Store) -> AdminResult<u64> {
-    Ok(softcard::list(store)?.iter().map(|c| c.slot).max().unwrap_or(0) + 1)
+    let served = softcard::list(store)?.iter().map(|c| c.slot).max().unwrap_or(0);
+    Ok(served.max(softcard::highest_claimed_slot(store)) + 1)
 }
 
 /// `ppmk --new`: a softcard usable as a PKCS#11 token.

@@ -14,6 +14,7 @@ use super::admin::{fail, AdminError, AdminResult, Interaction, Txn};
 use super::cardset::{self, SetKind, SetRef};
 use super::hash::hash_hex;
 use super::hsm::{self, Mode, ModuleState};
+use super::integrity::{self, IntegrityKey, Tagged};
 use super::store::{Store, StoreLock};
 use super::time::now;
 use crate::error::{Context, Error, Result};
@@ -85,7 +86,23 @@ pub struct WorldFile {
     pub kra_sealed: String,
     #[serde(default)]
     pub flags: Vec<String>,
+    /// The file's integrity tag ([`super::integrity`]); the module keeps the current one in
+    /// `emu/world.tag`, so an older copy of this file is refused too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Whether [`WorldFile::read`] checked the tag (it can when a module holds the world).
+    #[serde(skip)]
+    pub verified: bool,
 }
+
+impl Tagged for WorldFile {
+    fn tag_field(&mut self) -> &mut Option<String> {
+        &mut self.tag
+    }
+}
+
+/// The module's record of the current world file's tag (inside the HSM).
+const WORLD_TAG: &str = "world.tag";
 
 impl WorldFile {
     pub fn acs(&self) -> Option<SetRef> {
@@ -103,8 +120,40 @@ impl WorldFile {
         format!("{WORLD_FORMAT}|{what}|{}|{}", self.acs_hash, self.hkm).into_bytes()
     }
 
-    pub(super) fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+    /// Writes `local/world`, tagged under the world's module key `km`, and the module's record
+    /// of its tag, in `txn`.
+    pub(super) fn write(&self, txn: &mut Txn<'_>, km: &SecretKey32) -> AdminResult<()> {
+        let (json, tag) = IntegrityKey::from_km(km).seal(WORLD_FILE, self, b"");
+        txn.write_local(WORLD_FILE, &json)?;
+        txn.write_emu(WORLD_TAG, tag.as_bytes())
+    }
+
+    /// Checks the tag under `key` and against the module's record of the current one.
+    fn check(&self, store: &Store, key: &IntegrityKey) -> std::result::Result<(), String> {
+        let current = std::fs::read(store.emu().join(WORLD_TAG)).unwrap_or_default();
+        let current_ok = self.tag.as_deref().is_some_and(|t| t.as_bytes() == current.trim_ascii());
+        if key.check(WORLD_FILE, self, b"") && current_ok {
+            Ok(())
+        } else {
+            Err(integrity::refusal(WORLD_FILE))
+        }
+    }
+
+    /// Checks a world file read before any module held it, once its module key is known (from
+    /// the ACS, for `new-world -l`).
+    pub fn check_with_km(&self, store: &Store, km: &SecretKey32) -> AdminResult<()> {
+        if self.verified {
+            return Ok(());
+        }
+        // A module that never held a world keeps no record of the current tag; one that did must
+        // agree with it.
+        let key = IntegrityKey::from_km(km);
+        let recorded = std::fs::read(store.emu().join(WORLD_TAG)).ok();
+        let current_ok = recorded.is_none_or(|r| self.tag.as_deref().is_some_and(|t| t.as_bytes() == r.trim_ascii()));
+        if !key.check(WORLD_FILE, self, b"") || !current_ok {
+            return fail(integrity::refusal(WORLD_FILE), "restore local/world from your backup");
+        }
+        Ok(())
     }
 
     pub fn read(store: &Store) -> AdminResult<Option<WorldFile>> {
@@ -112,13 +161,22 @@ impl WorldFile {
             return Ok(None);
         }
         let raw = store.read(WORLD_FILE)?;
-        match serde_json::from_slice::<WorldFile>(&raw) {
-            Ok(f) if f.format == WORLD_FORMAT => Ok(Some(f)),
-            _ => fail(
-                format!("the world file {} is damaged", store.local().join(WORLD_FILE).display()),
-                "restore local/world from your backup",
-            ),
+        let mut f = match serde_json::from_slice::<WorldFile>(&raw) {
+            Ok(f) if f.format == WORLD_FORMAT => f,
+            _ => {
+                return fail(
+                    format!("the world file {} is damaged", store.local().join(WORLD_FILE).display()),
+                    "restore local/world from your backup",
+                )
+            }
+        };
+        // A module holding the world has its key; with none, `new-world -l` checks with the KM
+        // the ACS unseals.
+        if let Some(key) = IntegrityKey::of_world(store, &f.hkm) {
+            f.check(store, &key).map_err(|e| AdminError::new(e, "restore local/world from your backup"))?;
+            f.verified = true;
         }
+        Ok(Some(f))
     }
 }
 
@@ -173,6 +231,7 @@ impl World {
             return Err(damaged(format!("module {esn} does not hold the world of local/world (another hkm)")));
         }
         let km = st.km().ok_or_else(|| damaged(format!("module {esn} holds no readable module key")))?;
+        file.check(store, &IntegrityKey::from_km(&km)).map_err(damaged)?;
         Ok(Some(World { file, esn, km }))
     }
 
@@ -189,7 +248,7 @@ impl World {
         let hkm = hash_hex(&[&km[..], b"emu-hkm"]);
         let mut knso = [0u8; 32];
         aws_lc_rs::rand::fill(&mut knso)?;
-        let file = WorldFile {
+        let mut file = WorldFile {
             format: WORLD_FORMAT.into(),
             generation: 1,
             ciphersuite: DEFAULT_CIPHERSUITE.into(),
@@ -206,9 +265,14 @@ impl World {
         };
         module.program_world(&km, &hkm);
         module.set_mode(Mode::Operational);
-        lock.write_emu(&module.state_rel(), &module.to_json())?;
-        lock.write(&format!("{MODULE_PREFIX}{}", module.esn), &enrolment(&module, &hkm))?;
-        lock.write(WORLD_FILE, &file.to_json())?;
+        let mut txn = Txn::new(lock);
+        txn.write_emu(&module.state_rel(), &module.to_json())
+            .map_err(|e| Error::with_reason(CKR_DEVICE_ERROR, e.what))?;
+        txn.write_local(&format!("{MODULE_PREFIX}{}", module.esn), &enrolment(&module, &hkm))
+            .map_err(|e| Error::with_reason(CKR_DEVICE_ERROR, e.what))?;
+        file.write(&mut txn, &km).map_err(|e| Error::with_reason(CKR_DEVICE_ERROR, e.what))?;
+        txn.commit();
+        file.verified = true;
         Ok(World { esn: module.esn, file, km })
     }
 }
@@ -397,8 +461,9 @@ pub fn new_world(store: &Store, p: &NewWorldParams, ui: &mut dyn Interaction) ->
     module.set_mode(Mode::Operational);
     module.save(&mut txn)?;
     txn.write_local(&format!("{MODULE_PREFIX}{}", module.esn), &enrolment(&module, &hkm))?;
-    txn.write_local(WORLD_FILE, &w.to_json())?;
+    w.write(&mut txn, &km)?;
     txn.commit();
+    w.verified = true;
     lock.bump();
     for c in &acs.cards {
         ui.info(&format!("Card {} of {} of the Administrator Card Set written", c.index, p.n));
@@ -455,6 +520,7 @@ pub fn load_world(
     let module = hsm::get(store, module_no)?;
     hsm::require_mode(&module, &[Mode::PreInit, Mode::Init], "new-world -l")?;
     let auth = load_acs(store, &w, card_dir, ui)?;
+    w.check_with_km(store, &auth.km)?;
     let lock = store.lock()?;
     let mut w = WorldFile::read(store)?.ok_or_else(|| AdminError::new("the world vanished", "retry"))?;
     let mut module = hsm::get(store, module_no)?;
@@ -466,7 +532,7 @@ pub fn load_world(
     txn.write_local(&format!("{MODULE_PREFIX}{}", module.esn), &enrolment(&module, &w.hkm))?;
     if !w.modules.contains(&module.esn) {
         w.modules.push(module.esn.clone());
-        txn.write_local(WORLD_FILE, &w.to_json())?;
+        w.write(&mut txn, &auth.km)?;
     }
     txn.commit();
     lock.bump();

@@ -19,7 +19,7 @@
 use super::{Library, Slot, SlotKind};
 use crate::error::{err, Result};
 use crate::module::cardset::{self, CardSetFile};
-use crate::module::{loaded, reader};
+use crate::module::{loaded, reader, tries};
 use crate::object::envelope::SecretKey32;
 use cryptoki_sys::*;
 use std::collections::BTreeMap;
@@ -201,8 +201,8 @@ impl Library {
         let max = self.config.card_max_tries();
         // Counted as a failure before the KDF runs, cleared after a right one: threads guessing
         // at once cannot get more tries than the limit between them.
-        let failures = reader::record_login(&self.store, &card, false)?;
-        if failures > max {
+        let id = card.id();
+        if let tries::Attempt::Locked(_) = tries::count_attempt(&self.store, std::slice::from_ref(&id), max)? {
             self.config.debug_line(&format!(
                 "card {} of {name:?} is locked after {max} wrong passphrases: `card-reader unlock -c {name} -n {}`",
                 card.index, card.index
@@ -211,10 +211,10 @@ impl Library {
         }
         match cardset::lt_from_card(&set.set_ref(), &card, pin, &world.km) {
             Some(lt) => {
-                reader::record_login(&self.store, &card, true)?;
+                tries::clear(&self.store, &[id])?;
                 Ok(lt)
             }
-            None => err(if failures >= max { CKR_PIN_LOCKED } else { CKR_PIN_INCORRECT }),
+            None => err(if tries::locked(&self.store, &id, max) { CKR_PIN_LOCKED } else { CKR_PIN_INCORRECT }),
         }
     }
 
@@ -226,7 +226,7 @@ impl Library {
         }
         match reader::state(&self.store).card.filter(|c| c.cardset == hash) {
             Some(card) => {
-                super::pin::card_flags(reader::login_failures(&self.store, &card), self.config.card_max_tries())
+                super::pin::card_flags(tries::failures(&self.store, &card.id()), self.config.card_max_tries())
             }
             None => 0,
         }

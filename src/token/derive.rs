@@ -27,8 +27,8 @@ use zeroize::Zeroizing;
 /// short enough that a hostile CKA_VALUE_LEN cannot make a KDF allocate without limit.
 pub const MAX_DERIVED_LEN: usize = 1024;
 
-/// The shortest key cut from a protected key's ciphertext: 128 bits are out of brute force's
-/// reach (and a cut at a block boundary is what shorter data gives anyway).
+/// The shortest key derived from a protected key, by any mechanism: 128 bits are out of brute
+/// force's reach.
 const MIN_CUT: usize = 16;
 
 /// The derivations that read the base key's value (not a Diffie-Hellman).
@@ -89,6 +89,11 @@ impl Library {
             return err(CKR_ATTRIBUTE_VALUE_INVALID);
         }
         let bases: Vec<&AttrMap> = std::iter::once(&bobj.attrs).chain(other.as_ref().map(|(o, _)| &o.attrs)).collect();
+        // A key that asks for its PIN at every use asks for it here too: ECDH is the decryption
+        // step of ECIES, so a derivation is a use like a decryption.
+        if bases.iter().any(|b| b.flag(CKA_ALWAYS_AUTHENTICATE)) && !session.ops.lock().take_context_credit() {
+            return err(CKR_USER_NOT_LOGGED_IN);
+        }
         let protected_base = bases.iter().any(|b| lineage::protected(b));
         let value = if reads_value(m.ty) {
             self.check_simple_derivation(m.ty, protected_base)?;
@@ -141,9 +146,10 @@ impl Library {
         }
     }
 
-    /// The derived value at the template's length. An encrypt-data key cut from a protected
-    /// key's ciphertext keeps at least [`MIN_CUT`] bytes (`derive_kek`): a cut of a byte or two
-    /// is found by brute force, then the next byte, and so on.
+    /// The derived value at the template's length. A key derived from a protected key keeps at
+    /// least [`MIN_CUT`] bytes whatever the mechanism (`derive_kek`): a key of a byte or two is
+    /// found by brute force (then the next byte, and so on), and an encrypt-data key of 8 bytes
+    /// of data is a 64-bit search away from the base's encryption of chosen data.
     fn cut(
         &self,
         ty: CK_MECHANISM_TYPE,
@@ -155,11 +161,13 @@ impl Library {
         if l > whole.len() {
             return err(CKR_KEY_SIZE_RANGE);
         }
-        if l < whole.len() && l < MIN_CUT && protected_base && is_encrypt_data(ty) {
+        if l < MIN_CUT && protected_base {
             self.assure(
                 Assurance::DeriveKek,
-                "C_DeriveKey of a key of fewer than 16 bytes cut from a protected key's ciphertext (a \
-                 short key makes the base an encryption oracle a byte at a time)",
+                &format!(
+                    "C_DeriveKey (mechanism {ty:#x}) of a key of fewer than 16 bytes from a protected key (a \
+                     short key is brute-forced, making the base an oracle)"
+                ),
                 CKR_TEMPLATE_INCONSISTENT,
             )?;
         }

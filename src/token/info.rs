@@ -96,7 +96,8 @@ impl Library {
             flags,
             sessions: sessions.len(),
             rw_sessions,
-            min_pin: softcard::MIN_PIN,
+            // A card's passphrase may be as short as its set's maker chose.
+            min_pin: if matches!(slot.kind, SlotKind::CardSet { .. }) { 0 } else { softcard::MIN_PIN },
             max_pin: softcard::MAX_PIN,
         })
     }

@@ -350,7 +350,8 @@ impl Library {
             next.insert(id, slot);
         }
         // The free slot follows the module and softcard slots; card sets have ids of their own.
-        let empty_id = next.keys().next_back().copied().unwrap_or(0) + 1;
+        let claimed = softcard::highest_claimed_slot(&self.store) as CK_SLOT_ID;
+        let empty_id = next.keys().next_back().copied().unwrap_or(0).max(claimed) + 1;
         for (id, set) in cardsets::cardset_slots(self) {
             let kind = SlotKind::CardSet {
                 hash: set.hash.clone(),
@@ -501,6 +502,7 @@ impl Library {
             CKU_CONTEXT_SPECIFIC => return self.context_login(session, pin),
             _ => return err(CKR_USER_TYPE_INVALID),
         };
+        pin_in_range(slot, pin)?;
         match slot.logged_in() {
             Some(w) if w == who => return err(CKR_USER_ALREADY_LOGGED_IN),
             Some(_) => return err(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
@@ -560,9 +562,7 @@ impl Library {
         if !session.slot.user_logged_in() {
             return err(CKR_USER_NOT_LOGGED_IN);
         }
-        if !session.ops.lock().needs_context_login() {
-            return err(CKR_OPERATION_NOT_INITIALIZED);
-        }
+        pin_in_range(&session.slot, pin)?;
         match &session.slot.kind {
             SlotKind::Card { file, .. } => {
                 SoftcardFile::verify(&self.store, file, Who::User, pin)?;
@@ -571,7 +571,13 @@ impl Library {
                 self.cardset_logical_token(&session.slot, pin)?;
             }
         }
-        session.ops.lock().context_authenticated();
+        let mut ops = session.ops.lock();
+        if ops.needs_context_login() {
+            ops.context_authenticated();
+        } else {
+            // Before a single-call use (derivation): good for that one call.
+            ops.context_credit = true;
+        }
         Ok(())
     }
 
@@ -699,5 +705,14 @@ impl Library {
         let lt = session.slot.login.read().lt.clone().ok_or(CKR_USER_NOT_LOGGED_IN)?;
         SoftcardFile::set_pin(&self.store, file, who, pin, &lt)?;
         Ok(())
+    }
+}
+/// `CKR_PIN_LEN_RANGE` for a PIN outside the token's range, before anything is counted (the
+/// range `C_GetTokenInfo` reports: a softcard's 4 to 256 bytes, a card's passphrase up to 256).
+fn pin_in_range(slot: &Slot, pin: &[u8]) -> Result<()> {
+    match slot.kind {
+        SlotKind::Card { .. } => softcard::check_pin_len(pin),
+        _ if pin.len() > softcard::MAX_PIN => err(CKR_PIN_LEN_RANGE),
+        _ => Ok(()),
     }
 }

@@ -65,12 +65,19 @@ pub struct Ops {
     pub digest: Option<Active<dyn DigestOp>>,
     pub sign: Option<Active<dyn SignOp>>,
     pub verify: Option<Active<dyn SignOp>>,
+    /// A `CKU_CONTEXT_SPECIFIC` login made with no operation waiting for it: it authorizes the
+    /// next single-call use of a `CKA_ALWAYS_AUTHENTICATE` key (`C_DeriveKey`), once.
+    pub context_credit: bool,
 }
 
 impl Ops {
     pub fn needs_context_login(&self) -> bool {
         self.sign.as_ref().map(|a| a.needs_auth).unwrap_or(false)
             || self.decrypt.as_ref().map(|a| a.needs_auth).unwrap_or(false)
+    }
+    /// Takes the one-shot authorization of a context-specific login made beforehand.
+    pub fn take_context_credit(&mut self) -> bool {
+        std::mem::take(&mut self.context_credit)
     }
     pub fn context_authenticated(&mut self) {
         if let Some(a) = self.sign.as_mut() {

@@ -238,3 +238,37 @@ pub fn logged_in_session(label: &str) -> (Module, Session) {
     let s = m.user_session(slot);
     (m, s)
 }
+
+/// The vendor interface of a `Raw` library (`C_GetInterface("ShieldHSM")`).
+pub fn vendor(r: &Raw) -> &'static shieldhsm::abi::vendor::SHSM_FUNCTION_LIST {
+    use cryptoki_sys::*;
+    type GetInterface =
+        unsafe extern "C" fn(*mut CK_UTF8CHAR, *mut CK_VERSION, *mut *mut CK_INTERFACE, CK_FLAGS) -> CK_RV;
+    let sym = r.sym(c"C_GetInterface");
+    assert!(!sym.is_null());
+    // SAFETY: the symbol is C_GetInterface, of this type (include/shieldhsm.h).
+    let get: GetInterface = unsafe { std::mem::transmute(sym) };
+    let mut iface: *mut CK_INTERFACE = std::ptr::null_mut();
+    let name = c"ShieldHSM".as_ptr() as *mut CK_UTF8CHAR;
+    assert_eq!(unsafe { get(name, std::ptr::null_mut(), &mut iface, 0) }, CKR_OK);
+    // SAFETY: the vendor interface's function list is an SHSM_FUNCTION_LIST (same crate), and
+    // static in the library.
+    unsafe { &*((*iface).pFunctionList as *const shieldhsm::abi::vendor::SHSM_FUNCTION_LIST) }
+}
+
+/// The first file of `local/` whose name starts with `prefix`.
+pub fn local_file(kmdata: &Path, prefix: &str) -> PathBuf {
+    std::fs::read_dir(kmdata.join("local"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no local/{prefix}*"))
+}
+
+/// Edits a JSON file of the data directory as an administrator with an editor would.
+pub fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
