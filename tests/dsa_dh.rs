@@ -927,13 +927,21 @@ fn dh_template_q(p: &[u8], g: &[u8], q: Option<&[u8]>) -> Vec<(CK_ATTRIBUTE_TYPE
     t
 }
 
-fn dh_gen(r: &Raw, s: CK_SESSION_HANDLE, public: Vec<(CK_ATTRIBUTE_TYPE, V)>) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE), CK_RV> {
+fn dh_gen(
+    r: &Raw,
+    s: CK_SESSION_HANDLE,
+    public: Vec<(CK_ATTRIBUTE_TYPE, V)>,
+) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE), CK_RV> {
     let private = vec![(CKA_DERIVE, V::B(true)), (CKA_SENSITIVE, V::B(true)), (CKA_EXTRACTABLE, V::B(false))];
     generate_pair(r, s, CKM_DH_PKCS_KEY_PAIR_GEN, public, private)
 }
 
 /// Two key pairs on the group of `public` derive the same secret; returns the first pair.
-fn two_agree(r: &Raw, s: CK_SESSION_HANDLE, public: impl Fn() -> Vec<(CK_ATTRIBUTE_TYPE, V)>) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+fn two_agree(
+    r: &Raw,
+    s: CK_SESSION_HANDLE,
+    public: impl Fn() -> Vec<(CK_ATTRIBUTE_TYPE, V)>,
+) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
     let (pa, sa) = dh_gen(r, s, public()).unwrap();
     let (pb, sb) = dh_gen(r, s, public()).unwrap();
     let (ya, yb) = (read(r, s, pa, CKA_VALUE).unwrap(), read(r, s, pb, CKA_VALUE).unwrap());

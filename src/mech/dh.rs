@@ -191,7 +191,9 @@ impl Mechanism for DhKeyPairGen {
         let p = bounded(public, CKA_PRIME, MAX_BITS).map_err(too_big)?;
         let g = bounded(public, CKA_BASE, MAX_BITS).map_err(|_| Error::new(CKR_DOMAIN_PARAMS_INVALID))?;
         let q = match public.bytes(CKA_SUBPRIME) {
-            Some(_) => Some(bounded(public, CKA_SUBPRIME, MAX_BITS).map_err(|_| Error::new(CKR_DOMAIN_PARAMS_INVALID))?),
+            Some(_) => {
+                Some(bounded(public, CKA_SUBPRIME, MAX_BITS).map_err(|_| Error::new(CKR_DOMAIN_PARAMS_INVALID))?)
+            }
             None => None,
         };
         let p_bits = bit_len(p);

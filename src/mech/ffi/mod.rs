@@ -28,9 +28,9 @@ mod ec;
 mod ed25519;
 mod rsa;
 
-pub use dh::Dh;
 #[cfg(test)]
 pub use dh::aws_lc_group;
+pub use dh::Dh;
 pub use dsa::{Dsa, DsaParts};
 pub use ec::{Ec, NID_P256, NID_P384, NID_P521, NID_SECP256K1};
 pub use ed25519::{ed25519ctx_sign, ed25519ctx_verify, ed25519ph_sign_digest, ed25519ph_verify_digest};
