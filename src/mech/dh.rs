@@ -154,13 +154,16 @@ enum Subgroup {
     Unverified,
 }
 
+/// A validation of (p, q, g), public values (q empty when there is none).
+type GroupCheck = fn(&[u8], &[u8], &[u8]) -> ffi::R<bool>;
+
 /// Classifies (p, g, caller's q): an exact match of a recognised group needs no primality test;
 /// anything else is validated once per group (`validated_once`). A caller q must be prime, at
 /// least [`MIN_VALUE_BITS`] long (a short one would make x guessable), divide p - 1, and be the
 /// order of g; a bare p must be a safe prime, or merely prime under `dh_group`.
 fn classify(p: &[u8], g: &[u8], q: Option<&[u8]>) -> Result<Subgroup> {
     let invalid = || Error::new(CKR_DOMAIN_PARAMS_INVALID);
-    let once = |label: &[u8], parts: &[&[u8]], check: fn(&[u8], &[u8], &[u8]) -> ffi::R<bool>| {
+    let once = |label: &[u8], parts: &[&[u8]], check: GroupCheck| {
         super::dsa::validated_once(label, parts, || check(p, q.unwrap_or_default(), g).map_err(|_| Error::general()))
     };
     if let Some(k) = dh_groups::known(p, g) {
@@ -171,7 +174,7 @@ fn classify(p: &[u8], g: &[u8], q: Option<&[u8]>) -> Result<Subgroup> {
         };
     }
     if let Some(q) = q {
-        if bit_len(q) < MIN_VALUE_BITS || !once(b"dh-q", &[p, q, g], |p, q, g| ffi::Dh::subgroup_valid(p, q, g))? {
+        if bit_len(q) < MIN_VALUE_BITS || !once(b"dh-q", &[p, q, g], ffi::Dh::subgroup_valid)? {
             return Err(invalid());
         }
         return Ok(if small_subgroup(p, q) { Subgroup::Order(q.to_vec()) } else { Subgroup::Safe });

@@ -7,9 +7,9 @@
 //!   §2.3 (2048/256): p - 1 has other factors, so the small prime q is what makes them safe to
 //!   use (x drawn below q, peer values checked to lie in the order-q subgroup).
 //!
-//! The MODP and ffdhe primes were computed from the formulas the RFCs give (p = 2^n - 2^(n-64)
-//! - 1 + 2^64 (floor(2^(n-130) pi) + k) for RFC 3526, the same with e and the RFC's X for RFC
-//! 7919) and compared with the hex the RFCs print; the RFC 5114 values are transcribed from its
+//! The MODP and ffdhe primes were computed from the formulas the RFCs give
+//! (p = 2^n - 2^(n-64) - 1 + 2^64 (floor(2^(n-130) pi) + k) for RFC 3526, the same with e and
+//! the RFC's X for RFC 7919) and compared with the hex the RFCs print; the RFC 5114 values are transcribed from its
 //! §2. The unit tests below recheck each: (p - 1) / 2 prime and the 64 one-bits at both ends for
 //! the safe primes; q prime, q | p - 1 and g^q = 1 for RFC 5114; and the values aws-lc carries
 //! (BN_get_rfc3526_prime_*, DH_get_rfc7919_*, DH_get_2048_256) where it has them.

@@ -259,12 +259,14 @@ impl Dh {
     }
 }
 
+/// p, and q and g where aws-lc has them.
+#[cfg(test)]
+pub type AwsLcGroup = (Zeroizing<Vec<u8>>, Option<Zeroizing<Vec<u8>>>, Option<Zeroizing<Vec<u8>>>);
+
 /// The groups aws-lc itself carries, by the names of [`crate::mech::dh_groups`]: p, and q and g
 /// where it has them (tests cross-check our constants with them).
 #[cfg(test)]
-pub fn aws_lc_group(
-    name: &str,
-) -> Option<(Zeroizing<Vec<u8>>, Option<Zeroizing<Vec<u8>>>, Option<Zeroizing<Vec<u8>>>)> {
+pub fn aws_lc_group(name: &str) -> Option<AwsLcGroup> {
     let prime = |f: unsafe extern "C" fn(*mut sys::BIGNUM) -> *mut sys::BIGNUM| {
         // SAFETY: a null argument asks for a new BIGNUM, which we then own (and free).
         let bn = NonNull::new(unsafe { f(ptr::null_mut()) })?;
