@@ -251,8 +251,8 @@ fn dsa_verify(m: &Module, d: &Domain) -> Result<f64, String> {
 }
 
 fn dh_derive(m: &Module, d: &Domain) -> Result<f64, String> {
-    let params = d.dsa.as_ref().ok_or("no domain parameters")?;
-    let dh: Vec<_> = params.iter().filter(|(t, _)| *t != CKA_SUBPRIME).cloned().collect();
+    let _ = d;
+    let dh = dh_group();
     let (_, sk) = m.pair(CKM_DH_PKCS_KEY_PAIR_GEN, &dh, CKA_DERIVE)?;
     let (peer, _) = m.pair(CKM_DH_PKCS_KEY_PAIR_GEN, &dh, CKA_DERIVE)?;
     let y = m.get(peer, CKA_VALUE)?;
@@ -319,13 +319,19 @@ fn cipher_1k(m: &Module, gen: CK_MECHANISM_TYPE, ty: CK_MECHANISM_TYPE) -> Resul
     })
 }
 
-/// Key pairs of `gen` over the shared group (DSA, or DH without the subprime), destroyed again.
+/// The DH group of the side-by-side runs: RFC 7919 ffdhe2048 (a safe prime, full-length x on
+/// both sides; a bare DSA prime is refused by the `dh_group` assurance).
+fn dh_group() -> Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)> {
+    let k = shieldhsm::mech::dh_groups::all().iter().find(|k| k.name == "ffdhe2048").expect("ffdhe2048");
+    vec![(CKA_PRIME, k.p.clone()), (CKA_BASE, k.g.clone())]
+}
+
+/// Key pairs of `gen` over the shared group (DSA; DH on [`dh_group`]), destroyed again.
 fn pair_gen(m: &Module, d: &Domain, gen: CK_MECHANISM_TYPE) -> Result<f64, String> {
-    let params = d.dsa.as_ref().ok_or("no domain parameters")?;
     let (params, usage): (Vec<_>, _) = if gen == CKM_DH_PKCS_KEY_PAIR_GEN {
-        (params.iter().filter(|(t, _)| *t != CKA_SUBPRIME).cloned().collect(), CKA_DERIVE)
+        (dh_group(), CKA_DERIVE)
     } else {
-        (params.clone(), CKA_SIGN)
+        (d.dsa.as_ref().ok_or("no domain parameters")?.clone(), CKA_SIGN)
     };
     rate(|| {
         let (pk, sk) = m.pair(gen, &params, usage)?;

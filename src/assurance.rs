@@ -53,6 +53,12 @@ pub enum Assurance {
     WeakDsa,
     /// `weak_dh` (or `weak_all`): Diffie-Hellman keys on primes below 2048 bits may be generated.
     WeakDh,
+    /// `dh_group` (or `weak_all`): a Diffie-Hellman key may be generated on a caller's prime that
+    /// is neither a recognised group (RFC 3526, 7919, 5114), nor a safe prime, nor given with a
+    /// checked prime-order subgroup (CKA_SUBPRIME). On such a p a smooth p - 1 lets Pohlig-Hellman
+    /// recover x from y, so the private key is born known: CKA_ALWAYS_SENSITIVE and
+    /// CKA_NEVER_EXTRACTABLE false, never protected.
+    DhGroup,
     /// `import`: `generatekey --import` turns a key from a file (a value known outside the
     /// module) into a module-, softcard- or card-set-protected nShield key. Through PKCS#11 a
     /// key the caller creates is only ever a known key (never a KEK), so C_CreateObject is not
@@ -61,7 +67,7 @@ pub enum Assurance {
 }
 
 impl Assurance {
-    pub const ALL: [Assurance; 13] = [
+    pub const ALL: [Assurance; 14] = [
         Assurance::WrapKek,
         Assurance::UnwrapKek,
         Assurance::DigestKey,
@@ -74,12 +80,19 @@ impl Assurance {
         Assurance::WrapWeak,
         Assurance::WeakDsa,
         Assurance::WeakDh,
+        Assurance::DhGroup,
         Assurance::Import,
     ];
 
     /// What `weak_all` relaxes: every weak-algorithm class (not the wrapping rule).
-    const WEAK_ALGORITHMS: [Assurance; 5] =
-        [Assurance::WeakRsa, Assurance::WeakDes, Assurance::WeakHash, Assurance::WeakDsa, Assurance::WeakDh];
+    const WEAK_ALGORITHMS: [Assurance; 6] = [
+        Assurance::WeakRsa,
+        Assurance::WeakDes,
+        Assurance::WeakHash,
+        Assurance::WeakDsa,
+        Assurance::WeakDh,
+        Assurance::DhGroup,
+    ];
 
     pub fn token(self) -> &'static str {
         match self {
@@ -95,6 +108,7 @@ impl Assurance {
             Assurance::WrapWeak => "wrap_weak",
             Assurance::WeakDsa => "weak_dsa",
             Assurance::WeakDh => "weak_dh",
+            Assurance::DhGroup => "dh_group",
             Assurance::Import => "import",
         }
     }
@@ -187,6 +201,8 @@ mod tests {
         assert!(o.relaxes(Assurance::WrapKek) && o.relaxes(Assurance::WeakRsa));
         assert!(o.relaxes(Assurance::WeakDes) && o.relaxes(Assurance::WeakHash));
         assert!(o.relaxes(Assurance::WeakDsa) && o.relaxes(Assurance::WeakDh), "weak_all covers DSA and DH");
+        let g = Overrides::parse("dh_group");
+        assert!(g.relaxes(Assurance::DhGroup) && !g.relaxes(Assurance::WeakDh) && o.relaxes(Assurance::DhGroup));
         let dsa = Overrides::parse("weak_dsa");
         assert!(dsa.relaxes(Assurance::WeakDsa) && !dsa.relaxes(Assurance::WeakDh) && !dsa.relaxes(Assurance::WeakRsa));
         assert!(!o.relaxes(Assurance::UnwrapKek) && !o.relaxes(Assurance::DigestKey));

@@ -584,3 +584,29 @@ fn wrap_round_trip(s: &Session, kek: ObjectHandle, key: ObjectHandle, kt: KeyTyp
     let t = [Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::KeyType(kt), usage];
     s.unwrap_key(&Mechanism::AesKeyWrapPad, kek, &wrapped, &t).unwrap()
 }
+
+/// ECDH on the Weierstrass curves refuses a peer point that is not on the curve (the last byte
+/// of y flipped: an invalid-curve attack would feed such points to learn the key mod small
+/// orders) with an error, never a secret; the point as generated derives.
+#[test]
+fn ecdh_refuses_off_curve_peer_points() {
+    let (_m, s) = session();
+    for (name, oid, plen) in [
+        ("P-256", h("06082A8648CE3D030107"), 65),
+        ("P-384", h("06052B81040022"), 97),
+        ("P-521", h("06052B81040023"), 133),
+        ("secp256k1", h("06052B8104000A"), 65),
+    ] {
+        let public = [Attribute::EcParams(oid.clone()), Attribute::Token(false)];
+        let private = [Attribute::Derive(true), Attribute::Token(false)];
+        let (pk, sk) = s.generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private).unwrap();
+        let der = bytes_attr(&s, pk, AttributeType::EcPoint);
+        let point = der[der.len() - plen..].to_vec();
+        assert_eq!(point[0], 4, "{name}: uncompressed");
+        assert!(s.derive_key(&ecdh(&point), sk, &derive_template(None, true)).is_ok(), "{name}: on the curve");
+        let mut off = point.clone();
+        off[plen - 1] ^= 1;
+        let e = s.derive_key(&ecdh(&off), sk, &derive_template(None, true)).unwrap_err();
+        assert_eq!(rv(e), RvError::MechanismParamInvalid, "{name}: off the curve");
+    }
+}

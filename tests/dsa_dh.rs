@@ -754,7 +754,9 @@ fn hostile_dh_peer_values_are_refused() {
         assert_eq!(derive(&r, s, a, &peer, vec![]), Err(CKR_MECHANISM_PARAM_INVALID), "peer {name}");
         assert!(t.elapsed() < Duration::from_secs(1));
     }
-    assert!(derive(&r, s, a, &[2], vec![]).is_ok(), "positive control: y = 2 is in range");
+    // The group is RFC 5114 §2.3, recognised: y = 2 is in range but not in the order-q subgroup.
+    assert_eq!(derive(&r, s, a, &[2], vec![]), Err(CKR_MECHANISM_PARAM_INVALID), "y = 2 is of the wrong order");
+    assert!(derive(&r, s, a, &field(&v, "yB"), vec![]).is_ok(), "positive control: the RFC's yB");
 }
 
 fn dh_public_template(p: Vec<u8>, g: Vec<u8>) -> Vec<(CK_ATTRIBUTE_TYPE, V)> {
@@ -894,9 +896,189 @@ fn dh_value_bits_belongs_to_the_private_template() {
     let mut public = dh_public_template(field(&v, "p"), field(&v, "g"));
     public.push((CKA_VALUE_BITS, V::U(256)));
     assert_eq!(generate_pair(&r, s, CKM_DH_PKCS_KEY_PAIR_GEN, public, vec![]), Err(CKR_ATTRIBUTE_TYPE_INVALID));
-    // The private value's length, computed when not asked for.
+    // The private value's length, computed when not asked for: below q (256 bits) on the
+    // recognised RFC 5114 group, below (p - 1) / 2 on a safe prime.
     let (_, private) =
         generate_pair(&r, s, CKM_DH_PKCS_KEY_PAIR_GEN, dh_public_template(field(&v, "p"), field(&v, "g")), vec![])
             .unwrap();
+    assert!((200..=256).contains(&read_ulong(&r, s, private, CKA_VALUE_BITS)));
+    let ffdhe = dh_public_template(field(&groups(), "ffdhe2048"), vec![2]);
+    let (_, private) = generate_pair(&r, s, CKM_DH_PKCS_KEY_PAIR_GEN, ffdhe, vec![]).unwrap();
     assert!((2000..=2047).contains(&read_ulong(&r, s, private, CKA_VALUE_BITS)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diffie-Hellman groups: only groups that cannot leak x through y (tests/data/dh_groups.json)
+// ---------------------------------------------------------------------------------------------
+
+fn groups() -> serde_json::Value {
+    json("dh_groups.json")
+}
+
+fn flag(r: &Raw, s: CK_SESSION_HANDLE, o: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> bool {
+    read(r, s, o, ty).unwrap() == [CK_TRUE]
+}
+
+fn dh_template_q(p: &[u8], g: &[u8], q: Option<&[u8]>) -> Vec<(CK_ATTRIBUTE_TYPE, V)> {
+    let mut t = dh_public_template(p.to_vec(), g.to_vec());
+    if let Some(q) = q {
+        t.push((CKA_SUBPRIME, V::Bytes(q.to_vec())));
+    }
+    t
+}
+
+fn dh_gen(
+    r: &Raw,
+    s: CK_SESSION_HANDLE,
+    public: Vec<(CK_ATTRIBUTE_TYPE, V)>,
+) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE), CK_RV> {
+    let private = vec![(CKA_DERIVE, V::B(true)), (CKA_SENSITIVE, V::B(true)), (CKA_EXTRACTABLE, V::B(false))];
+    generate_pair(r, s, CKM_DH_PKCS_KEY_PAIR_GEN, public, private)
+}
+
+/// Two key pairs on the group of `public` derive the same secret; returns the first pair.
+fn two_agree(
+    r: &Raw,
+    s: CK_SESSION_HANDLE,
+    public: impl Fn() -> Vec<(CK_ATTRIBUTE_TYPE, V)>,
+) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    let (pa, sa) = dh_gen(r, s, public()).unwrap();
+    let (pb, sb) = dh_gen(r, s, public()).unwrap();
+    let (ya, yb) = (read(r, s, pa, CKA_VALUE).unwrap(), read(r, s, pb, CKA_VALUE).unwrap());
+    let k1 = derive(r, s, sa, &yb, vec![]).unwrap();
+    let k2 = derive(r, s, sb, &ya, vec![]).unwrap();
+    assert_eq!(read(r, s, k1, CKA_VALUE).unwrap(), read(r, s, k2, CKA_VALUE).unwrap());
+    assert!(flag(r, s, sa, CKA_NEVER_EXTRACTABLE) && flag(r, s, sa, CKA_ALWAYS_SENSITIVE));
+    (pa, sa)
+}
+
+fn big(b: &[u8]) -> rsa::BigUint {
+    rsa::BigUint::from_bytes_be(b)
+}
+
+/// x mod f from y = g^x on a group whose order p - 1 has the small prime factor f
+/// (Pohlig-Hellman's step: in the order-f subgroup, a search of f values).
+fn x_mod_factor(p: &rsa::BigUint, g: &rsa::BigUint, y: &rsa::BigUint, f: u32) -> u32 {
+    let e = (p - 1u32) / f;
+    let (h, t) = (g.modpow(&e, p), y.modpow(&e, p));
+    let mut acc = rsa::BigUint::from(1u32);
+    for k in 0..f {
+        if acc == t {
+            return k;
+        }
+        acc = acc * &h % p;
+    }
+    panic!("g^((p-1)/{f}) does not generate");
+}
+
+/// The attack: on a prime p whose p - 1 is smooth, y gives x away. The token refuses such a
+/// bare prime; under `dh_group` it generates, but the key never claims to be protected.
+#[test]
+fn a_smooth_prime_is_refused_and_under_dh_group_the_key_is_born_known() {
+    let v = groups();
+    let (p, g) = (field(&v, "smooth_p"), vec![v["smooth_g"].as_u64().unwrap() as u8]);
+    let (r, s) = module_session();
+    let t = Instant::now();
+    assert_eq!(dh_gen(&r, s, dh_template_q(&p, &g, None)), Err(CKR_DOMAIN_PARAMS_INVALID));
+    assert!(t.elapsed() < Duration::from_secs(2), "refused at once: (p - 1) / 2 fails trial division");
+    // A caller q that is a real but small factor of p - 1 (g of that order) is no better.
+    let f = v["smooth_factors"][0].as_u64().unwrap() as u32;
+    let gf = big(&g).modpow(&((big(&p) - 1u32) / f), &big(&p)).to_bytes_be();
+    let small_q = rsa::BigUint::from(f).to_bytes_be();
+    assert_eq!(dh_gen(&r, s, dh_template_q(&p, &gf, Some(&small_q))), Err(CKR_DOMAIN_PARAMS_INVALID));
+
+    let (r, s) = session_with_env("dh_group");
+    let (_, sensitive) = dh_gen(&r, s, dh_template_q(&p, &g, None)).unwrap();
+    assert!(!flag(&r, s, sensitive, CKA_NEVER_EXTRACTABLE), "not never-extractable");
+    assert!(!flag(&r, s, sensitive, CKA_ALWAYS_SENSITIVE), "not always-sensitive");
+    assert!(flag(&r, s, sensitive, CKA_LOCAL) && flag(&r, s, sensitive, CKA_SENSITIVE));
+    // The leak, shown on a readable twin: x mod each of the first factors comes out of y alone.
+    let readable = vec![(CKA_DERIVE, V::B(true)), (CKA_SENSITIVE, V::B(false)), (CKA_EXTRACTABLE, V::B(true))];
+    let (public, private) =
+        generate_pair(&r, s, CKM_DH_PKCS_KEY_PAIR_GEN, dh_template_q(&p, &g, None), readable).unwrap();
+    let (pb, gb, y) = (big(&p), big(&g), big(&read(&r, s, public, CKA_VALUE).unwrap()));
+    let x = big(&read(&r, s, private, CKA_VALUE).unwrap());
+    for f in v["smooth_factors"].as_array().unwrap().iter().take(4).map(|f| f.as_u64().unwrap() as u32) {
+        assert_eq!(rsa::BigUint::from(x_mod_factor(&pb, &gb, &y, f)), &x % f, "x mod {f} from y");
+    }
+}
+
+#[test]
+fn recognised_groups_generate_fast_and_agree() {
+    let v = groups();
+    let (r, s) = module_session();
+    for name in ["ffdhe2048", "modp2048", "modp3072"] {
+        let p = field(&v, name);
+        let t = Instant::now();
+        let _ = dh_gen(&r, s, dh_template_q(&p, &[2], None)).unwrap();
+        eprintln!("{name}: one key pair in {:?}", t.elapsed());
+        let (_, private) = two_agree(&r, s, || dh_template_q(&p, &[2], None));
+        assert_eq!(read(&r, s, private, CKA_SUBPRIME), Err(CKR_ATTRIBUTE_TYPE_INVALID), "{name}: safe, no q kept");
+        // The known q, (p - 1) / 2, may be given too; another q may not.
+        let q = (big(&p) >> 1usize).to_bytes_be();
+        assert!(dh_gen(&r, s, dh_template_q(&p, &[2], Some(&q))).is_ok(), "{name} with its q");
+        assert_eq!(dh_gen(&r, s, dh_template_q(&p, &[2], Some(&[0xF5; 20]))), Err(CKR_DOMAIN_PARAMS_INVALID));
+    }
+}
+
+#[test]
+fn rfc5114_groups_with_and_without_q_keep_peers_in_the_subgroup() {
+    let v = json("rfc5114_dh2048_256.json");
+    let (p, g, q) = (field(&v, "p"), field(&v, "g"), field(&v, "q"));
+    let (r, s) = module_session();
+    for given in [Some(&q[..]), None] {
+        let (public, private) = two_agree(&r, s, || dh_template_q(&p, &g, given));
+        assert_eq!(read(&r, s, private, CKA_SUBPRIME).unwrap(), q, "the key knows q (given: {})", given.is_some());
+        assert_eq!(read(&r, s, public, CKA_SUBPRIME).unwrap(), q);
+        assert!(read_ulong(&r, s, private, CKA_VALUE_BITS) <= 256, "x < q");
+        // In range, not of order q: refused.
+        for peer in [vec![2u8], plus(&p, -2), field(&v, "g")[..].iter().rev().copied().collect()] {
+            assert_eq!(derive(&r, s, private, &peer, vec![]), Err(CKR_MECHANISM_PARAM_INVALID));
+        }
+        assert!(derive(&r, s, private, &field(&v, "yB"), vec![]).is_ok());
+    }
+    // A public key with a value outside the subgroup is no key.
+    let bad = vec![
+        (CKA_CLASS, V::U(CKO_PUBLIC_KEY)),
+        (CKA_KEY_TYPE, V::U(CKK_DH)),
+        (CKA_PRIME, V::Bytes(p.clone())),
+        (CKA_BASE, V::Bytes(g.clone())),
+        (CKA_VALUE, V::Bytes(vec![2])),
+    ];
+    assert_eq!(create(&r, s, bad), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+}
+
+#[test]
+fn a_caller_subgroup_is_checked() {
+    let v = json("rfc5114_dh2048_256.json");
+    let (p, g, q) = (field(&v, "p"), field(&v, "g"), field(&v, "q"));
+    // g^2 generates the same order-q subgroup, so (p, g^2) is no recognised group: the caller's
+    // q is what makes it acceptable.
+    let g2 = big(&g).modpow(&rsa::BigUint::from(2u32), &big(&p)).to_bytes_be();
+    let (r, s) = module_session();
+    assert_eq!(dh_gen(&r, s, dh_template_q(&p, &g2, None)), Err(CKR_DOMAIN_PARAMS_INVALID), "no q, not safe");
+    let (_, private) = two_agree(&r, s, || dh_template_q(&p, &g2, Some(&q)));
+    assert_eq!(read(&r, s, private, CKA_SUBPRIME).unwrap(), q);
+    assert_eq!(derive(&r, s, private, &[2], vec![]), Err(CKR_MECHANISM_PARAM_INVALID), "peer of the wrong order");
+    let q224 = h("801C0D34C58D93FE997177101F80535A4738CEBCBF389A99B36371EB"); // RFC 5114 §2.2's q: prime
+    for (name, g, q) in [
+        ("q does not divide p - 1", g2.clone(), q224),
+        ("g of another order", vec![2], q.clone()),
+        ("q not prime", g2.clone(), plus(&q, 2)),
+        ("g = 1", vec![1], q.clone()),
+    ] {
+        assert_eq!(dh_gen(&r, s, dh_template_q(&p, &g, Some(&q))), Err(CKR_DOMAIN_PARAMS_INVALID), "{name}");
+    }
+}
+
+#[test]
+fn a_safe_prime_in_no_list_is_accepted() {
+    let p = field(&groups(), "safe_p");
+    let (r, s) = module_session();
+    let t = Instant::now();
+    let _ = dh_gen(&r, s, dh_template_q(&p, &[2], None)).unwrap();
+    let first = t.elapsed();
+    let t = Instant::now();
+    let _ = two_agree(&r, s, || dh_template_q(&p, &[2], None));
+    eprintln!("caller safe prime: first key pair (with validation) {first:?}, two more {:?}", t.elapsed());
 }

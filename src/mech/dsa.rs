@@ -71,7 +71,9 @@ pub(crate) fn bit_len(be: &[u8]) -> usize {
     }
 }
 
-/// Builds the key of a DSA key object (CKA_PRIME, CKA_SUBPRIME, CKA_BASE, CKA_VALUE).
+/// Builds the key of a DSA key object (CKA_PRIME, CKA_SUBPRIME, CKA_BASE, CKA_VALUE). Bounds
+/// only, no primality or order test: a created private key's x is the caller's already, so a bad
+/// group leaks nothing it did not know; generation (below) validates the group in full.
 pub fn key_from_attrs(attrs: &AttrMap, private: bool) -> Result<DsaKey> {
     let p = bounded(attrs, CKA_PRIME, MAX_BITS)?;
     let q = bounded(attrs, CKA_SUBPRIME, 256)?;

@@ -17,6 +17,7 @@ pub mod derive_data;
 pub mod des;
 pub mod des3;
 pub mod dh;
+pub mod dh_groups;
 pub mod digest;
 pub mod dsa;
 pub mod ec;

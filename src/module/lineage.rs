@@ -50,12 +50,13 @@ pub fn is_kek(a: &AttrMap) -> bool {
 }
 
 /// Records a new key's lineage (`complete_new`). Unwrap starts as known; `C_UnwrapKey` marks
-/// the result protected when its source allows.
+/// the result protected when its source allows. A generated key its mechanism already marked
+/// known (`CKA_SHSM_VALUE_KNOWN` true: see `mech::dh`) stays known.
 pub fn at_birth(a: &mut AttrMap, origin: Origin) {
     if !holds_secret(a) {
         return;
     }
-    let known = origin != Origin::Generate || readable(a);
+    let known = origin != Origin::Generate || readable(a) || a.flag(CKA_SHSM_VALUE_KNOWN);
     a.set(CKA_SHSM_VALUE_KNOWN, Attr::Bool(known));
     let kek = a.class() == Some(CKO_SECRET_KEY) && !known && a.flag(CKA_WRAP) && !a.flag(CKA_DECRYPT);
     a.set(CKA_SHSM_KEK, Attr::Bool(kek));
@@ -132,6 +133,10 @@ mod tests {
         let mut readable_at_birth = secret(false, true, true, false);
         at_birth(&mut readable_at_birth, Origin::Generate);
         assert!(!protected(&readable_at_birth) && !is_kek(&readable_at_birth));
+        let mut marked = secret(true, false, false, true);
+        marked.set(CKA_SHSM_VALUE_KNOWN, Attr::Bool(true));
+        at_birth(&mut marked, Origin::Generate);
+        assert!(!protected(&marked), "a mechanism's known mark stands");
         for o in [Origin::Create, Origin::Derive, Origin::Unwrap] {
             let mut k = secret(true, false, true, false);
             at_birth(&mut k, o);

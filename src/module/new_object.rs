@@ -9,7 +9,7 @@
 
 use super::lineage;
 use crate::error::{err, Result};
-use crate::object::attr::{Attr, AttrMap};
+use crate::object::attr::{Attr, AttrMap, CKA_SHSM_VALUE_KNOWN};
 use crate::object::policy::Origin;
 use cryptoki_sys::*;
 
@@ -30,8 +30,10 @@ pub fn complete_new(attrs: &mut AttrMap, origin: Origin, keygen_mech: Option<CK_
     attrs.set(CKA_KEY_GEN_MECHANISM, Attr::Ulong(keygen_mech.filter(|_| local).unwrap_or(CK_UNAVAILABLE_INFORMATION)));
     if matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
         // "Always"/"never" hold only for keys born inside the token with that property.
-        // Only a key generated here has provably never been outside the token.
-        let generated = origin == Origin::Generate;
+        // Only a key generated here has provably never been outside the token, and not even
+        // that if its mechanism marked it known (CKA_SHSM_VALUE_KNOWN: a DH key on a group the
+        // caller chose unchecked, under `dh_group`; callers cannot set the attribute).
+        let generated = origin == Origin::Generate && !attrs.flag(CKA_SHSM_VALUE_KNOWN);
         attrs.set(CKA_ALWAYS_SENSITIVE, Attr::Bool(generated && attrs.flag(CKA_SENSITIVE)));
         attrs.set(CKA_NEVER_EXTRACTABLE, Attr::Bool(generated && !attrs.flag(CKA_EXTRACTABLE)));
         lineage::at_birth(attrs, origin);

@@ -214,15 +214,19 @@ static DSA_PRIVATE: &[Spec] = &[
     s(CKA_VALUE, MATERIAL, N),
 ];
 
-/// Diffie-Hellman PKCS #3 (§2.5.1-2.5.2): p, g and y / x, and the private value's length.
+/// Diffie-Hellman PKCS #3 (§2.5.1-2.5.2): p, g and y / x, and the private value's length. Ours:
+/// an optional CKA_SUBPRIME (q, the order of g), given in the generation template or on create;
+/// made for a generated private key (see `mech::dh`).
 static DH_PUBLIC: &[Spec] = &[
     s(CKA_PRIME, GIVEN_OR_TEMPLATE, N),
     s(CKA_BASE, GIVEN_OR_TEMPLATE, N),
+    s(CKA_SUBPRIME, 0, N),
     s(CKA_VALUE, F1_REQUIRED_CREATE | F4_NOT_ON_GENERATE, N),
 ];
 static DH_PRIVATE: &[Spec] = &[
     s(CKA_PRIME, GIVEN_OR_MADE, N),
     s(CKA_BASE, GIVEN_OR_MADE, N),
+    s(CKA_SUBPRIME, F4_NOT_ON_GENERATE | F6_NOT_ON_UNWRAP, N),
     s(CKA_VALUE, MATERIAL, N),
     s(CKA_VALUE_BITS, F2_NOT_ON_CREATE | F6_NOT_ON_UNWRAP, N),
 ];

@@ -18,6 +18,12 @@ impl Bn {
         NonNull::new(p).map(Bn).ok_or(Failed)
     }
 
+    /// Takes ownership of a BIGNUM an engine function returned.
+    #[cfg(test)]
+    pub(super) fn from_raw(p: NonNull<sys::BIGNUM>) -> Bn {
+        Bn(p)
+    }
+
     pub(super) fn as_ptr(&self) -> *const sys::BIGNUM {
         self.0.as_ptr()
     }

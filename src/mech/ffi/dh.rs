@@ -5,7 +5,7 @@
 //! the peer's value must satisfy 1 < y < p - 1 and the result must not be 1 or p - 1
 //! (SP 800-56A 5.7.1.1), so a hostile public value yields an error, never a secret.
 
-use super::bn::{bn_bytes, mod_exp, probably_prime, Bn, BnCtx};
+use super::bn::{bn_bytes, mod_exp, nnmod, probably_prime, Bn, BnCtx};
 use super::{check, Failed, R};
 use aws_lc_sys as sys;
 use std::ptr::{self, NonNull};
@@ -61,8 +61,10 @@ impl Drop for Dh {
 }
 
 impl Dh {
-    /// A fresh object holding p and g (checked: p odd, 1 < g < p - 1).
-    fn with_group(p: &[u8], g: &[u8]) -> R<Dh> {
+    /// A fresh object holding p, g and, if given, the subgroup order q (checked: p odd,
+    /// 1 < g < p - 1, q < p). With q set, aws-lc draws x in [1, q - 1] and checks every public
+    /// value y (the peer's at derivation, an imported key's) for y^q = 1 mod p.
+    fn with_group(p: &[u8], q: Option<&[u8]>, g: &[u8]) -> R<Dh> {
         let (pb, gb) = (Bn::from_be(p)?, Bn::from_be(g)?);
         let mut pm1 = Bn::new()?;
         super::bn::copy_minus(&mut pm1, &pb, 1)?;
@@ -73,16 +75,28 @@ impl Dh {
         let dh = NonNull::new(unsafe { sys::DH_new() }).ok_or(Failed)?;
         // Owned from here, so freed on every early return.
         let mut key = Dh { dh, private: false, p_len: 0 };
-        // SAFETY: exclusively ours; set0 takes ownership of the non-null p and g (q stays unset).
-        check(unsafe { sys::DH_set0_pqg(dh.as_ptr(), pb.into_raw(), ptr::null_mut(), gb.into_raw()) })?;
+        let qb = match q {
+            Some(q) => {
+                let qb = Bn::from_be(q)?;
+                if qb.cmp(&pb) != std::cmp::Ordering::Less {
+                    return Err(Failed);
+                }
+                Some(qb)
+            }
+            None => None,
+        };
+        let qraw = qb.map_or(ptr::null_mut(), Bn::into_raw);
+        // SAFETY: exclusively ours; set0 takes ownership of the non-null p, g and q (a null q
+        // stays unset).
+        check(unsafe { sys::DH_set0_pqg(dh.as_ptr(), pb.into_raw(), qraw, gb.into_raw()) })?;
         // SAFETY: a valid DH with p set.
         key.p_len = unsafe { sys::DH_size(dh.as_ptr()) } as usize;
         Ok(key)
     }
 
-    /// A public key (1 < y < p - 1).
-    pub fn new_public(p: &[u8], g: &[u8], y: &[u8]) -> R<Dh> {
-        let key = Self::with_group(p, g)?;
+    /// A public key (1 < y < p - 1; with q, y^q = 1).
+    pub fn new_public(p: &[u8], q: Option<&[u8]>, g: &[u8], y: &[u8]) -> R<Dh> {
+        let key = Self::with_group(p, q, g)?;
         let yb = Bn::from_be(y)?;
         key.check_public(&yb)?;
         // SAFETY: exclusively ours (not shared yet); set0 takes ownership of `y`; a null private
@@ -93,8 +107,8 @@ impl Dh {
 
     /// A private key from x (0 < x < p - 1); y = g^x mod p is computed (or, for the key this
     /// thread just generated, taken from [`Dh::generate`]).
-    pub fn new_private(p: &[u8], g: &[u8], x: &[u8]) -> R<Dh> {
-        let mut key = Self::with_group(p, g)?;
+    pub fn new_private(p: &[u8], q: Option<&[u8]>, g: &[u8], x: &[u8]) -> R<Dh> {
+        let mut key = Self::with_group(p, q, g)?;
         let (pb, gb, xb) = (Bn::from_be(p)?, Bn::from_be(g)?, Bn::from_be(x)?);
         let mut pm1 = Bn::new()?;
         super::bn::copy_minus(&mut pm1, &pb, 1)?;
@@ -122,16 +136,57 @@ impl Dh {
         probably_prime(&Bn::from_be(p)?, DH_PRIME_ROUNDS, &BnCtx::new()?)
     }
 
-    /// A new key pair on (p, g); with `value_bits`, x < 2^value_bits (PKCS #3's private-value
-    /// length), else x < (p - 1) / 2.
-    pub fn generate(p: &[u8], g: &[u8], value_bits: Option<u32>) -> R<Dh> {
-        let mut key = Self::with_group(p, g)?;
+    /// Whether p is a safe prime: (p - 1) / 2 and p both pass [`DH_PRIME_ROUNDS`] rounds
+    /// (q first: for a p - 1 with small factors, trial division refuses q at once).
+    pub fn safe_prime(p: &[u8]) -> R<bool> {
+        let (pb, ctx) = (Bn::from_be(p)?, BnCtx::new()?);
+        let mut q = Bn::new()?;
+        // SAFETY: valid BIGNUMs, `q` exclusively ours and distinct from `pb`.
+        check(unsafe { sys::BN_rshift1(q.as_mut_ptr(), pb.as_ptr()) })?;
+        Ok(pb.is_odd() && probably_prime(&q, DH_PRIME_ROUNDS, &ctx)? && probably_prime(&pb, DH_PRIME_ROUNDS, &ctx)?)
+    }
+
+    /// Whether (p, q, g) is a group with a prime-order subgroup: p odd, 1 < g < p, q | p - 1,
+    /// g^q = 1 mod p (so g, not 1, has order q), q and p probably prime. All public values.
+    pub fn subgroup_valid(p: &[u8], q: &[u8], g: &[u8]) -> R<bool> {
+        let (pb, qb, gb, ctx) = (Bn::from_be(p)?, Bn::from_be(q)?, Bn::from_be(g)?, BnCtx::new()?);
+        if !pb.is_odd() || gb.is_word(0) || gb.is_word(1) || gb.cmp(&pb) != std::cmp::Ordering::Less {
+            return Ok(false);
+        }
+        if qb.is_word(0) || qb.cmp(&pb) != std::cmp::Ordering::Less {
+            return Ok(false);
+        }
+        let (mut pm1, mut rem, mut t) = (Bn::new()?, Bn::new()?, Bn::new()?);
+        super::bn::copy_minus(&mut pm1, &pb, 1)?;
+        nnmod(&mut rem, &pm1, &qb, &ctx)?;
+        if !rem.is_word(0) {
+            return Ok(false);
+        }
+        mod_exp(&mut t, &gb, &qb, &pb, &ctx)?;
+        Ok(t.is_word(1) && probably_prime(&qb, DH_PRIME_ROUNDS, &ctx)? && probably_prime(&pb, DH_PRIME_ROUNDS, &ctx)?)
+    }
+
+    /// A new key pair on (p, g). With q, x is uniform in [1, q - 1] (or below 2^value_bits if
+    /// that is shorter); without, x < 2^value_bits (PKCS #3's private-value length) or
+    /// x < (p - 1) / 2.
+    pub fn generate(p: &[u8], q: Option<&[u8]>, g: &[u8], value_bits: Option<u32>) -> R<Dh> {
+        // aws-lc ignores the length when q is set: a shorter x is drawn with q unset, which is
+        // set afterwards (x < 2^bits < q is as valid in the order-q subgroup).
+        let q_bits = q.map(Bn::from_be).transpose()?.map(|q| q.bits());
+        let shorter = matches!((q_bits, value_bits), (Some(n), Some(b)) if b < n);
+        let mut key = Self::with_group(p, if shorter { None } else { q }, g)?;
         if let Some(bits) = value_bits {
             // SAFETY: exclusively ours.
             check(unsafe { sys::DH_set_length(key.dh.as_ptr(), bits) })?;
         }
         // SAFETY: exclusively ours; the function checks p and g first.
         check(unsafe { sys::DH_generate_key(key.dh.as_ptr()) })?;
+        if let (true, Some(q)) = (shorter, q) {
+            let qb = Bn::from_be(q)?;
+            // SAFETY: exclusively ours, p and g already set (left unchanged by the nulls); set0
+            // takes ownership of q.
+            check(unsafe { sys::DH_set0_pqg(key.dh.as_ptr(), ptr::null_mut(), qb.into_raw(), ptr::null_mut()) })?;
+        }
         key.private = true;
         // The new private key object is built from (p, g, x) again right away (its public half
         // for CKA_PUBLIC_KEY_INFO): remember y for it, by a hash, so that costs no second
@@ -145,7 +200,7 @@ impl Dh {
     fn check_public(&self, y: &Bn) -> R<()> {
         let mut flags = 0;
         // SAFETY: valid DH and BIGNUM, live int; const. Without q only the range 1 < y < p - 1
-        // is checked (one comparison each).
+        // is checked (one comparison each); with q also y^q = 1 mod p.
         check(unsafe { sys::DH_check_pub_key(self.dh.as_ptr(), y.as_ptr(), &mut flags) })?;
         if flags != 0 {
             return Err(Failed);
@@ -160,6 +215,12 @@ impl Dh {
     /// Byte length of p.
     pub fn p_len(&self) -> usize {
         self.p_len
+    }
+
+    /// The subgroup order q the key checks public values against, if it has one.
+    pub fn q(&self) -> Option<Zeroizing<Vec<u8>>> {
+        // SAFETY: a valid DH; the getter borrows (null when q is unset, refused by bn_bytes).
+        bn_bytes(unsafe { sys::DH_get0_q(self.dh.as_ptr()) }).ok()
     }
 
     /// p, g and y, minimal big-endian.
@@ -179,7 +240,8 @@ impl Dh {
     }
 
     /// The shared secret y_peer^x mod p, left-padded to p's length (PKCS #3 §8.2). Fails for a
-    /// peer value outside 1 < y < p - 1 (or a degenerate result).
+    /// peer value outside 1 < y < p - 1, with q for one outside the order-q subgroup (aws-lc's
+    /// DH_check_pub_key, called by the computation), and for a degenerate result.
     pub fn agree(&self, peer: &[u8]) -> R<Zeroizing<Vec<u8>>> {
         if !self.private || peer.len() > self.p_len + 1 {
             return Err(Failed);
@@ -194,5 +256,41 @@ impl Dh {
             check(0)?;
         }
         Ok(out)
+    }
+}
+
+/// p, and q and g where aws-lc has them.
+#[cfg(test)]
+pub type AwsLcGroup = (Zeroizing<Vec<u8>>, Option<Zeroizing<Vec<u8>>>, Option<Zeroizing<Vec<u8>>>);
+
+/// The groups aws-lc itself carries, by the names of [`crate::mech::dh_groups`]: p, and q and g
+/// where it has them (tests cross-check our constants with them).
+#[cfg(test)]
+pub fn aws_lc_group(name: &str) -> Option<AwsLcGroup> {
+    let prime = |f: unsafe extern "C" fn(*mut sys::BIGNUM) -> *mut sys::BIGNUM| {
+        // SAFETY: a null argument asks for a new BIGNUM, which we then own (and free).
+        let bn = NonNull::new(unsafe { f(ptr::null_mut()) })?;
+        let owned = Bn::from_raw(bn);
+        bn_bytes(owned.as_ptr()).ok()
+    };
+    let group = |f: unsafe extern "C" fn() -> *mut sys::DH| {
+        // SAFETY: no preconditions; a new DH we own, freed by the wrapper.
+        let dh = NonNull::new(unsafe { f() })?;
+        let key = Dh { dh, private: false, p_len: 0 };
+        let (mut p, mut q, mut g) = (ptr::null(), ptr::null(), ptr::null());
+        // SAFETY: a valid DH; borrowed values copied while it lives.
+        unsafe { sys::DH_get0_pqg(key.dh.as_ptr(), &mut p, &mut q, &mut g) };
+        Some((bn_bytes(p).ok()?, bn_bytes(q).ok(), bn_bytes(g).ok()))
+    };
+    match name {
+        "modp2048" => prime(sys::BN_get_rfc3526_prime_2048).map(|p| (p, None, None)),
+        "modp3072" => prime(sys::BN_get_rfc3526_prime_3072).map(|p| (p, None, None)),
+        "modp4096" => prime(sys::BN_get_rfc3526_prime_4096).map(|p| (p, None, None)),
+        "modp6144" => prime(sys::BN_get_rfc3526_prime_6144).map(|p| (p, None, None)),
+        "modp8192" => prime(sys::BN_get_rfc3526_prime_8192).map(|p| (p, None, None)),
+        "ffdhe2048" => group(sys::DH_get_rfc7919_2048),
+        "ffdhe4096" => group(sys::DH_get_rfc7919_4096),
+        "rfc5114-2048-256" => group(sys::DH_get_2048_256),
+        _ => None,
     }
 }

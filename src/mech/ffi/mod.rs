@@ -28,6 +28,8 @@ mod ec;
 mod ed25519;
 mod rsa;
 
+#[cfg(test)]
+pub use dh::aws_lc_group;
 pub use dh::Dh;
 pub use dsa::{Dsa, DsaParts};
 pub use ec::{Ec, NID_P256, NID_P384, NID_P521, NID_SECP256K1};
