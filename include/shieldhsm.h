@@ -74,13 +74,21 @@ typedef struct SHSM_FUNCTION_LIST {
      * use the CLI). */
     CK_RV (*SHSM_GenerateKey)(const char *app, const char *params);
 
-    /* Registers an Azure KEK (the PEM `az keyvault key download` writes) under a local name,
-     * with its versioned key identifier (https://<vault>.vault.azure.net/keys/<name>/<version>). */
+    /* Registers a KEK under a local name. Either a vendor-signed KEK package (the toolset's
+     * BYOK-KEK-pkg-<REGION>-1, checked against the vendor root; registered as attested, under
+     * its own name only; kid may be NULL) or an Azure KEK (the PEM `az keyvault key download`
+     * writes) with its versioned key identifier (https://<vault>.vault.azure.net/keys/<name>/
+     * <version>), registered as not attested, never under a vendor package name
+     * (BYOK-KEK-pkg-*, BYOK-SecurityWorld-pkg-*: CKR_ARGUMENTS_BAD). Needs no authority, and
+     * so is trusted for nothing by itself: what an unattested KEK may receive is decided by the
+     * ACS quorum in SHSM_ReduceAclForTransfer. */
     CK_RV (*SHSM_ImportKek)(const char *name, CK_BYTE_PTR kek, CK_ULONG kek_len, const char *kid);
 
     /* KeyTransferRemote -ModifyAcls: with the Administrator Card Set quorum (k passphrases of
      * ACS cards 1..k, in that order), writes key_xferacld_<ident>, whose ACL allows only wrapped
-     * export to the named KEK. The original key is untouched. */
+     * export to the named KEK. The original key is untouched. Every card presented counts a
+     * try toward its lockout (10, in the module); a failed quorum names no card
+     * (CKR_FUNCTION_FAILED; SHSM_LastError says the quorum failed, or which card is locked). */
     CK_RV (*SHSM_ReduceAclForTransfer)(const char *app, const char *ident, const char *kek_name,
                                       const char *const *acs_passphrases, CK_ULONG count);
 

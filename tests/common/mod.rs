@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod derive;
+pub mod search;
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::session::{Session, UserType};
@@ -153,8 +154,13 @@ impl Raw {
     }
 
     pub fn load_at(dir: tempfile::TempDir, kmdata: &Path) -> Raw {
+        Raw::load_from(&built_module(), dir, kmdata)
+    }
+
+    /// A private copy of the library at `library` (another build of it).
+    pub fn load_from(library: &Path, dir: tempfile::TempDir, kmdata: &Path) -> Raw {
         let so = dir.path().join(format!("raw-{}.so", uniq()));
-        std::fs::copy(built_module(), &so).unwrap();
+        std::fs::copy(library, &so).unwrap();
         std::env::set_var("SHIELDHSM_KMDATA", kmdata);
         let c = std::ffi::CString::new(so.to_str().unwrap()).unwrap();
         // SAFETY: loading our own library; the symbol is checked below.
