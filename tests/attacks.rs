@@ -192,7 +192,11 @@ fn case3_unwrap_is_no_decryption_oracle() {
         let e = s.unwrap_key(&oaep_sha256(), sk, &ct, &as_secret(&bad)).unwrap_err();
         assert_eq!(rv(e), RvError::TemplateInconsistent, "{bad:?}");
     }
-    // Unwrapped anyway, the result is sensitive and non-extractable: nothing reads it back.
+    // Every unwrap with it asks for the PIN first (C_Login(CKU_CONTEXT_SPECIFIC), one use).
+    let e = s.unwrap_key(&oaep_sha256(), sk, &ct, &as_secret(&[])).unwrap_err();
+    assert_eq!(rv(e), RvError::UserNotLoggedIn);
+    s.login(UserType::ContextSpecific, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    // Unwrapped then, the result is sensitive and non-extractable: nothing reads it back.
     let h = s.unwrap_key(&oaep_sha256(), sk, &ct, &as_secret(&[])).unwrap();
     let a = s.get_attributes(h, &[AttributeType::Sensitive, AttributeType::Extractable]).unwrap();
     assert_eq!(a, vec![Attribute::Sensitive(true), Attribute::Extractable(false)]);

@@ -182,6 +182,11 @@ impl Library {
         self.slot_defaults(session, template, &mut attrs);
         let source = self.unwrap_source(&uobj.attrs);
         self.enforce_unwrap_template(source, template, &mut attrs)?;
+        // Unwrapping is a decryption: a key that asks for its PIN at every use asks here too
+        // (else a hybrid message's session key, unwrapped, decrypts the rest without it).
+        if uobj.attrs.flag(CKA_ALWAYS_AUTHENTICATE) && !session.ops.lock().take_context_credit() {
+            return err(CKR_USER_NOT_LOGGED_IN);
+        }
         let plaintext = entry.imp.unwrap(&m.params, &umat, wrapped)?;
         match attrs.class() {
             Some(CKO_SECRET_KEY) => attrs.set(CKA_VALUE, Attr::bytes(plaintext.to_vec())),
