@@ -32,7 +32,6 @@ use cryptoki_sys::{CKM_AES_CBC_ENCRYPT_DATA, CKM_AES_ECB_ENCRYPT_DATA};
 use rsa::traits::PublicKeyParts;
 use sha2::Digest;
 
-
 /// The three wrapping mechanisms the search uses; the attacker can run each offline.
 #[derive(Clone, Copy, Debug)]
 enum Mech {

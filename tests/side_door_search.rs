@@ -96,7 +96,6 @@ const SEED_MODIFY_ACLS: [&str; 10] = [
     "BYOK-SecurityWorld-pkg-EU-1",
 ];
 
-
 /// The library and tool under attack: as built, or the relaxed build.
 struct Build {
     so: PathBuf,
