@@ -359,6 +359,20 @@ def aes_gcm():
     raise Failure("tampered GCM ciphertext was decrypted")
 
 
+def aes_gcm_long_iv_pyca():
+    """A 16-byte IV (SP 800-38D hashes any IV length into J0), checked both ways by pyca."""
+    need(ck.CKM_AES_GCM, "CKM_AES_GCM")
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    s = S["s"]
+    value, iv, aad, pt = os.urandom(32), os.urandom(16), b"associated", os.urandom(300)
+    key = known_aes("py-gcm16", value, [(CKA_ENCRYPT, True), (CKA_DECRYPT, True)])
+    ct = b(s.encrypt(key, pt, PyKCS11.AES_GCM_Mechanism(iv, aad, 128)))
+    require(ct == AESGCM(value).encrypt(iv, pt, aad), "16-byte-IV GCM differs from pyca/cryptography")
+    theirs = AESGCM(value).encrypt(iv, pt[::-1], aad)
+    require(b(s.decrypt(key, theirs, PyKCS11.AES_GCM_Mechanism(iv, aad, 128))) == pt[::-1],
+            "pyca's 16-byte-IV GCM ciphertext does not decrypt")
+
+
 def oaep_roundtrip():
     s = S["s"]
     m = PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA_1, PyKCS11.CKG_MGF1_SHA1)
@@ -577,6 +591,7 @@ def main():
         # multi-part encryption through the raw C API whatever the PyKCS11 version.
         sys.stderr.write("  note  [python] this PyKCS11 has no multi-part cipher API; the raw-API check covers it\n")
     R.check("AES-GCM encrypt/decrypt, tampering detected", aes_gcm)
+    R.check("AES-GCM with a 16-byte IV == pyca/cryptography, both ways", aes_gcm_long_iv_pyca)
     R.check("RSA-OAEP (SHA-1) encrypt/decrypt roundtrip", oaep_roundtrip)
     R.check("session object visible across sessions, gone with its session", session_object_lifetime)
     R.check("wrong PIN gives CKR_PIN_INCORRECT", wrong_pin)

@@ -222,7 +222,8 @@ unsafe fn read_struct<T: Copy>(raw: &[u8]) -> Result<T> {
 
 /// Longest IV, and longest AAD, label or other data a mechanism parameter may point to: checked
 /// before anything is copied, so a length the caller got wrong is an error, not an allocation.
-const MAX_IV_LEN: CK_ULONG = 256;
+/// GCM hashes an IV of any length into its pre-counter block (SP 800-38D): long ones are legal.
+const MAX_GCM_IV_LEN: CK_ULONG = 4096;
 const MAX_PARAM_DATA: CK_ULONG = 1 << 24;
 /// Longest data of a simple key derivation (no key here is longer).
 const MAX_DERIVE_DATA: CK_ULONG = crate::mech::derive_data::MAX_DATA as CK_ULONG;
@@ -263,7 +264,7 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
             // SAFETY: size-checked read; the IV and AAD pointers are the caller's buffers.
             let g: CK_GCM_PARAMS = unsafe { read_struct(raw)? };
             // SAFETY: the caller's IV buffer of `ulIvLen` bytes, length-checked before it is read.
-            let iv = unsafe { param_data(g.pIv, g.ulIvLen, MAX_IV_LEN) }?.to_vec();
+            let iv = unsafe { param_data(g.pIv, g.ulIvLen, MAX_GCM_IV_LEN) }?.to_vec();
             // SAFETY: the caller's AAD buffer of `ulAADLen` bytes, length-checked before it is read.
             let aad = unsafe { param_data(g.pAAD, g.ulAADLen, MAX_PARAM_DATA) }?.to_vec();
             Params::Gcm { iv, aad, tag_bits: g.ulTagBits as usize }

@@ -10,11 +10,14 @@
 //! (`CKR_ENCRYPTED_DATA_LEN_RANGE` when decrypting), any input that would need the counter field
 //! to go past its all-ones value; the bits above the counter field are never changed.
 //!
-//! GCM: 96-bit IVs only (other lengths are `CKR_MECHANISM_PARAM_INVALID`: aws-lc-rs takes 12-byte
-//! nonces only). Tags of 96..=128 bits in steps of 8 are supported; a truncated tag is the prefix
-//! of the full tag (SP 800-38D §7.1), and a truncated tag is verified by decrypting with AES-CTR
-//! from J0+1 and recomputing the full tag over the recovered plaintext.
+//! GCM: any IV SP 800-38D allows, 1 to 4096 bytes: 96-bit IVs on aws-lc-rs's AEAD (which takes
+//! 12-byte nonces only), other lengths through aws-lc's EVP interface (`ffi::gcm_seal`), which
+//! hashes the IV into the pre-counter block. Tags of 96..=128 bits in steps of 8 are supported;
+//! a truncated tag is the prefix of the full tag (SP 800-38D §7.1). With a 96-bit IV a truncated
+//! tag is verified by decrypting with AES-CTR from J0+1 and recomputing the full tag over the
+//! recovered plaintext; with another IV aws-lc compares it.
 
+use super::ffi;
 use super::key::SecretKey;
 use super::{CipherOp, KeyMaterial, Mechanism, Params};
 use crate::error::{err, Error, Result};
@@ -592,9 +595,14 @@ pub static AES_GCM: AesGcm = AesGcm;
 
 const GCM_NONCE: usize = 12;
 const GCM_TAG: usize = 16;
+/// The longest IV taken (bytes): far beyond any protocol's, a bound on the work one call does.
+const GCM_MAX_IV: usize = 4096;
 
 struct GcmOp {
     key: Arc<LessSafeKey>,
+    /// An IV other than 96 bits, with the key's value: such a message goes through aws-lc's EVP
+    /// interface (`ffi::gcm_seal`/`gcm_open`), which hashes the IV into the pre-counter block.
+    long_iv: Option<(Zeroizing<Vec<u8>>, Vec<u8>)>,
     /// AES-CTR key, for verifying a truncated tag only.
     ctr: Option<Arc<EncryptingKey>>,
     nonce: [u8; GCM_NONCE],
@@ -612,14 +620,22 @@ impl AesGcm {
         let Params::Gcm { iv, aad, tag_bits } = p else {
             return err(CKR_MECHANISM_PARAM_INVALID);
         };
-        if iv.len() != GCM_NONCE || !matches!(tag_bits, 96 | 104 | 112 | 120 | 128) {
+        // SP 800-38D: any IV of 1 bit or more; PKCS#11 counts it in bytes. Bounded so a
+        // hostile ulIvLen cannot make the hash of the IV a cost without limit.
+        if iv.is_empty() || iv.len() > GCM_MAX_IV || !matches!(tag_bits, 96 | 104 | 112 | 120 | 128) {
             return err(CKR_MECHANISM_PARAM_INVALID);
         }
         let tag_len = tag_bits / 8;
         let mut nonce = [0u8; GCM_NONCE];
-        nonce.copy_from_slice(iv);
-        let ctr = if decrypt && tag_len < GCM_TAG { Some(ctr_engine(sk)?) } else { None };
+        let long_iv = if iv.len() == GCM_NONCE {
+            nonce.copy_from_slice(iv);
+            None
+        } else {
+            Some((Zeroizing::new(sk.value.to_vec()), iv.clone()))
+        };
+        let ctr = if decrypt && tag_len < GCM_TAG && long_iv.is_none() { Some(ctr_engine(sk)?) } else { None };
         Ok(Box::new(GcmOp {
+            long_iv,
             key: gcm_engine(sk)?,
             ctr,
             nonce,
@@ -660,6 +676,9 @@ impl GcmOp {
         if out.len() < total {
             return err(CKR_BUFFER_TOO_SMALL);
         }
+        if let Some((key, iv)) = &self.long_iv {
+            return ffi::gcm_seal(key, iv, &self.aad, input, self.tag_len, out).map_err(|_| CKR_FUNCTION_FAILED.into());
+        }
         let (body, tail) = out.split_at_mut(n);
         body.copy_from_slice(input);
         let tag = self.key.seal_in_place_separate_tag(self.nonce(), Aad::from(self.aad.as_slice()), body)?;
@@ -679,6 +698,9 @@ impl GcmOp {
         }
         let (ct, tag) = input.split_at(n);
         let out = &mut out[..n];
+        if let Some((key, iv)) = &self.long_iv {
+            return ffi::gcm_open(key, iv, &self.aad, ct, tag, out).map_err(|_| CKR_ENCRYPTED_DATA_INVALID.into());
+        }
         if t == GCM_TAG {
             return match self.key.open_separate_gather(self.nonce(), Aad::from(self.aad.as_slice()), ct, tag, out) {
                 Ok(()) => Ok(n),
@@ -1173,9 +1195,14 @@ mod tests {
                 CKR_MECHANISM_PARAM_INVALID
             );
         }
-        // Only 96-bit IVs (aws-lc-rs AEAD nonces).
+        // Any IV of 1 to 4096 bytes (SP 800-38D); none, or a longer one, is refused.
         let long = "ab".repeat(60);
-        for iv in ["", "cafebabefacedbaddecaf8", "cafebabefacedbaddecaf88800", long.as_str()] {
+        for iv in ["ab", "cafebabefacedbaddecaf8", "cafebabefacedbaddecaf88800", long.as_str()] {
+            assert!(AES_GCM.encrypt(&gcm(iv, "", 128), &key).is_ok(), "{iv}");
+            assert!(AES_GCM.decrypt(&gcm(iv, "", 128), &key).is_ok(), "{iv}");
+        }
+        let too_long = "ab".repeat(4097);
+        for iv in ["", too_long.as_str()] {
             assert_eq!(rv(AES_GCM.encrypt(&gcm(iv, "", 128), &key)), CKR_MECHANISM_PARAM_INVALID);
             assert_eq!(rv(AES_GCM.decrypt(&gcm(iv, "", 128), &key)), CKR_MECHANISM_PARAM_INVALID);
         }

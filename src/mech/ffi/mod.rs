@@ -9,7 +9,8 @@
 //! * ECDSA over a digest of any length (truncated to the group order as FIPS 186 / SEC 1 say),
 //!   ECDH on every supported curve including secp256k1;
 //! * Ed25519ctx and Ed25519ph (RFC 8032 §5.1: a context, and a SHA-512 prehash);
-//! * DSA (FIPS 186) and Diffie-Hellman (PKCS #3), which aws-lc-rs does not expose at all.
+//! * DSA (FIPS 186) and Diffie-Hellman (PKCS #3), which aws-lc-rs does not expose at all;
+//! * AES-GCM with IVs other than 96 bits (aws-lc-rs's AEAD takes 96-bit nonces only).
 //!
 //! This is the only `unsafe` in `mech` (rsa, ec, eddsa, dsa, dh, rsa_aes and pkcs8 `forbid` it). Every
 //! block carries its `SAFETY:` argument; the types below own their engine objects and free them
@@ -26,6 +27,7 @@ mod dsa;
 mod dsa_comb;
 mod ec;
 mod ed25519;
+mod gcm;
 mod rsa;
 
 #[cfg(test)]
@@ -34,6 +36,7 @@ pub use dh::Dh;
 pub use dsa::{Dsa, DsaParts};
 pub use ec::{Ec, NID_P256, NID_P384, NID_P521, NID_SECP256K1};
 pub use ed25519::{ed25519ctx_sign, ed25519ctx_verify, ed25519ph_sign_digest, ed25519ph_verify_digest};
+pub use gcm::{gcm_open, gcm_seal};
 pub use rsa::{Pad, Rsa};
 
 use aws_lc_sys as sys;
