@@ -275,8 +275,23 @@ fn case5_a_softcard_key_made_public_still_needs_the_passphrase() {
             &[Attribute::Token(true), Attribute::Label(b"signer".to_vec())],
         )
         .unwrap();
-    let public_copy = s.copy_object(sk, &[Attribute::Private(false), Attribute::Label(b"copy".to_vec())]).unwrap();
-    // Made with CKA_PRIVATE=FALSE from the start, too.
+    // Protection never weakens: a private key has no public copy, as a token or a session object.
+    for token in [true, false] {
+        let e = s.copy_object(sk, &[Attribute::Private(false), Attribute::Token(token)]).unwrap_err();
+        assert_eq!(rv(e), RvError::AttributeReadOnly);
+    }
+    // A token key made with CKA_PRIVATE=FALSE is visible before login, its material sealed under
+    // the token's logical token: usable only after it.
+    let (_, public_sk) = s
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::EcParams(vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+                Attribute::Token(false),
+            ],
+            &[Attribute::Token(true), Attribute::Private(false), Attribute::Label(b"copy".to_vec())],
+        )
+        .unwrap();
     s.generate_key(
         &Mechanism::AesKeyGen,
         &[Attribute::ValueLen(16.into()), Attribute::Token(true), Attribute::Private(false)],
@@ -286,7 +301,7 @@ fn case5_a_softcard_key_made_public_still_needs_the_passphrase() {
     assert_eq!(protections(&m.kmdata()), vec![0, 1, 1, 1]);
     // In this process, after logout: still visible (CKA_PRIVATE=FALSE), not usable.
     s.logout().unwrap();
-    assert_eq!(rv(s.sign(&Mechanism::Ecdsa, public_copy, &[1u8; 32]).unwrap_err()), RvError::UserNotLoggedIn);
+    assert_eq!(rv(s.sign(&Mechanism::Ecdsa, public_sk, &[1u8; 32]).unwrap_err()), RvError::UserNotLoggedIn);
     // A fresh process that does not log in sees the public objects and can use none of the keys.
     let so = m.dir.path().join("second.so");
     std::fs::copy(built_module(), &so).unwrap();
@@ -559,4 +574,70 @@ fn case10_a_weak_key_wraps_nothing_stronger() {
     assert_eq!(s.wrap_key(&Mechanism::DesEcb, des_kek, aes256).unwrap().len(), 32);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("security assurance wrap_weak relaxed by override"), "{text}");
+}
+
+/// Public objects are public (issue #20): a session key born public, in a session that never
+/// logged in, is usable without login (encrypt, HMAC, digest, wrap, set, destroy), where it got
+/// `CKR_USER_NOT_LOGGED_IN` before; with no `CKA_PRIVATE` a public session makes public objects.
+/// Protection never weakens: a public session cannot make a private object, a private key has no
+/// public copy (case 5), and what is derived from or unwrapped with a private key is private.
+#[test]
+fn case11_public_session_keys_are_public_and_protection_never_weakens() {
+    let m = Module::fresh();
+    let slot = m.init_token("public");
+    let s = m.p11.open_rw_session(slot).unwrap();
+    let aes =
+        s.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(32.into()), Attribute::Token(false)]).unwrap();
+    let read = s.get_attributes(aes, &[AttributeType::Private]).unwrap();
+    assert_eq!(read, vec![Attribute::Private(false)], "a public session's default");
+    let ct = s.encrypt(&Mechanism::AesEcb, aes, &[7u8; 16]).unwrap();
+    assert_eq!(s.decrypt(&Mechanism::AesEcb, aes, &ct).unwrap(), vec![7u8; 16]);
+    let hmac = s
+        .generate_key(
+            &Mechanism::GenericSecretKeyGen,
+            &[Attribute::ValueLen(32.into()), Attribute::Token(false), Attribute::Sign(true), Attribute::Verify(true)],
+        )
+        .unwrap();
+    let tag = s.sign(&Mechanism::Sha256Hmac, hmac, b"message").unwrap();
+    s.verify(&Mechanism::Sha256Hmac, hmac, b"message", &tag).unwrap();
+    let known = created(&s, &[3u8; 32], &[Attribute::Private(false), Attribute::Extractable(true)]);
+    s.digest_init(&Mechanism::Sha256).unwrap();
+    s.digest_key(known).unwrap();
+    assert_eq!(s.digest_final().unwrap().len(), 32);
+    let blob = s.wrap_key(&Mechanism::AesKeyWrapPad, aes, known).unwrap();
+    assert!(!blob.is_empty());
+    s.update_attributes(aes, &[Attribute::Label(b"renamed".to_vec())]).unwrap();
+    s.destroy_object(known).unwrap();
+    // A public session holds no private object.
+    let e = s
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::ValueLen(32.into()), Attribute::Token(false), Attribute::Private(true)],
+        )
+        .unwrap_err();
+    assert_eq!(rv(e), RvError::UserNotLoggedIn);
+
+    // Logged in: keys are private by default; nothing of a private key comes out public.
+    s.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
+    let base = generated(&s, &[Attribute::Derive(true), Attribute::Encrypt(true)]);
+    assert_eq!(s.get_attributes(base, &[AttributeType::Private]).unwrap(), vec![Attribute::Private(true)]);
+    let d = common::derive::Derivation::data(cryptoki_sys::CKM_AES_ECB_ENCRYPT_DATA, &[1u8; 32]);
+    let aes_out = |extra: &[Attribute]| {
+        let mut t = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32.into()),
+            Attribute::Token(false),
+        ];
+        t.extend_from_slice(extra);
+        t
+    };
+    let e = s.derive_key(&d.mechanism(), base, &aes_out(&[Attribute::Private(false)])).unwrap_err();
+    assert_eq!(rv(e), RvError::TemplateInconsistent, "derived from a private key, never public");
+    let derived = s.derive_key(&d.mechanism(), base, &aes_out(&[])).unwrap();
+    assert_eq!(s.get_attributes(derived, &[AttributeType::Private]).unwrap(), vec![Attribute::Private(true)]);
+    let e = s.copy_object(base, &[Attribute::Private(false)]).unwrap_err();
+    assert_eq!(rv(e), RvError::AttributeReadOnly, "no public copy");
+    // The public key stays usable in the logged-in session too.
+    s.encrypt(&Mechanism::AesEcb, aes, &[7u8; 16]).unwrap();
 }

@@ -258,9 +258,14 @@ impl Library {
 /// What a session does on its own: the operations in progress, once started, need nothing of
 /// the library.
 impl Session {
-    /// A softcard's keys are used only while its user is logged in, whatever `CKA_PRIVATE` says.
+    /// A login token's private objects and token keys are used only while its user is logged in.
     pub fn require_card_login(&self, obj: &Object) -> Result<()> {
-        if self.slot.card_hash().is_some() && obj.holds_secret() && !self.slot.user_logged_in() {
+        // A private object needs the user, and so does a token key of a login token: its
+        // material is sealed under the token's logical token (before login only its public view
+        // is loaded). A public session key is public: its material is this process's, and
+        // whoever holds the session may use it, as on any token.
+        let needs_user = obj.is_private() || (obj.holds_secret() && obj.attrs.flag(CKA_TOKEN));
+        if self.slot.card_hash().is_some() && needs_user && !self.slot.user_logged_in() {
             return err(CKR_USER_NOT_LOGGED_IN);
         }
         Ok(())

@@ -89,6 +89,7 @@ impl Library {
             return err(CKR_ATTRIBUTE_VALUE_INVALID);
         }
         let bases: Vec<&AttrMap> = std::iter::once(&bobj.attrs).chain(other.as_ref().map(|(o, _)| &o.attrs)).collect();
+        Self::inherit_private(&bases, template, &mut attrs)?;
         // A key that asks for its PIN at every use asks for it here too: ECDH is the decryption
         // step of ECIES, so a derivation is a use like a decryption.
         if bases.iter().any(|b| b.flag(CKA_ALWAYS_AUTHENTICATE)) && !session.ops.lock().take_context_credit() {

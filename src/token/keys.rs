@@ -180,6 +180,7 @@ impl Library {
         }
         let mut attrs = policy::apply(template, &implied, Origin::Unwrap)?;
         self.slot_defaults(session, template, &mut attrs);
+        Self::inherit_private(&[&uobj.attrs], template, &mut attrs)?;
         let source = self.unwrap_source(&uobj.attrs);
         self.enforce_unwrap_template(source, template, &mut attrs)?;
         // Unwrapping is a decryption: a key that asks for its PIN at every use asks here too

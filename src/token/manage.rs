@@ -111,10 +111,30 @@ impl Library {
 
     /// Defaults that depend on the slot: objects of the module slot (which has no login) are
     /// public unless the template insists, which `add_object` then refuses.
+    /// The session's defaults: with no `CKA_PRIVATE` in the template, an object of the module
+    /// slot (which has no login) is public, and so is one made in a public session of a login
+    /// token (what the session can hold; nothing but the session protects it), while a user's
+    /// session makes keys private.
     pub fn slot_defaults(&self, session: &Session, template: &AttrMap, attrs: &mut AttrMap) {
-        if session.slot.kind == SlotKind::Module && !template.contains(CKA_PRIVATE) {
+        if template.contains(CKA_PRIVATE) {
+            return;
+        }
+        if session.slot.kind == SlotKind::Module || !session.slot.user_logged_in() {
             attrs.set(CKA_PRIVATE, Attr::Bool(false));
         }
+    }
+
+    /// Protection never weakens: what comes of a private key (derived, unwrapped) is private.
+    /// A template asking otherwise is inconsistent.
+    pub fn inherit_private(sources: &[&AttrMap], template: &AttrMap, attrs: &mut AttrMap) -> Result<()> {
+        if !sources.iter().any(|a| a.flag(CKA_PRIVATE)) {
+            return Ok(());
+        }
+        if template.bool(CKA_PRIVATE) == Some(false) {
+            return err(CKR_TEMPLATE_INCONSISTENT);
+        }
+        attrs.set(CKA_PRIVATE, Attr::Bool(true));
+        Ok(())
     }
 
     pub fn copy_object(&self, session: &Session, h: CK_OBJECT_HANDLE, template: &AttrMap) -> Result<CK_OBJECT_HANDLE> {
@@ -197,6 +217,11 @@ impl Library {
 
     /// A KEK born here never gains `CKA_DECRYPT` (by set or by copy): its blobs would decrypt.
     fn check_lineage_change(&self, old: &AttrMap, t: CK_ATTRIBUTE_TYPE, v: &Attr) -> Result<()> {
+        // Protection never weakens: a private object has no public copy (a public copy of a
+        // key would be usable without the login).
+        if t == CKA_PRIVATE && old.flag(CKA_PRIVATE) && *v == Attr::Bool(false) {
+            return err(CKR_ATTRIBUTE_READ_ONLY);
+        }
         if lineage::forbidden_change(old, t, v) {
             return self.assure(
                 Assurance::WrapKek,
