@@ -323,3 +323,64 @@ fn secret_key_enc(r: &Raw, s: CK_SESSION_HANDLE, value: &[u8]) -> CK_OBJECT_HAND
     assert_eq!(call!(r, C_CreateObject, s, tm.as_mut_ptr(), tm.len() as CK_ULONG, &mut o), CKR_OK);
     o
 }
+
+/// PKCS#11 3.0's HMAC key generation (`CKM_SHA_1_KEY_GEN` … `CKM_SHA512_KEY_GEN`, what generic
+/// suites use): each makes a key of its HMAC key type (`CKK_SHA*_HMAC`) at the template's
+/// `CKA_VALUE_LEN`, in a session that never logged in (a public session key), and its HMAC
+/// agrees with RustCrypto's `hmac` over the value read back.
+#[test]
+fn sha_key_gen_makes_hmac_keys_rustcrypto_agrees() {
+    use cryptoki::mechanism::{Mechanism, MechanismType};
+    use cryptoki::object::{Attribute, AttributeType, KeyType};
+    use hmac::{Hmac, Mac};
+    let m = Module::fresh();
+    let slot = m.init_token("hmac");
+    let s = m.p11.open_rw_session(slot).unwrap();
+    fn ours<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8]) -> Vec<u8> {
+        let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key).unwrap();
+        mac.update(msg);
+        mac.finalize().into_bytes().to_vec()
+    }
+    type Oracle = fn(&[u8], &[u8]) -> Vec<u8>;
+    let cases: [(CK_MECHANISM_TYPE, CK_KEY_TYPE, Mechanism, Oracle); 4] = [
+        (CKM_SHA224_KEY_GEN, CKK_SHA224_HMAC, Mechanism::Sha224Hmac, ours::<Hmac<sha2::Sha224>>),
+        (CKM_SHA256_KEY_GEN, CKK_SHA256_HMAC, Mechanism::Sha256Hmac, ours::<Hmac<sha2::Sha256>>),
+        (CKM_SHA384_KEY_GEN, CKK_SHA384_HMAC, Mechanism::Sha384Hmac, ours::<Hmac<sha2::Sha384>>),
+        (CKM_SHA512_KEY_GEN, CKK_SHA512_HMAC, Mechanism::Sha512Hmac, ours::<Hmac<sha2::Sha512>>),
+    ];
+    for (gen, kt, hmac_mech, check) in cases {
+        // SAFETY: MechanismType is #[repr(transparent)] over CK_MECHANISM_TYPE.
+        let ty: MechanismType = unsafe { std::mem::transmute::<CK_MECHANISM_TYPE, MechanismType>(gen) };
+        let mech =
+            Mechanism::VendorDefined(cryptoki::mechanism::vendor_defined::VendorDefinedMechanism::new::<()>(ty, None));
+        let key = s
+            .generate_key(
+                &mech,
+                &[
+                    Attribute::ValueLen(40.into()),
+                    Attribute::Token(false),
+                    Attribute::Sign(true),
+                    Attribute::Sensitive(false),
+                    Attribute::Extractable(true),
+                ],
+            )
+            .unwrap();
+        let a = s.get_attributes(key, &[AttributeType::KeyType, AttributeType::Value]).unwrap();
+        assert_eq!(a[0], Attribute::KeyType(KeyType::try_from(kt).unwrap()), "{gen:#x}");
+        let Attribute::Value(v) = &a[1] else { panic!("no value") };
+        assert_eq!(v.len(), 40);
+        let tag = s.sign(&hmac_mech, key, b"what generic suites sign").unwrap();
+        assert_eq!(tag, check(v, b"what generic suites sign"), "{gen:#x}");
+    }
+    // CKM_SHA_1_KEY_GEN: a CKK_SHA_1_HMAC key.
+    // SAFETY: as above.
+    let ty: MechanismType = unsafe { std::mem::transmute::<CK_MECHANISM_TYPE, MechanismType>(CKM_SHA_1_KEY_GEN) };
+    let mech =
+        Mechanism::VendorDefined(cryptoki::mechanism::vendor_defined::VendorDefinedMechanism::new::<()>(ty, None));
+    let key = s
+        .generate_key(&mech, &[Attribute::ValueLen(20.into()), Attribute::Token(false), Attribute::Sign(true)])
+        .unwrap();
+    let a = s.get_attributes(key, &[AttributeType::KeyType]).unwrap();
+    assert_eq!(a[0], Attribute::KeyType(KeyType::try_from(CKK_SHA_1_HMAC).unwrap()));
+    assert_eq!(s.sign(&Mechanism::Sha1Hmac, key, b"x").unwrap().len(), 20);
+}

@@ -257,6 +257,13 @@ pub static ALL: &[MechEntry] = &[
     // CKM_AES_KEY_WRAP_PAD is an alias of KWP (RFC 5649), as SoftHSMv2 and nShield treat it.
     entry!(CKM_AES_KEY_WRAP_PAD, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP_KWP),
     entry!(CKM_AES_KEY_WRAP_KWP, 16, 32, WU, ParamKind::Raw, kw::AES_KEY_WRAP_KWP),
+    // PKCS#11 3.0's HMAC key generation (what generic clients reach for), beside nShield's own
+    // numbers for the same keys.
+    entry!(keygen CKM_SHA_1_KEY_GEN, 1, HMAC_MAX, CKK_SHA_1_HMAC, None),
+    entry!(keygen CKM_SHA224_KEY_GEN, 1, HMAC_MAX, CKK_SHA224_HMAC, None),
+    entry!(keygen CKM_SHA256_KEY_GEN, 1, HMAC_MAX, CKK_SHA256_HMAC, None),
+    entry!(keygen CKM_SHA384_KEY_GEN, 1, HMAC_MAX, CKK_SHA384_HMAC, None),
+    entry!(keygen CKM_SHA512_KEY_GEN, 1, HMAC_MAX, CKK_SHA512_HMAC, None),
     entry!(keygen CKM_NC_SHA_1_HMAC_KEY_GEN, 1, HMAC_MAX, CKK_SHA_1_HMAC, None),
     entry!(keygen CKM_NC_SHA224_HMAC_KEY_GEN, 1, HMAC_MAX, CKK_SHA224_HMAC, None),
     entry!(keygen CKM_NC_SHA256_HMAC_KEY_GEN, 1, HMAC_MAX, CKK_SHA256_HMAC, None),
