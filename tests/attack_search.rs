@@ -13,6 +13,8 @@
 //! token that may also derive, and the protected key's blobs under that KEK in the caller's hands.
 //! The calls include the simple derivations (XOR with data, concatenation, AES encrypt-data),
 //! after which the attacker reads what it can and tries the new key on every blob it holds.
+//! Templates may say `CKA_PRIVATE` either way: a key copied, derived or unwrapped from a private
+//! key must come out private (protection never weakens), or the search reports it.
 //!
 //! Budget: `SHIELDHSM_ATTACK_SEQUENCES` (default 1000) sequences of `SHIELDHSM_ATTACK_DEPTH`
 //! (default 16) steps from seed `SHIELDHSM_ATTACK_SEED` (default fixed, so CI is reproducible).
@@ -109,6 +111,9 @@ struct Search<'a> {
     trace: Vec<String>,
     tried: std::collections::HashSet<(Vec<u8>, Vec<u8>)>,
     saw_secret: bool,
+    /// A key that came of a private key (copy, derivation, unwrap) reads CKA_PRIVATE=FALSE: its
+    /// protection weakened (issue #20: public objects are public, protection never weakens).
+    weakened: Option<String>,
 }
 
 /// How many values the search keeps for offline work (decrypting under wrong keys fills it with
@@ -124,7 +129,8 @@ fn aes_template(extra: Vec<Attribute>) -> Vec<Attribute> {
 
 impl Search<'_> {
     fn random_attrs(&mut self) -> Vec<Attribute> {
-        let makers: [fn(bool) -> Attribute; 7] = [
+        let makers: [fn(bool) -> Attribute; 8] = [
+            Attribute::Private,
             Attribute::Sensitive,
             Attribute::Extractable,
             Attribute::Encrypt,
@@ -159,6 +165,17 @@ impl Search<'_> {
         }
         if self.knowledge.len() < KNOWLEDGE_CAP && !self.knowledge.contains(&v) {
             self.knowledge.push(v);
+        }
+    }
+
+    fn private(&self, h: ObjectHandle) -> bool {
+        matches!(self.s.get_attributes(h, &[AttributeType::Private]).ok().as_deref(), Some([Attribute::Private(true)]))
+    }
+
+    /// Records a key made from `sources` that came out public while one of them was private.
+    fn check_private(&mut self, sources: &[ObjectHandle], made: ObjectHandle) {
+        if sources.iter().any(|s| self.private(*s)) && !self.private(made) && self.weakened.is_none() {
+            self.weakened = Some(format!("{made:?}, made of private {sources:?}, is public"));
         }
     }
 
@@ -203,6 +220,7 @@ impl Search<'_> {
         let t = aes_template(attrs);
         self.trace.push(format!("derive {what} from {b:?} {t:?}"));
         let Ok(h) = self.s.derive_key(&d.mechanism(), b, &t) else { return };
+        self.check_private(&[b], h);
         self.handles.push(h);
         if let Ok(attrs) = self.s.get_attributes(h, &[AttributeType::Value]) {
             for a in attrs {
@@ -251,6 +269,7 @@ impl Search<'_> {
                 let t = self.random_attrs();
                 self.trace.push(format!("copy {h:?} {t:?}"));
                 if let Ok(c) = self.s.copy_object(h, &t) {
+                    self.check_private(&[h], c);
                     self.handles.push(c);
                     self.read_value(c);
                 }
@@ -259,7 +278,11 @@ impl Search<'_> {
                 let h = self.pick();
                 let t = self.random_attrs();
                 self.trace.push(format!("set {h:?} {t:?}"));
+                let was_private = self.private(h);
                 let _ = self.s.update_attributes(h, &t);
+                if was_private && !self.private(h) && self.weakened.is_none() {
+                    self.weakened = Some(format!("{h:?} was set public"));
+                }
                 self.read_value(h);
             }
             4 => {
@@ -285,6 +308,7 @@ impl Search<'_> {
                 let t = aes_template(self.random_attrs());
                 self.trace.push(format!("unwrap under {u:?} {mech:?} {t:?}"));
                 if let Ok(h) = self.s.unwrap_key(&mech.p11(), u, &blob, &t) {
+                    self.check_private(&[u], h);
                     self.handles.push(h);
                     self.read_value(h);
                 }
@@ -358,6 +382,9 @@ impl Search<'_> {
     }
 
     fn leaked(&self) -> Option<&'static str> {
+        if self.weakened.is_some() {
+            return Some("a key made of a private key is public");
+        }
         if self.saw_secret {
             return Some("the protected value is in the caller's knowledge");
         }
@@ -439,6 +466,7 @@ fn search(m: &Module, sequences: u64, depth: u64, seed: u64) -> (Option<String>,
             trace: vec![],
             tried: Default::default(),
             saw_secret: false,
+            weakened: None,
         };
         for _ in 0..depth {
             st.step();

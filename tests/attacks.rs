@@ -263,7 +263,7 @@ fn protections(kmdata: &std::path::Path) -> Vec<u8> {
 }
 
 #[test]
-fn case5_a_softcard_key_made_public_still_needs_the_passphrase() {
+fn case5_a_private_key_is_never_made_public() {
     let (m, s) = logged_in();
     let (_, sk) = s
         .generate_key_pair(
@@ -280,47 +280,47 @@ fn case5_a_softcard_key_made_public_still_needs_the_passphrase() {
         let e = s.copy_object(sk, &[Attribute::Private(false), Attribute::Token(token)]).unwrap_err();
         assert_eq!(rv(e), RvError::AttributeReadOnly);
     }
-    // A token key made with CKA_PRIVATE=FALSE is visible before login, its material sealed under
-    // the token's logical token: usable only after it.
-    let (_, public_sk) = s
-        .generate_key_pair(
-            &Mechanism::EccKeyPairGen,
-            &[
-                Attribute::EcParams(vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
-                Attribute::Token(false),
-            ],
-            &[Attribute::Token(true), Attribute::Private(false), Attribute::Label(b"copy".to_vec())],
-        )
-        .unwrap();
+    // Keys born public (CKA_PRIVATE=FALSE) are public: sealed under the module key, as nShield
+    // module-protects them, and usable without the login.
+    s.generate_key_pair(
+        &Mechanism::EccKeyPairGen,
+        &[
+            Attribute::EcParams(vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+            Attribute::Token(false),
+        ],
+        &[Attribute::Token(true), Attribute::Private(false), Attribute::Label(b"public".to_vec())],
+    )
+    .unwrap();
     s.generate_key(
         &Mechanism::AesKeyGen,
         &[Attribute::ValueLen(16.into()), Attribute::Token(true), Attribute::Private(false)],
     )
     .unwrap();
-    // Only the public key's file is sealed under the module key.
-    assert_eq!(protections(&m.kmdata()), vec![0, 1, 1, 1]);
-    // In this process, after logout: still visible (CKA_PRIVATE=FALSE), not usable.
+    // Only the private key's file is sealed under the logical token.
+    assert_eq!(protections(&m.kmdata()), vec![0, 0, 0, 1]);
     s.logout().unwrap();
-    assert_eq!(rv(s.sign(&Mechanism::Ecdsa, public_sk, &[1u8; 32]).unwrap_err()), RvError::UserNotLoggedIn);
-    // A fresh process that does not log in sees the public objects and can use none of the keys.
+    // A fresh process that does not log in: the private key is neither seen nor usable; the
+    // public ones are both.
     let so = m.dir.path().join("second.so");
     std::fs::copy(built_module(), &so).unwrap();
     let p2 = init_at(&so, &m.kmdata());
     let slot = s.get_session_info().unwrap().slot_id();
     let s2 = p2.open_rw_session(slot).unwrap();
-    let copy = s2.find_objects(&[Attribute::Label(b"copy".to_vec())]).unwrap();
-    assert_eq!(copy.len(), 1, "visible before login");
-    assert_eq!(rv(s2.sign(&Mechanism::Ecdsa, copy[0], &[1u8; 32]).unwrap_err()), RvError::UserNotLoggedIn);
+    assert!(s2
+        .find_objects(&[Attribute::Label(b"signer".to_vec()), Attribute::Class(ObjectClass::PRIVATE_KEY)])
+        .unwrap()
+        .is_empty());
+    let public = s2.find_objects(&[Attribute::Label(b"public".to_vec())]).unwrap();
+    assert_eq!(public.len(), 1);
+    assert_eq!(s2.sign(&Mechanism::Ecdsa, public[0], &[1u8; 32]).unwrap().len(), 64);
     let aes = s2.find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)]).unwrap();
     assert_eq!(aes.len(), 1);
-    assert_eq!(rv(s2.encrypt(&Mechanism::AesEcb, aes[0], &[0u8; 16]).unwrap_err()), RvError::UserNotLoggedIn);
-    let e = s2.copy_object(copy[0], &[Attribute::Token(false)]).unwrap_err();
-    assert_eq!(rv(e), RvError::UserNotLoggedIn);
-    assert_eq!(rv(s2.destroy_object(copy[0]).unwrap_err()), RvError::UserNotLoggedIn);
-    // Positive control: with the passphrase, the same object (same handle) signs.
+    s2.encrypt(&Mechanism::AesEcb, aes[0], &[0u8; 16]).unwrap();
+    // Positive control: with the passphrase, the private key signs.
     s2.login(UserType::User, Some(&AuthPin::new(USER_PIN.into()))).unwrap();
-    assert_eq!(s2.find_objects(&[Attribute::Label(b"copy".to_vec())]).unwrap(), copy);
-    assert_eq!(s2.sign(&Mechanism::Ecdsa, copy[0], &[1u8; 32]).unwrap().len(), 64);
+    let signer =
+        s2.find_objects(&[Attribute::Label(b"signer".to_vec()), Attribute::Class(ObjectClass::PRIVATE_KEY)]).unwrap();
+    assert_eq!(s2.sign(&Mechanism::Ecdsa, signer[0], &[1u8; 32]).unwrap().len(), 64);
 }
 
 #[test]

@@ -260,11 +260,10 @@ impl Library {
 impl Session {
     /// A login token's private objects and token keys are used only while its user is logged in.
     pub fn require_card_login(&self, obj: &Object) -> Result<()> {
-        // A private object needs the user, and so does a token key of a login token: its
-        // material is sealed under the token's logical token (before login only its public view
-        // is loaded). A public session key is public: its material is this process's, and
-        // whoever holds the session may use it, as on any token.
-        let needs_user = obj.is_private() || (obj.holds_secret() && obj.attrs.flag(CKA_TOKEN));
+        // A private object needs the user, and so does the public view of a key whose material
+        // an older file sealed under the token's logical token. A public key, session or token,
+        // is public: whoever holds a session of the token may use it, as on any token.
+        let needs_user = obj.is_private() || obj.view_only;
         if self.slot.card_hash().is_some() && needs_user && !self.slot.user_logged_in() {
             return err(CKR_USER_NOT_LOGGED_IN);
         }

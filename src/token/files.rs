@@ -7,19 +7,19 @@ use crate::error::{err, Result};
 use crate::module::lineage;
 use crate::object::attr::AttrMap;
 use crate::object::envelope::SecretKey32;
-use crate::object::policy;
 use crate::object::stored::{self, Protection};
 use cryptoki_sys::*;
 use std::collections::BTreeMap;
 
 impl Library {
-    /// The key and owner string that seal a token object of `slot`. On a softcard, private
-    /// objects and every secret or private key are sealed under its logical token, as nShield
-    /// protects every key of a card set: `CKA_PRIVATE=FALSE` never makes key material usable
-    /// without the passphrase.
+    /// The key and owner string that seal a token object of `slot`. On a login token (softcard,
+    /// card set), private objects are sealed under its logical token; public ones, keys
+    /// included, under the module key, as nShield module-protects a `CKA_PRIVATE=FALSE` object:
+    /// public objects are public (they are born public: `CKA_PRIVATE` never goes from TRUE to
+    /// FALSE, and what comes of a private key is private).
     pub fn sealing_key(&self, slot: &Slot, attrs: &AttrMap) -> Result<(Protection, String, SecretKey32)> {
         let world = self.world().ok_or(CKR_TOKEN_WRITE_PROTECTED)?;
-        let needs_lt = attrs.flag(CKA_PRIVATE) || matches!(attrs.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY));
+        let needs_lt = attrs.flag(CKA_PRIVATE);
         match slot.card_hash() {
             // Module-slot objects, private or not, are module-protected: the module slot has
             // no passphrase of its own.
@@ -118,7 +118,7 @@ impl Library {
                 match km.and_then(|km| stored::open_view(&name, &raw, &km).ok()) {
                     Some(view) => {
                         let h = t.dormant.remove(&name).unwrap_or_else(|| self.new_object_handle());
-                        t.insert(h, Owner::File(name.clone()), Object::new(with_unique_id(view, &name)));
+                        t.insert(h, Owner::File(name.clone()), Object::view(with_unique_id(view, &name)));
                         t.files.insert(name.clone(), (h, stamp));
                         t.partial.insert(name);
                     }
@@ -134,9 +134,9 @@ impl Library {
                 t.foreign.insert(name, stamp);
                 continue;
             };
-            // A file sealed under the module key on a softcard may not carry key material (an
-            // older copy made with CKA_PRIVATE=FALSE): it is not served.
-            if prot == Protection::Module && slot.card_hash().is_some() && Object::new(attrs.clone()).holds_secret() {
+            // A file sealed under the module key on a login token holds no private object: only
+            // the module makes such files, and it seals private ones under the logical token.
+            if prot == Protection::Module && slot.card_hash().is_some() && attrs.flag(CKA_PRIVATE) {
                 t.foreign.insert(name, stamp);
                 continue;
             }
@@ -154,13 +154,7 @@ impl Library {
     /// Writes a token object file and records it in the table (the caller holds `t`).
     pub fn persist(&self, slot: &Slot, t: &mut ObjectTable, name: &str, attrs: &AttrMap, how: Write) -> Result<()> {
         let (prot, owner, key) = self.sealing_key(slot, attrs)?;
-        let blob = if prot == Protection::Token && !attrs.flag(CKA_PRIVATE) {
-            // Visible before login (its public view under the module key), usable only after.
-            let km = self.world().ok_or(CKR_TOKEN_WRITE_PROTECTED)?.km.clone();
-            stored::seal_file_with_view(name, &owner, &key, &km, attrs, &policy::public_view(attrs))?
-        } else {
-            stored::seal_file(name, prot, &owner, &key, attrs)?
-        };
+        let blob = stored::seal_file(name, prot, &owner, &key, attrs)?;
         let lock = self.store.lock()?;
         if how == Write::Update && !self.store.exists(name) {
             // Another process destroyed it: it stays destroyed.

@@ -19,11 +19,19 @@ use std::sync::Arc;
 pub struct Object {
     pub attrs: AttrMap,
     material: OnceCell<Arc<KeyMaterial>>,
+    /// Only the public view of a key whose material is sealed under the token's logical token
+    /// (a file written before public keys were sealed under the module key): usable after login.
+    pub view_only: bool,
 }
 
 impl Object {
     pub fn new(attrs: AttrMap) -> Arc<Object> {
-        Arc::new(Object { attrs, material: OnceCell::new() })
+        Arc::new(Object { attrs, material: OnceCell::new(), view_only: false })
+    }
+
+    /// The public view of a key whose material needs the login.
+    pub fn view(attrs: AttrMap) -> Arc<Object> {
+        Arc::new(Object { attrs, material: OnceCell::new(), view_only: true })
     }
 
     /// The parsed key, built on first use and cached for the object's life.
@@ -37,12 +45,12 @@ impl Object {
     pub fn is_private(&self) -> bool {
         self.attrs.flag(CKA_PRIVATE)
     }
-    /// Secret and private keys: on a softcard their material is sealed under the card's logical
-    /// token whatever `CKA_PRIVATE` says, and used only while the user is logged in.
+    /// Secret and private keys.
     pub fn holds_secret(&self) -> bool {
         matches!(self.attrs.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY))
     }
-    /// Whether the object needs the card's user: private, or key material.
+    /// Whether the object was opened with the card's logical token (or may have been): private,
+    /// or key material (dropped at logout; a key sealed under the module key is read again).
     pub fn needs_card_login(&self) -> bool {
         self.is_private() || self.holds_secret()
     }
