@@ -36,7 +36,18 @@ macro_rules! table_with_info {
     };
 }
 
-static FUNCTIONS_240: CK_FUNCTION_LIST = v240_functions!(table_with_info, CK_FUNCTION_LIST, 2, 40, C_GetInfo);
+const TABLE_240: CK_FUNCTION_LIST = v240_functions!(table_with_info, CK_FUNCTION_LIST, 2, 40, C_GetInfo);
+
+/// The 2.40 list: the same entry points but where 2.40 and 3.0 answer differently (`fns::v240`).
+static FUNCTIONS_240: CK_FUNCTION_LIST = CK_FUNCTION_LIST {
+    C_GetMechanismInfo: Some(C_GetMechanismInfo_v240),
+    C_EncryptInit: Some(C_EncryptInit_v240),
+    C_DecryptInit: Some(C_DecryptInit_v240),
+    C_DigestInit: Some(C_DigestInit_v240),
+    C_SignInit: Some(C_SignInit_v240),
+    C_VerifyInit: Some(C_VerifyInit_v240),
+    ..TABLE_240
+};
 
 static FUNCTIONS_300: CK_FUNCTION_LIST_3_0 = v240_functions!(
     table_with_info,

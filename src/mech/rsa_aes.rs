@@ -84,7 +84,8 @@ pub fn rsa_aes_wrap_with(
     oaep_seed: Option<&[u8]>,
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    let key = kek.rsa_public().map_err(|_| Error::new(CKR_WRAPPING_KEY_TYPE_INCONSISTENT))?;
+    kek.rsa_public().map_err(|_| Error::new(CKR_WRAPPING_KEY_TYPE_INCONSISTENT))?;
+    let key = rsa::strong_public(kek)?;
     if !matches!(aes_key.len(), 16 | 24 | 32) {
         return err(CKR_MECHANISM_PARAM_INVALID);
     }
@@ -117,6 +118,7 @@ impl Mechanism for RsaAesKeyWrap {
     fn wrap(&self, p: &Params, key: &KeyMaterial, plaintext: &[u8]) -> Result<Vec<u8>> {
         let (aes_len, oaep) = params(p)?;
         key.rsa_public().map_err(|_| Error::new(CKR_WRAPPING_KEY_TYPE_INCONSISTENT))?;
+        rsa::strong_public(key)?;
         rsa::oaep_params(oaep)?;
         if plaintext.is_empty() {
             return err(CKR_KEY_SIZE_RANGE);

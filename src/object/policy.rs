@@ -244,9 +244,12 @@ static DSA_DOMAIN: &[Spec] = &[
     s(CKA_SUB_PRIME_BITS, F2_NOT_ON_CREATE, N),
 ];
 
-/// AES and generic secret / HMAC keys: a value and its (derived) length.
+/// AES and generic secret / HMAC keys: a value and its (derived) length. On unwrap the length
+/// may be given, as the wrapping mechanisms' own text lets a template say it (and clients such
+/// as OpenSC do); `C_UnwrapKey` takes it only when it is the unwrapped value's length (a shorter
+/// one would cut a possibly protected key: see `token::keys`).
 static SECRET_VALUE_LEN: &[Spec] =
-    &[s(CKA_VALUE, MATERIAL, N), s(CKA_VALUE_LEN, F2_NOT_ON_CREATE | F3_REQUIRED_GENERATE | F6_NOT_ON_UNWRAP, N)];
+    &[s(CKA_VALUE, MATERIAL, N), s(CKA_VALUE_LEN, F2_NOT_ON_CREATE | F3_REQUIRED_GENERATE, N)];
 
 /// DES, DES2, DES3: fixed length, no CKA_VALUE_LEN in the template.
 static SECRET_FIXED: &[Spec] = &[s(CKA_VALUE, MATERIAL, N), s(CKA_VALUE_LEN, COMPUTED, N)];

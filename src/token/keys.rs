@@ -190,7 +190,14 @@ impl Library {
         }
         let plaintext = entry.imp.unwrap(&m.params, &umat, wrapped)?;
         match attrs.class() {
-            Some(CKO_SECRET_KEY) => attrs.set(CKA_VALUE, Attr::bytes(plaintext.to_vec())),
+            Some(CKO_SECRET_KEY) => {
+                // A length in the template must be the value's: never a cut of what may be a
+                // protected key (a cut of a byte or two is brute-forced, then the next).
+                if template.ulong(CKA_VALUE_LEN).is_some_and(|l| l as usize != plaintext.len()) {
+                    return err(CKR_TEMPLATE_INCONSISTENT);
+                }
+                attrs.set(CKA_VALUE, Attr::bytes(plaintext.to_vec()))
+            }
             Some(CKO_PRIVATE_KEY) => {
                 let material = mech::pkcs8::pkcs8_to_attrs(&plaintext)?;
                 if material.key_type() != attrs.key_type() {

@@ -21,6 +21,7 @@ mod random;
 mod session;
 mod sign;
 mod slot_token;
+mod v240;
 mod verify;
 
 pub use decrypt::*;
@@ -35,6 +36,7 @@ pub use random::*;
 pub use session::*;
 pub use sign::*;
 pub use slot_token::*;
+pub use v240::*;
 pub use verify::*;
 
 use super::marshal::{mechanism, slice, write_out};

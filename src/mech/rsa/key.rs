@@ -1,7 +1,7 @@
 //! RSA key material: the engine key of an RSA key object (CRT values computed and p and q
 //! recovered when the object lacks them), and a key's attributes.
 
-use super::{RsaKey, MAX_BITS, MIN_BITS};
+use super::{RsaKey, MAX_BITS, MIN_BITS, WEAK_PUBLIC_MIN_BITS};
 use crate::error::{err, Error, Result};
 use crate::mech::{ffi, KeyMaterial};
 use crate::object::attr::{Attr, AttrMap};
@@ -39,7 +39,15 @@ pub fn key_from_attrs(attrs: &AttrMap, private: bool) -> Result<RsaKey> {
     let n = required(attrs, CKA_MODULUS)?;
     let e = required(attrs, CKA_PUBLIC_EXPONENT)?;
     let bits = big(n).bits();
-    if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+    // A public key of 512 bits or more: `weak_rsa` lets a legacy client verify with one (what
+    // it trusts is its own affair). Nothing is encrypted or wrapped to such a key
+    // ([`super::strong_public`]), and no private key below 1024 bits is used.
+    let min = if !private && crate::assurance::relaxed(crate::assurance::Assurance::WeakRsa) {
+        WEAK_PUBLIC_MIN_BITS
+    } else {
+        MIN_BITS
+    };
+    if !(min..=MAX_BITS).contains(&bits) {
         return Err(bad());
     }
     let engine = if !private {

@@ -43,6 +43,8 @@ pub const PRIVATE_COMPONENTS: [CK_ATTRIBUTE_TYPE; 8] = [
 /// outside this range).
 pub const MIN_BITS: usize = 1024;
 pub const MAX_BITS: usize = 8192;
+/// Public keys (verification, encryption) under `weak_rsa`.
+pub const WEAK_PUBLIC_MIN_BITS: usize = 512;
 /// Key-pair generation range (bits; every size in it, to the bit). From [`WEAK_GEN_MIN_BITS`]
 /// only with the SAM override `weak_rsa`. What CKM_RSA_PKCS_KEY_PAIR_GEN's mechanism info says.
 pub const GEN_MIN_BITS: usize = 2048;
@@ -516,12 +518,22 @@ impl RsaMech {
     }
 }
 
+/// The public key of an encryption or a wrap: at least [`MIN_BITS`], whatever `weak_rsa`
+/// allows for verification (what is sealed to a factorable key is not sealed).
+pub fn strong_public(key: &KeyMaterial) -> Result<&Arc<RsaKey>> {
+    let k = key.rsa_public()?;
+    if k.bits() < MIN_BITS {
+        return err(CKR_KEY_SIZE_RANGE);
+    }
+    Ok(k)
+}
+
 impl Mechanism for RsaMech {
     fn encrypt(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn CipherOp>> {
         if !self.is_cipher() {
             return err(CKR_MECHANISM_INVALID);
         }
-        self.start_cipher(p, key.rsa_public()?, false)
+        self.start_cipher(p, strong_public(key)?, false)
     }
 
     fn decrypt(&self, p: &Params, key: &KeyMaterial) -> Result<Box<dyn CipherOp>> {
@@ -543,7 +555,8 @@ impl Mechanism for RsaMech {
         if !matches!(self.kind, Kind::Pkcs1 | Kind::Oaep) {
             return err(CKR_MECHANISM_INVALID);
         }
-        let key = key.rsa_public().map_err(|_| Error::new(CKR_WRAPPING_KEY_TYPE_INCONSISTENT))?;
+        key.rsa_public().map_err(|_| Error::new(CKR_WRAPPING_KEY_TYPE_INCONSISTENT))?;
+        let key = strong_public(key)?;
         let scheme = self.crypt(p, key)?;
         if plaintext.is_empty() {
             return err(CKR_KEY_SIZE_RANGE);
