@@ -321,6 +321,10 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
             // SAFETY: size-checked read of a plain integer.
             Params::KeyHandle(unsafe { read_struct::<CK_OBJECT_HANDLE>(raw)? })
         }
+        ParamKind::Extract => {
+            // SAFETY: size-checked read of a plain integer.
+            Params::BitIndex(unsafe { read_struct::<CK_EXTRACT_PARAMS>(raw)? })
+        }
         // CKM_EDDSA: no parameter is pure EdDSA; a context is at most 255 bytes (RFC 8032), which
         // is checked before the caller's buffer is read.
         ParamKind::Eddsa if raw.is_empty() => Params::None,

@@ -75,6 +75,8 @@ pub enum Params {
     IvData { iv: Vec<u8>, data: Vec<u8> },
     /// A `CK_OBJECT_HANDLE` (CKM_CONCATENATE_BASE_AND_KEY's second key; the token resolves it).
     KeyHandle(CK_OBJECT_HANDLE),
+    /// `CK_EXTRACT_PARAMS`: the bit of the base key where CKM_EXTRACT_KEY_FROM_KEY starts.
+    BitIndex(CK_ULONG),
     /// `CK_EDDSA_PARAMS` (phFlag, context data; the ABI layer caps the context at 255 bytes).
     Eddsa { ph: bool, ctx: Vec<u8> },
     /// Anything else: the raw parameter bytes (e.g. an explicit AES-KW IV).
@@ -105,6 +107,8 @@ pub enum ParamKind {
     CbcEncryptData(usize),
     /// A `CK_OBJECT_HANDLE`.
     KeyHandle,
+    /// `CK_EXTRACT_PARAMS` (a `CK_ULONG` bit index).
+    Extract,
 }
 
 /// A multi-part encryption or decryption. Output buffers are sized by the caller from the

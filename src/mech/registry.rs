@@ -200,7 +200,24 @@ pub static ALL: &[MechEntry] = &[
     entry!(keygen CKM_GENERIC_SECRET_KEY_GEN, 1, HMAC_MAX, CKK_GENERIC_SECRET, None),
     // Key sizes of the simple derivations: bytes of a base key of any type.
     entry!(CKM_CONCATENATE_BASE_AND_KEY, 1, HMAC_MAX, CKF_DERIVE, ParamKind::KeyHandle, dd::CONCATENATE_BASE_AND_KEY),
+    entry!(
+        CKM_CONCATENATE_BASE_AND_DATA,
+        1,
+        HMAC_MAX,
+        CKF_DERIVE,
+        ParamKind::DeriveData,
+        dd::CONCATENATE_BASE_AND_DATA
+    ),
+    entry!(
+        CKM_CONCATENATE_DATA_AND_BASE,
+        1,
+        HMAC_MAX,
+        CKF_DERIVE,
+        ParamKind::DeriveData,
+        dd::CONCATENATE_DATA_AND_BASE
+    ),
     entry!(CKM_XOR_BASE_AND_DATA, 1, HMAC_MAX, CKF_DERIVE, ParamKind::DeriveData, dd::XOR_BASE_AND_DATA),
+    entry!(CKM_EXTRACT_KEY_FROM_KEY, 1, HMAC_MAX, CKF_DERIVE, ParamKind::Extract, dd::EXTRACT_KEY_FROM_KEY),
     entry!(CKM_EC_KEY_PAIR_GEN, EC_MIN, EC_MAX, CKF_GENERATE_KEY_PAIR | ECF, ParamKind::None, ec::EC_KEY_PAIR_GEN),
     entry!(CKM_ECDSA, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA),
     entry!(CKM_ECDSA_SHA1, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA1),

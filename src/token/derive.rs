@@ -1,5 +1,6 @@
 //! `C_DeriveKey`: ECDH (X25519/X448 too) and the simple derivations of [`mech::derive_data`]
-//! (encrypt-data, XOR with data, concatenation of two keys).
+//! (encrypt-data, XOR with data, concatenation of two keys or of a key and data, extraction of
+//! a key's bits).
 //!
 //! The simple derivations read a base key's value, so they are classic key-extraction routes
 //! (Clulow 2003; Bortolozzo et al. 2010). The rules here, beyond CKA_DERIVE on every base:
@@ -7,8 +8,9 @@
 //!   PKCS#11's rules for these mechanisms, counting both keys of a concatenation; a template
 //!   asking otherwise is `CKR_TEMPLATE_INCONSISTENT`;
 //! - a key derived from a protected key is protected (lineage) and never a KEK;
-//! - security assurances `derive_xor`, `derive_concatenate` (no protected key in either) and
-//!   `derive_kek` (no encrypt-data key of a protected key cut below 16 bytes).
+//! - security assurances `derive_xor`, `derive_concatenate` (no protected key in either, nor in
+//!   a concatenation with data), `derive_extract` (no extraction of a protected key's bits) and
+//!   `derive_kek` (no key of a protected key cut below 16 bytes).
 
 use super::crypto::Mech;
 use super::session::Session;
@@ -33,7 +35,15 @@ const MIN_CUT: usize = 16;
 
 /// The derivations that read the base key's value (not a Diffie-Hellman).
 fn reads_value(ty: CK_MECHANISM_TYPE) -> bool {
-    is_encrypt_data(ty) || matches!(ty, CKM_XOR_BASE_AND_DATA | CKM_CONCATENATE_BASE_AND_KEY)
+    is_encrypt_data(ty)
+        || matches!(
+            ty,
+            CKM_XOR_BASE_AND_DATA
+                | CKM_CONCATENATE_BASE_AND_KEY
+                | CKM_CONCATENATE_BASE_AND_DATA
+                | CKM_CONCATENATE_DATA_AND_BASE
+                | CKM_EXTRACT_KEY_FROM_KEY
+        )
 }
 
 fn is_encrypt_data(ty: CK_MECHANISM_TYPE) -> bool {
@@ -98,6 +108,10 @@ impl Library {
         let protected_base = bases.iter().any(|b| lineage::protected(b));
         let value = if reads_value(m.ty) {
             self.check_simple_derivation(m.ty, protected_base)?;
+            // CKA_VALUE_LEN (or the key type) says how many bits an extraction takes.
+            if m.ty == CKM_EXTRACT_KEY_FROM_KEY && len.is_none() {
+                return err(CKR_TEMPLATE_INCOMPLETE);
+            }
             inherit_protection(&bases, template, &mut attrs)?;
             let whole = match &other {
                 Some((_, omat)) => entry.imp.derive_pair(&bmat, omat)?,
@@ -141,6 +155,20 @@ impl Library {
                 Assurance::DeriveConcatenate,
                 "C_DeriveKey CKM_CONCATENATE_BASE_AND_KEY with a protected key (cut, it is a twin of the key; \
                  joined to a known key, only its own part is secret)",
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+            ),
+            CKM_CONCATENATE_BASE_AND_DATA | CKM_CONCATENATE_DATA_AND_BASE => self.assure(
+                Assurance::DeriveConcatenate,
+                &format!(
+                    "C_DeriveKey (mechanism {ty:#x}) concatenating a protected key with data (the result holds the \
+                     key: cut or extracted from, it is a twin of it)"
+                ),
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+            ),
+            CKM_EXTRACT_KEY_FROM_KEY => self.assure(
+                Assurance::DeriveExtract,
+                "C_DeriveKey CKM_EXTRACT_KEY_FROM_KEY of a protected key (from bit 0 it is a twin of the key; \
+                 short keys of chosen bits are brute-forced)",
                 CKR_KEY_FUNCTION_NOT_PERMITTED,
             ),
             _ => Ok(()),

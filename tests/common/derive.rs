@@ -22,6 +22,7 @@ enum Param {
     AesCbc(Box<CK_AES_CBC_ENCRYPT_DATA_PARAMS>),
     DesCbc(Box<CK_DES_CBC_ENCRYPT_DATA_PARAMS>),
     Handle(Box<CK_OBJECT_HANDLE>),
+    Ulong(Box<CK_ULONG>),
 }
 
 /// One derivation's mechanism and the parameter memory it points into.
@@ -32,7 +33,8 @@ pub struct Derivation {
 }
 
 impl Derivation {
-    /// CKM_AES_ECB_ENCRYPT_DATA, CKM_DES3_ECB_ENCRYPT_DATA or CKM_XOR_BASE_AND_DATA.
+    /// CKM_AES_ECB_ENCRYPT_DATA, CKM_DES3_ECB_ENCRYPT_DATA, CKM_XOR_BASE_AND_DATA or
+    /// CKM_CONCATENATE_BASE_AND_DATA / CKM_CONCATENATE_DATA_AND_BASE.
     pub fn data(ty: CK_MECHANISM_TYPE, data: &[u8]) -> Derivation {
         let mut d = data.to_vec();
         let p = CK_KEY_DERIVATION_STRING_DATA { pData: d.as_mut_ptr(), ulLen: d.len() as CK_ULONG };
@@ -69,6 +71,11 @@ impl Derivation {
         Derivation { ty: CKM_CONCATENATE_BASE_AND_KEY, param: p, _data: vec![] }
     }
 
+    /// CKM_EXTRACT_KEY_FROM_KEY from bit `bit` of the base.
+    pub fn extract(bit: CK_ULONG) -> Derivation {
+        Derivation { ty: CKM_EXTRACT_KEY_FROM_KEY, param: Param::Ulong(Box::new(bit)), _data: vec![] }
+    }
+
     pub fn mechanism(&self) -> Mechanism<'_> {
         let t = mech_type(self.ty);
         Mechanism::VendorDefined(match &self.param {
@@ -76,6 +83,7 @@ impl Derivation {
             Param::AesCbc(p) => VendorDefinedMechanism::new(t, Some(&**p)),
             Param::DesCbc(p) => VendorDefinedMechanism::new(t, Some(&**p)),
             Param::Handle(p) => VendorDefinedMechanism::new(t, Some(&**p)),
+            Param::Ulong(p) => VendorDefinedMechanism::new(t, Some(&**p)),
         })
     }
 }
