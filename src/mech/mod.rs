@@ -24,6 +24,7 @@ pub mod ec;
 pub mod eddsa;
 pub(crate) mod ffi;
 pub mod hmac;
+pub mod kbkdf;
 pub mod key;
 pub mod kw;
 pub mod montgomery;
@@ -77,6 +78,8 @@ pub enum Params {
     KeyHandle(CK_OBJECT_HANDLE),
     /// `CK_EXTRACT_PARAMS`: the bit of the base key where CKM_EXTRACT_KEY_FROM_KEY starts.
     BitIndex(CK_ULONG),
+    /// `CK_SP800_108_KDF_PARAMS` / `CK_SP800_108_FEEDBACK_KDF_PARAMS`.
+    Kbkdf(Box<kbkdf::KbkdfParams>),
     /// `CK_EDDSA_PARAMS` (phFlag, context data; the ABI layer caps the context at 255 bytes).
     Eddsa { ph: bool, ctx: Vec<u8> },
     /// Anything else: the raw parameter bytes (e.g. an explicit AES-KW IV).
@@ -109,6 +112,10 @@ pub enum ParamKind {
     KeyHandle,
     /// `CK_EXTRACT_PARAMS` (a `CK_ULONG` bit index).
     Extract,
+    /// `CK_SP800_108_KDF_PARAMS`.
+    Kbkdf,
+    /// `CK_SP800_108_FEEDBACK_KDF_PARAMS`.
+    KbkdfFeedback,
 }
 
 /// A multi-part encryption or decryption. Output buffers are sized by the caller from the

@@ -8,6 +8,8 @@
 //!   PKCS#11's rules for these mechanisms, counting both keys of a concatenation; a template
 //!   asking otherwise is `CKR_TEMPLATE_INCONSISTENT`;
 //! - a key derived from a protected key is protected (lineage) and never a KEK;
+//! - SP 800-108 from a protected key is allowed (a PRF of the secret is no twin), with the same
+//!   inheritance and lineage and the 16-byte floor;
 //! - security assurances `derive_xor`, `derive_concatenate` (no protected key in either, nor in
 //!   a concatenation with data), `derive_extract` (no extraction of a protected key's bits) and
 //!   `derive_kek` (no key of a protected key cut below 16 bytes).
@@ -46,6 +48,17 @@ fn reads_value(ty: CK_MECHANISM_TYPE) -> bool {
         )
 }
 
+/// The SP 800-108 derivations: a PRF of the base key's value (not a twin of it), at the
+/// template's length.
+fn is_kbkdf(ty: CK_MECHANISM_TYPE) -> bool {
+    matches!(ty, CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF)
+}
+
+/// The derivations whose key follows the base's protection (PKCS#11's inheritance, lineage).
+fn inherits(ty: CK_MECHANISM_TYPE) -> bool {
+    reads_value(ty) || is_kbkdf(ty)
+}
+
 fn is_encrypt_data(ty: CK_MECHANISM_TYPE) -> bool {
     matches!(
         ty,
@@ -79,7 +92,7 @@ impl Library {
             implied.set(CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY));
         }
         // PKCS#11: with no key type in the template, these make a generic secret.
-        if reads_value(m.ty) && !template.contains(CKA_KEY_TYPE) && !implied.contains(CKA_KEY_TYPE) {
+        if inherits(m.ty) && !template.contains(CKA_KEY_TYPE) && !implied.contains(CKA_KEY_TYPE) {
             implied.set(CKA_KEY_TYPE, Attr::Ulong(CKK_GENERIC_SECRET));
         }
         let mut attrs = policy::apply(template, &implied, Origin::Derive)?;
@@ -118,6 +131,12 @@ impl Library {
                 None => entry.imp.derive(&m.params, &bmat, None)?,
             };
             self.cut(m.ty, whole, len, protected_base)?
+        } else if is_kbkdf(m.ty) {
+            // The output is a PRF of the base, as secret as it: allowed, protected, floored.
+            inherit_protection(&bases, template, &mut attrs)?;
+            let l = len.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            self.floor(m.ty, l, protected_base)?;
+            entry.imp.derive(&m.params, &bmat, Some(l))?
         } else {
             entry.imp.derive(&m.params, &bmat, len)?
         };
@@ -128,7 +147,7 @@ impl Library {
         attrs.set(CKA_VALUE, Attr::Bytes(value));
         attrs.remove(CKA_VALUE_LEN);
         complete_new(&mut attrs, Origin::Derive, None)?;
-        if reads_value(m.ty) {
+        if inherits(m.ty) {
             record_history(&bases, &mut attrs);
             if protected_base {
                 // Its value is as unknown as its base's; still never a KEK (`at_birth`), so it
@@ -190,6 +209,13 @@ impl Library {
         if l > whole.len() {
             return err(CKR_KEY_SIZE_RANGE);
         }
+        self.floor(ty, l, protected_base)?;
+        whole.truncate(l);
+        Ok(whole)
+    }
+
+    /// The [`MIN_CUT`] floor of a key of `l` bytes derived from a protected key (`derive_kek`).
+    fn floor(&self, ty: CK_MECHANISM_TYPE, l: usize, protected_base: bool) -> Result<()> {
         if l < MIN_CUT && protected_base {
             self.assure(
                 Assurance::DeriveKek,
@@ -200,8 +226,7 @@ impl Library {
                 CKR_TEMPLATE_INCONSISTENT,
             )?;
         }
-        whole.truncate(l);
-        Ok(whole)
+        Ok(())
     }
 }
 
