@@ -37,6 +37,11 @@ pub enum Assurance {
     /// side: cut to the base's length it is a twin of the base, and a secret joined to a key the
     /// caller knows is only as strong as the secret's unknown part.
     DeriveConcatenate,
+    /// `derive_extract`: CKM_EXTRACT_KEY_FROM_KEY refuses a protected base: from bit 0 at the
+    /// base's length it is a twin of the base with new usage attributes, and keys of a few
+    /// chosen bits are brute-forced one after the other. (Relaxed, it still keeps the 16-byte
+    /// floor of `derive_kek`.)
+    DeriveExtract,
     /// `weak_rsa` (or `weak_all`): RSA keys below 2048 bits may be generated.
     WeakRsa,
     /// `weak_des` (or `weak_all`): single DES and two-key triple DES (CKK_DES, CKK_DES2): their
@@ -67,13 +72,14 @@ pub enum Assurance {
 }
 
 impl Assurance {
-    pub const ALL: [Assurance; 14] = [
+    pub const ALL: [Assurance; 15] = [
         Assurance::WrapKek,
         Assurance::UnwrapKek,
         Assurance::DigestKey,
         Assurance::DeriveKek,
         Assurance::DeriveXor,
         Assurance::DeriveConcatenate,
+        Assurance::DeriveExtract,
         Assurance::WeakRsa,
         Assurance::WeakDes,
         Assurance::WeakHash,
@@ -102,6 +108,7 @@ impl Assurance {
             Assurance::DeriveKek => "derive_kek",
             Assurance::DeriveXor => "derive_xor",
             Assurance::DeriveConcatenate => "derive_concatenate",
+            Assurance::DeriveExtract => "derive_extract",
             Assurance::WeakRsa => "weak_rsa",
             Assurance::WeakDes => "weak_des",
             Assurance::WeakHash => "weak_all",
@@ -216,6 +223,10 @@ mod tests {
         assert!(Overrides::parse("silent").silent);
         let d = Overrides::parse("derive_xor;derive_concatenate");
         assert!(d.relaxes(Assurance::DeriveXor) && d.relaxes(Assurance::DeriveConcatenate));
+        assert!(
+            !d.relaxes(Assurance::DeriveExtract)
+                && Overrides::parse("derive_extract").relaxes(Assurance::DeriveExtract)
+        );
         assert!(!d.relaxes(Assurance::DeriveKek) && Overrides::parse("derive_kek").relaxes(Assurance::DeriveKek));
         assert_eq!(Overrides::parse(""), Overrides::default());
         // weak_des turns on DES alone; MD5 and RIPEMD-160 need weak_all.

@@ -206,6 +206,8 @@ pub fn abi_mechanism(data: &[u8]) {
                 | ParamKind::Eddsa
                 | ParamKind::DeriveData
                 | ParamKind::CbcEncryptData(_)
+                | ParamKind::Kbkdf
+                | ParamKind::KbkdfFeedback
         )
     );
     if raw_bytes && holds_pointers {

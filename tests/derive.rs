@@ -26,6 +26,8 @@ fn mechanism_named(name: &str) -> CK_MECHANISM_TYPE {
         "CKM_AES_CBC_ENCRYPT_DATA" => CKM_AES_CBC_ENCRYPT_DATA,
         "CKM_DES3_ECB_ENCRYPT_DATA" => CKM_DES3_ECB_ENCRYPT_DATA,
         "CKM_DES3_CBC_ENCRYPT_DATA" => CKM_DES3_CBC_ENCRYPT_DATA,
+        "CKM_CONCATENATE_BASE_AND_DATA" => CKM_CONCATENATE_BASE_AND_DATA,
+        "CKM_CONCATENATE_DATA_AND_BASE" => CKM_CONCATENATE_DATA_AND_BASE,
         other => panic!("unknown mechanism {other}"),
     }
 }
@@ -167,6 +169,55 @@ fn xor_and_concatenate_follow_the_spec_examples_and_length_rules() {
 }
 
 #[test]
+fn concatenation_with_data_and_extraction_follow_the_spec_examples() {
+    let (_m, s) = logged_in_session("derive");
+    let doc = doc();
+    let hx = |v: &serde_json::Value, k: &str| h(v[k].as_str().unwrap());
+    let got = |len, d: &Derivation, b| s.derive_key(&d.mechanism(), b, &readable_generic(len)).map(|k| value(&s, k));
+    for v in doc["concatenate_data"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        let b = readable_base(&s, KeyType::GENERIC_SECRET, &hx(v, "base"));
+        let d = Derivation::data(mechanism_named(v["mechanism"].as_str().unwrap()), &hx(v, "data"));
+        assert_eq!(got(None, &d, b).unwrap(), hx(v, "derived"), "{name}");
+        assert_eq!(got(Some(3), &d, b).unwrap(), hx(v, "derived")[..3], "{name}");
+        assert_eq!(rv(got(Some(9), &d, b).unwrap_err()), cryptoki::error::RvError::KeySizeRange, "{name}");
+        let ty = mechanism_named(v["mechanism"].as_str().unwrap());
+        let empty = Derivation::data(ty, &[]);
+        assert_eq!(rv(got(None, &empty, b).unwrap_err()), cryptoki::error::RvError::MechanismParamInvalid);
+        // A sensitive base (its value known to the caller, so not protected) gives a sensitive key.
+        let sens = base(&s, KeyType::GENERIC_SECRET, &hx(v, "base"), &[]);
+        let k = s.derive_key(&d.mechanism(), sens, &[Attribute::Token(false)]).unwrap();
+        assert!(flag(&s, k, AttributeType::Sensitive), "{name}");
+        assert_eq!(rv(got(None, &d, sens).unwrap_err()), cryptoki::error::RvError::TemplateInconsistent);
+    }
+    let x = &doc["extract"];
+    let b = readable_base(&s, KeyType::GENERIC_SECRET, &hx(x, "base"));
+    let len = x["length"].as_u64().unwrap() as usize;
+    let d = Derivation::extract(x["bit"].as_u64().unwrap() as CK_ULONG);
+    assert_eq!(got(Some(len), &d, b).unwrap(), hx(x, "derived"));
+    // Wrapping around: the whole key from bit 21 is the key rotated left by 21 bits.
+    let whole = u32::from_be_bytes(hx(x, "base").try_into().unwrap()).rotate_left(21).to_be_bytes();
+    assert_eq!(got(Some(4), &d, b).unwrap(), whole);
+    // CKA_VALUE_LEN is needed, at most the base's length; the bit index must lie inside the base.
+    assert_eq!(rv(got(None, &d, b).unwrap_err()), cryptoki::error::RvError::TemplateIncomplete);
+    assert_eq!(rv(got(Some(5), &d, b).unwrap_err()), cryptoki::error::RvError::KeySizeRange);
+    assert_eq!(
+        rv(got(Some(2), &Derivation::extract(32), b).unwrap_err()),
+        cryptoki::error::RvError::MechanismParamInvalid
+    );
+    // A key type with a fixed length gives it: 24 bytes of DES3 (parity set) from a 32-byte base.
+    let big = readable_base(&s, KeyType::GENERIC_SECRET, &[0xFE; 32]);
+    let t = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::DES3),
+        Attribute::Sensitive(false),
+        Attribute::Token(false),
+    ];
+    let des = s.derive_key(&Derivation::extract(3).mechanism(), big, &t).unwrap();
+    assert_eq!(value(&s, des), [0xF7; 24]);
+}
+
+#[test]
 fn the_derived_key_inherits_sensitivity_and_extractability_as_the_spec_says() {
     let (_m, s) = logged_in_session("derive");
     let d = Derivation::data(CKM_AES_ECB_ENCRYPT_DATA, &[0x11; 16]);
@@ -249,6 +300,9 @@ fn the_derivations_are_listed_with_ckf_derive() {
         CKM_DES3_CBC_ENCRYPT_DATA,
         CKM_XOR_BASE_AND_DATA,
         CKM_CONCATENATE_BASE_AND_KEY,
+        CKM_CONCATENATE_BASE_AND_DATA,
+        CKM_CONCATENATE_DATA_AND_BASE,
+        CKM_EXTRACT_KEY_FROM_KEY,
     ] {
         assert!(listed.contains(&ty), "{ty:#x} not listed");
         // SAFETY: a plain C struct; the call fills it.

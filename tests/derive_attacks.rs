@@ -5,7 +5,7 @@
 //! Offline steps (what the attacker does with what it received) use aws-lc directly.
 
 mod common;
-use common::derive::Derivation;
+use common::derive::{Derivation, Kbkdf, Prf};
 use common::*;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::{Mechanism, MechanismType};
@@ -295,4 +295,140 @@ fn refusals_and_overrides_are_logged_with_their_token() {
     assert!(text.contains("CKNFAST_OVERRIDE_SECURITY_ASSURANCES=derive_xor"), "{text}");
     assert!(text.contains("CKNFAST_OVERRIDE_SECURITY_ASSURANCES=derive_concatenate"), "{text}");
     assert!(text.contains("security assurance derive_kek relaxed by override"), "{text}");
+}
+
+#[test]
+fn concatenation_of_a_protected_key_with_data_is_refused() {
+    let (_m, s) = logged_in_session("derive-attacks");
+    let (k, _target, _blob) = stored_under_kek(&s);
+    // Cut to 32 bytes, KEK||data is a decrypting twin of the KEK; data||KEK from bit 8·len(data)
+    // (or cut) would be one too.
+    for ty in [CKM_CONCATENATE_BASE_AND_DATA, CKM_CONCATENATE_DATA_AND_BASE] {
+        let twin = s.derive_key(&Derivation::data(ty, &[0; 16]).mechanism(), k, &decrypting_aes256());
+        assert_eq!(rv(twin.unwrap_err()), RvError::KeyFunctionNotPermitted, "{ty:#x}");
+    }
+    // Positive control: a key the caller knows concatenates with data.
+    let known = created(&s, KeyType::GENERIC_SECRET, &[7; 16]);
+    let t = [Attribute::Sensitive(false), Attribute::Token(false)];
+    let c = s.derive_key(&Derivation::data(CKM_CONCATENATE_DATA_AND_BASE, &[8; 16]).mechanism(), known, &t).unwrap();
+    assert_eq!(value(&s, c), [[8u8; 16], [7u8; 16]].concat());
+}
+
+#[test]
+fn with_derive_concatenate_overridden_base_and_data_cut_is_a_twin() {
+    let (_m, s) = session_with("derive_concatenate");
+    let (k, target, blob) = stored_under_kek(&s);
+    let d = Derivation::data(CKM_CONCATENATE_BASE_AND_DATA, &[0; 16]);
+    let twin = s.derive_key(&d.mechanism(), k, &decrypting_aes256()).unwrap();
+    let stolen = s.decrypt(&Mechanism::AesEcb, twin, &blob).unwrap();
+    assert_eq!(kcv_offline(&stolen), kcv(&s, target), "the protected key is out");
+}
+
+#[test]
+fn extraction_from_a_protected_key_is_refused() {
+    let (_m, s) = logged_in_session("derive-attacks");
+    let (k, _target, _blob) = stored_under_kek(&s);
+    // From bit 0 at its length: a decrypting twin; 1 byte from bit 8·i: brute-forced byte i.
+    let twin = s.derive_key(&Derivation::extract(0).mechanism(), k, &decrypting_aes256());
+    assert_eq!(rv(twin.unwrap_err()), RvError::KeyFunctionNotPermitted);
+    let probe = s.derive_key(&Derivation::extract(8).mechanism(), generated(&s, &[]), &hmac_probe(1));
+    assert_eq!(rv(probe.unwrap_err()), RvError::KeyFunctionNotPermitted);
+    // Positive control: from a key the caller knows, any bits.
+    let known = created(&s, KeyType::GENERIC_SECRET, &[0x0F, 0xF0, 0xAA]);
+    let mut t = hmac_probe(2);
+    t.push(Attribute::Sensitive(false));
+    let x = s.derive_key(&Derivation::extract(4).mechanism(), known, &t).unwrap();
+    assert_eq!(value(&s, x), [0xFF, 0x0A]);
+}
+
+#[test]
+fn with_derive_extract_overridden_an_extracted_key_is_a_twin_but_the_floor_holds() {
+    let (_m, s) = session_with("derive_extract");
+    let (k, target, blob) = stored_under_kek(&s);
+    let twin = s.derive_key(&Derivation::extract(0).mechanism(), k, &decrypting_aes256()).unwrap();
+    let stolen = s.decrypt(&Mechanism::AesEcb, twin, &blob).unwrap();
+    assert_eq!(kcv_offline(&stolen), kcv(&s, target), "the protected key is out");
+    // Short keys of chosen bits still need derive_kek as well.
+    let probe = s.derive_key(&Derivation::extract(8).mechanism(), generated(&s, &[]), &hmac_probe(1));
+    assert_eq!(rv(probe.unwrap_err()), RvError::TemplateInconsistent);
+}
+
+#[test]
+fn with_derive_extract_and_derive_kek_overridden_a_protected_key_is_read_a_byte_at_a_time() {
+    let (_m, s) = session_with("derive_extract;derive_kek");
+    let k = generated(&s, &[]);
+    // Byte i of the key: one byte extracted from bit 8·i, an HMAC with it, 256 guesses offline.
+    let mut found = vec![];
+    for i in 0..32 {
+        let probe = s.derive_key(&Derivation::extract(8 * i).mechanism(), k, &hmac_probe(1)).unwrap();
+        let mac = s.sign(&Mechanism::Sha256Hmac, probe, b"probe").unwrap();
+        found.push(brute_force_next_byte(&[], b"probe", &mac));
+    }
+    assert_eq!(kcv_offline(&found), kcv(&s, k), "the protected key is out");
+}
+
+/// An SP 800-108 counter-mode derivation with HMAC-SHA-256 over chosen data.
+fn kbkdf(data: &[u8]) -> Kbkdf {
+    Kbkdf::new(CKM_SHA256_HMAC, &[Prf::Iteration(Some((false, 32))), Prf::Bytes(data.to_vec())], None)
+}
+
+/// A generated HMAC key (CKK_GENERIC_SECRET, 32 bytes) with CKA_DERIVE: protected.
+fn generated_secret(s: &Session) -> ObjectHandle {
+    let t = [Attribute::ValueLen(32.into()), Attribute::Derive(true), Attribute::Token(false)];
+    s.generate_key(&Mechanism::GenericSecretKeyGen, &t).unwrap()
+}
+
+#[test]
+fn sp800_108_of_a_protected_key_is_protected_no_kek_and_floored() {
+    let (_m, s) = logged_in_session("derive-attacks");
+    let k = generated_secret(&s);
+    let target = generated(&s, &[]);
+    let d = kbkdf(b"app key");
+    // Allowed (a PRF of the secret is no twin of it), but never readable ...
+    let mut readable = decrypting_aes256();
+    readable.push(Attribute::Sensitive(false));
+    assert_eq!(rv(s.derive_key(&d.mechanism(), k, &readable).unwrap_err()), RvError::TemplateInconsistent);
+    // ... never leaving under a known key, never wrapping a protected key ...
+    let mut wrapper = decrypting_aes256();
+    wrapper.extend([Attribute::Wrap(true), Attribute::Extractable(true)]);
+    let derived = s.derive_key(&d.mechanism(), k, &wrapper).unwrap();
+    let known = created(&s, KeyType::AES, &[9; 32]);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesEcb, known, derived).unwrap_err()), RvError::KeyNotWrappable);
+    assert_eq!(rv(s.wrap_key(&Mechanism::AesEcb, derived, target).unwrap_err()), RvError::KeyNotWrappable);
+    // ... and never shorter than 16 bytes.
+    for len in [1, 8, 15] {
+        let e = s.derive_key(&d.mechanism(), k, &hmac_probe(len)).unwrap_err();
+        assert_eq!(rv(e), RvError::TemplateInconsistent, "{len}");
+    }
+    // Positive control: 16 bytes are fine; from a key the caller knows, the derived key is known
+    // (it leaves under a known key), and may be short.
+    s.derive_key(&d.mechanism(), k, &hmac_probe(16)).unwrap();
+    let known_base = created(&s, KeyType::GENERIC_SECRET, &[5; 32]);
+    let from_known = s.derive_key(&d.mechanism(), known_base, &wrapper).unwrap();
+    s.wrap_key(&Mechanism::AesEcb, known, from_known).unwrap();
+    s.derive_key(&d.mechanism(), known_base, &hmac_probe(1)).unwrap();
+}
+
+#[test]
+fn with_derive_kek_overridden_an_sp800_108_key_of_a_protected_key_is_found_a_byte_at_a_time() {
+    let (_m, s) = session_with("derive_kek");
+    let k = generated_secret(&s);
+    // The application's AES-128 key, derived in the token: its value is known to no one.
+    let d = kbkdf(b"app key");
+    let t = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::ValueLen(16.into()),
+        Attribute::Encrypt(true),
+        Attribute::Token(false),
+    ];
+    let app = s.derive_key(&d.mechanism(), k, &t).unwrap();
+    // Without a length field the output of i+1 bytes is a prefix of it: brute-force each byte.
+    let mut found = vec![];
+    for i in 0..16 {
+        let probe = s.derive_key(&d.mechanism(), k, &hmac_probe(i + 1)).unwrap();
+        let mac = s.sign(&Mechanism::Sha256Hmac, probe, b"probe").unwrap();
+        found.push(brute_force_next_byte(&found, b"probe", &mac));
+    }
+    assert_eq!(kcv_offline(&found), kcv(&s, app), "the protected derived key is out");
 }

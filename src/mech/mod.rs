@@ -24,6 +24,7 @@ pub mod ec;
 pub mod eddsa;
 pub(crate) mod ffi;
 pub mod hmac;
+pub mod kbkdf;
 pub mod key;
 pub mod kw;
 pub mod montgomery;
@@ -75,6 +76,10 @@ pub enum Params {
     IvData { iv: Vec<u8>, data: Vec<u8> },
     /// A `CK_OBJECT_HANDLE` (CKM_CONCATENATE_BASE_AND_KEY's second key; the token resolves it).
     KeyHandle(CK_OBJECT_HANDLE),
+    /// `CK_EXTRACT_PARAMS`: the bit of the base key where CKM_EXTRACT_KEY_FROM_KEY starts.
+    BitIndex(CK_ULONG),
+    /// `CK_SP800_108_KDF_PARAMS` / `CK_SP800_108_FEEDBACK_KDF_PARAMS`.
+    Kbkdf(Box<kbkdf::KbkdfParams>),
     /// `CK_EDDSA_PARAMS` (phFlag, context data; the ABI layer caps the context at 255 bytes).
     Eddsa { ph: bool, ctx: Vec<u8> },
     /// Anything else: the raw parameter bytes (e.g. an explicit AES-KW IV).
@@ -105,6 +110,12 @@ pub enum ParamKind {
     CbcEncryptData(usize),
     /// A `CK_OBJECT_HANDLE`.
     KeyHandle,
+    /// `CK_EXTRACT_PARAMS` (a `CK_ULONG` bit index).
+    Extract,
+    /// `CK_SP800_108_KDF_PARAMS`.
+    Kbkdf,
+    /// `CK_SP800_108_FEEDBACK_KDF_PARAMS`.
+    KbkdfFeedback,
 }
 
 /// A multi-part encryption or decryption. Output buffers are sized by the caller from the

@@ -2,8 +2,8 @@
 //! `C_GetMechanismList`, `C_GetMechanismInfo` and dispatch all read [`ALL`].
 
 use super::{
-    aes, cmac, derive_data as dd, des, des3, dh, digest, dsa, ec, eddsa, hmac, kw, montgomery, rsa, rsa_aes, weak_hash,
-    Mechanism, ParamKind,
+    aes, cmac, derive_data as dd, des, des3, dh, digest, dsa, ec, eddsa, hmac, kbkdf, kw, montgomery, rsa, rsa_aes,
+    weak_hash, Mechanism, ParamKind,
 };
 use crate::assurance::Assurance;
 use cryptoki_sys::*;
@@ -200,7 +200,34 @@ pub static ALL: &[MechEntry] = &[
     entry!(keygen CKM_GENERIC_SECRET_KEY_GEN, 1, HMAC_MAX, CKK_GENERIC_SECRET, None),
     // Key sizes of the simple derivations: bytes of a base key of any type.
     entry!(CKM_CONCATENATE_BASE_AND_KEY, 1, HMAC_MAX, CKF_DERIVE, ParamKind::KeyHandle, dd::CONCATENATE_BASE_AND_KEY),
+    entry!(
+        CKM_CONCATENATE_BASE_AND_DATA,
+        1,
+        HMAC_MAX,
+        CKF_DERIVE,
+        ParamKind::DeriveData,
+        dd::CONCATENATE_BASE_AND_DATA
+    ),
+    entry!(
+        CKM_CONCATENATE_DATA_AND_BASE,
+        1,
+        HMAC_MAX,
+        CKF_DERIVE,
+        ParamKind::DeriveData,
+        dd::CONCATENATE_DATA_AND_BASE
+    ),
     entry!(CKM_XOR_BASE_AND_DATA, 1, HMAC_MAX, CKF_DERIVE, ParamKind::DeriveData, dd::XOR_BASE_AND_DATA),
+    entry!(CKM_EXTRACT_KEY_FROM_KEY, 1, HMAC_MAX, CKF_DERIVE, ParamKind::Extract, dd::EXTRACT_KEY_FROM_KEY),
+    // SP 800-108: base keys of the PRF (HMAC: 1 byte up; CMAC: AES or DES3), in bytes.
+    entry!(CKM_SP800_108_COUNTER_KDF, 1, HMAC_MAX, CKF_DERIVE, ParamKind::Kbkdf, kbkdf::SP800_108_COUNTER_KDF),
+    entry!(
+        CKM_SP800_108_FEEDBACK_KDF,
+        1,
+        HMAC_MAX,
+        CKF_DERIVE,
+        ParamKind::KbkdfFeedback,
+        kbkdf::SP800_108_FEEDBACK_KDF
+    ),
     entry!(CKM_EC_KEY_PAIR_GEN, EC_MIN, EC_MAX, CKF_GENERATE_KEY_PAIR | ECF, ParamKind::None, ec::EC_KEY_PAIR_GEN),
     entry!(CKM_ECDSA, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA),
     entry!(CKM_ECDSA_SHA1, EC_MIN, EC_MAX, SV | ECF, ParamKind::None, ec::ECDSA_SHA1),

@@ -1,5 +1,6 @@
 //! `C_DeriveKey`: ECDH (X25519/X448 too) and the simple derivations of [`mech::derive_data`]
-//! (encrypt-data, XOR with data, concatenation of two keys).
+//! (encrypt-data, XOR with data, concatenation of two keys or of a key and data, extraction of
+//! a key's bits).
 //!
 //! The simple derivations read a base key's value, so they are classic key-extraction routes
 //! (Clulow 2003; Bortolozzo et al. 2010). The rules here, beyond CKA_DERIVE on every base:
@@ -7,8 +8,11 @@
 //!   PKCS#11's rules for these mechanisms, counting both keys of a concatenation; a template
 //!   asking otherwise is `CKR_TEMPLATE_INCONSISTENT`;
 //! - a key derived from a protected key is protected (lineage) and never a KEK;
-//! - security assurances `derive_xor`, `derive_concatenate` (no protected key in either) and
-//!   `derive_kek` (no encrypt-data key of a protected key cut below 16 bytes).
+//! - SP 800-108 from a protected key is allowed (a PRF of the secret is no twin), with the same
+//!   inheritance and lineage and the 16-byte floor;
+//! - security assurances `derive_xor`, `derive_concatenate` (no protected key in either, nor in
+//!   a concatenation with data), `derive_extract` (no extraction of a protected key's bits) and
+//!   `derive_kek` (no key of a protected key cut below 16 bytes).
 
 use super::crypto::Mech;
 use super::session::Session;
@@ -33,7 +37,26 @@ const MIN_CUT: usize = 16;
 
 /// The derivations that read the base key's value (not a Diffie-Hellman).
 fn reads_value(ty: CK_MECHANISM_TYPE) -> bool {
-    is_encrypt_data(ty) || matches!(ty, CKM_XOR_BASE_AND_DATA | CKM_CONCATENATE_BASE_AND_KEY)
+    is_encrypt_data(ty)
+        || matches!(
+            ty,
+            CKM_XOR_BASE_AND_DATA
+                | CKM_CONCATENATE_BASE_AND_KEY
+                | CKM_CONCATENATE_BASE_AND_DATA
+                | CKM_CONCATENATE_DATA_AND_BASE
+                | CKM_EXTRACT_KEY_FROM_KEY
+        )
+}
+
+/// The SP 800-108 derivations: a PRF of the base key's value (not a twin of it), at the
+/// template's length.
+fn is_kbkdf(ty: CK_MECHANISM_TYPE) -> bool {
+    matches!(ty, CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF)
+}
+
+/// The derivations whose key follows the base's protection (PKCS#11's inheritance, lineage).
+fn inherits(ty: CK_MECHANISM_TYPE) -> bool {
+    reads_value(ty) || is_kbkdf(ty)
 }
 
 fn is_encrypt_data(ty: CK_MECHANISM_TYPE) -> bool {
@@ -69,7 +92,7 @@ impl Library {
             implied.set(CKA_CLASS, Attr::Ulong(CKO_SECRET_KEY));
         }
         // PKCS#11: with no key type in the template, these make a generic secret.
-        if reads_value(m.ty) && !template.contains(CKA_KEY_TYPE) && !implied.contains(CKA_KEY_TYPE) {
+        if inherits(m.ty) && !template.contains(CKA_KEY_TYPE) && !implied.contains(CKA_KEY_TYPE) {
             implied.set(CKA_KEY_TYPE, Attr::Ulong(CKK_GENERIC_SECRET));
         }
         let mut attrs = policy::apply(template, &implied, Origin::Derive)?;
@@ -98,12 +121,22 @@ impl Library {
         let protected_base = bases.iter().any(|b| lineage::protected(b));
         let value = if reads_value(m.ty) {
             self.check_simple_derivation(m.ty, protected_base)?;
+            // CKA_VALUE_LEN (or the key type) says how many bits an extraction takes.
+            if m.ty == CKM_EXTRACT_KEY_FROM_KEY && len.is_none() {
+                return err(CKR_TEMPLATE_INCOMPLETE);
+            }
             inherit_protection(&bases, template, &mut attrs)?;
             let whole = match &other {
                 Some((_, omat)) => entry.imp.derive_pair(&bmat, omat)?,
                 None => entry.imp.derive(&m.params, &bmat, None)?,
             };
             self.cut(m.ty, whole, len, protected_base)?
+        } else if is_kbkdf(m.ty) {
+            // The output is a PRF of the base, as secret as it: allowed, protected, floored.
+            inherit_protection(&bases, template, &mut attrs)?;
+            let l = len.ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            self.floor(m.ty, l, protected_base)?;
+            entry.imp.derive(&m.params, &bmat, Some(l))?
         } else {
             entry.imp.derive(&m.params, &bmat, len)?
         };
@@ -114,7 +147,7 @@ impl Library {
         attrs.set(CKA_VALUE, Attr::Bytes(value));
         attrs.remove(CKA_VALUE_LEN);
         complete_new(&mut attrs, Origin::Derive, None)?;
-        if reads_value(m.ty) {
+        if inherits(m.ty) {
             record_history(&bases, &mut attrs);
             if protected_base {
                 // Its value is as unknown as its base's; still never a KEK (`at_birth`), so it
@@ -143,6 +176,20 @@ impl Library {
                  joined to a known key, only its own part is secret)",
                 CKR_KEY_FUNCTION_NOT_PERMITTED,
             ),
+            CKM_CONCATENATE_BASE_AND_DATA | CKM_CONCATENATE_DATA_AND_BASE => self.assure(
+                Assurance::DeriveConcatenate,
+                &format!(
+                    "C_DeriveKey (mechanism {ty:#x}) concatenating a protected key with data (the result holds the \
+                     key: cut or extracted from, it is a twin of it)"
+                ),
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+            ),
+            CKM_EXTRACT_KEY_FROM_KEY => self.assure(
+                Assurance::DeriveExtract,
+                "C_DeriveKey CKM_EXTRACT_KEY_FROM_KEY of a protected key (from bit 0 it is a twin of the key; \
+                 short keys of chosen bits are brute-forced)",
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+            ),
             _ => Ok(()),
         }
     }
@@ -162,6 +209,13 @@ impl Library {
         if l > whole.len() {
             return err(CKR_KEY_SIZE_RANGE);
         }
+        self.floor(ty, l, protected_base)?;
+        whole.truncate(l);
+        Ok(whole)
+    }
+
+    /// The [`MIN_CUT`] floor of a key of `l` bytes derived from a protected key (`derive_kek`).
+    fn floor(&self, ty: CK_MECHANISM_TYPE, l: usize, protected_base: bool) -> Result<()> {
         if l < MIN_CUT && protected_base {
             self.assure(
                 Assurance::DeriveKek,
@@ -172,8 +226,7 @@ impl Library {
                 CKR_TEMPLATE_INCONSISTENT,
             )?;
         }
-        whole.truncate(l);
-        Ok(whole)
+        Ok(())
     }
 }
 
