@@ -1,7 +1,9 @@
-//! Pointer and buffer marshalling between the C caller and the typed core.
+//! Pointer and buffer marshalling between the C caller and the typed core. The SP 800-108
+//! derivation parameters, the deepest structure a caller hands in, are read in [`kdf`].
+
+mod kdf;
 
 use crate::error::{err, Result};
-use crate::mech::kbkdf::{Counter, DkmLength, KbkdfParams, PrfData};
 use crate::mech::{registry, ParamKind, Params};
 use crate::object::attr::{kind_of, Attr, AttrMap, Kind};
 use crate::token::crypto::{Mech, Out, Outcome};
@@ -231,11 +233,6 @@ const MAX_DERIVE_DATA: CK_ULONG = crate::mech::derive_data::MAX_DATA as CK_ULONG
 /// Longest EdDSA context (`CK_EDDSA_PARAMS.ulContextDataLen`; RFC 8032 gives it one octet).
 const MAX_EDDSA_CONTEXT: CK_ULONG = crate::mech::eddsa::MAX_CONTEXT as CK_ULONG;
 
-/// Most data parameters of an SP 800-108 derivation, and the longest byte array (or feedback
-/// IV) one may carry: a hostile count or length fails before anything is read or allocated.
-const MAX_PRF_DATA_PARAMS: CK_ULONG = 32;
-const MAX_PRF_DATA_LEN: CK_ULONG = 4096;
-
 /// A parameter's data buffer, length-checked before it is read.
 ///
 /// # Safety
@@ -327,29 +324,10 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
             // SAFETY: size-checked read of a plain integer.
             Params::KeyHandle(unsafe { read_struct::<CK_OBJECT_HANDLE>(raw)? })
         }
-        ParamKind::Kbkdf => {
-            // SAFETY: size-checked read; its pointers are the caller's buffers.
-            let k: CK_SP800_108_KDF_PARAMS = unsafe { read_struct(raw)? };
-            // No additional derived keys (README): their array is never read.
-            if k.ulAdditionalDerivedKeys != 0 {
-                return err(bad);
-            }
-            // SAFETY: the caller's array of `ulNumberOfDataParams` structs, counted before it is read.
-            let data = unsafe { prf_data(k.pDataParams, k.ulNumberOfDataParams) }?;
-            Params::Kbkdf(Box::new(KbkdfParams { prf: k.prfType, data, iv: Vec::new() }))
-        }
-        ParamKind::KbkdfFeedback => {
-            // SAFETY: size-checked read; its pointers are the caller's buffers.
-            let k: CK_SP800_108_FEEDBACK_KDF_PARAMS = unsafe { read_struct(raw)? };
-            if k.ulAdditionalDerivedKeys != 0 {
-                return err(bad);
-            }
-            // SAFETY: the caller's array of `ulNumberOfDataParams` structs, counted before it is read.
-            let data = unsafe { prf_data(k.pDataParams, k.ulNumberOfDataParams) }?;
-            // SAFETY: the caller's IV buffer of `ulIVLen` bytes, length-checked before it is read.
-            let iv = unsafe { param_data(k.pIV, k.ulIVLen, MAX_PRF_DATA_LEN) }?.to_vec();
-            Params::Kbkdf(Box::new(KbkdfParams { prf: k.prfType, data, iv }))
-        }
+        // SAFETY: as this function's contract (`kdf` reads the structs and the caller's arrays).
+        ParamKind::Kbkdf => unsafe { kdf::sp800_108(raw, false) }?,
+        // SAFETY: as above.
+        ParamKind::KbkdfFeedback => unsafe { kdf::sp800_108(raw, true) }?,
         ParamKind::Extract => {
             // SAFETY: size-checked read of a plain integer.
             Params::BitIndex(unsafe { read_struct::<CK_EXTRACT_PARAMS>(raw)? })
@@ -364,56 +342,6 @@ unsafe fn params(kind: ParamKind, raw: &[u8]) -> Result<Params> {
             let ctx = unsafe { param_data(e.pContextData, e.ulContextDataLen, MAX_EDDSA_CONTEXT) }?.to_vec();
             Params::Eddsa { ph: e.phFlag != CK_FALSE, ctx }
         }
-    })
-}
-
-/// The `n` data parameters of an SP 800-108 derivation at `p`.
-///
-/// # Safety
-/// `p` is null or points to `n` readable `CK_PRF_DATA_PARAM`s, each `pValue` to `ulValueLen`
-/// readable bytes.
-unsafe fn prf_data(p: *const CK_PRF_DATA_PARAM, n: CK_ULONG) -> Result<Vec<PrfData>> {
-    if n == 0 || n > MAX_PRF_DATA_PARAMS {
-        return err(CKR_MECHANISM_PARAM_INVALID);
-    }
-    let size = size_of::<CK_PRF_DATA_PARAM>();
-    // SAFETY: `n` structs at `p` (at most MAX_PRF_DATA_PARAMS, counted above).
-    let raw = unsafe { param_data(p as *const u8, n * size as CK_ULONG, MAX_PARAM_DATA) }?;
-    raw.chunks_exact(size)
-        .map(|c| {
-            // SAFETY: size-checked read of one struct.
-            let d: CK_PRF_DATA_PARAM = unsafe { read_struct(c)? };
-            // SAFETY: the caller's value buffer of `ulValueLen` bytes, length-checked before it is read.
-            let v = unsafe { param_data(d.pValue as *const u8, d.ulValueLen, MAX_PRF_DATA_LEN) }?;
-            prf_datum(d.type_, v)
-        })
-        .collect()
-}
-
-/// One data parameter from its type and value bytes (structs read only at their exact size).
-fn prf_datum(ty: CK_PRF_DATA_TYPE, v: &[u8]) -> Result<PrfData> {
-    let flag = |b: CK_BBOOL| match b {
-        CK_FALSE => Ok(false),
-        CK_TRUE => Ok(true),
-        _ => err(CKR_MECHANISM_PARAM_INVALID),
-    };
-    let counter = |v: &[u8]| -> Result<Counter> {
-        // SAFETY: size-checked read of a plain struct (any bytes are a valid value).
-        let c: CK_SP800_108_COUNTER_FORMAT = unsafe { read_struct(v)? };
-        Ok(Counter { little_endian: flag(c.bLittleEndian)?, bits: c.ulWidthInBits })
-    };
-    Ok(match ty {
-        CK_SP800_108_ITERATION_VARIABLE if v.is_empty() => PrfData::Iteration(None),
-        CK_SP800_108_ITERATION_VARIABLE => PrfData::Iteration(Some(counter(v)?)),
-        CK_SP800_108_OPTIONAL_COUNTER => PrfData::Counter(counter(v)?),
-        CK_SP800_108_DKM_LENGTH => {
-            // SAFETY: size-checked read of a plain struct (any bytes are a valid value).
-            let l: CK_SP800_108_DKM_LENGTH_FORMAT = unsafe { read_struct(v)? };
-            let little_endian = flag(l.bLittleEndian)?;
-            PrfData::DkmLength(DkmLength { method: l.dkmLengthMethod, little_endian, bits: l.ulWidthInBits })
-        }
-        CK_SP800_108_BYTE_ARRAY => PrfData::Bytes(v.to_vec()),
-        _ => return err(CKR_MECHANISM_PARAM_INVALID),
     })
 }
 
