@@ -47,19 +47,6 @@ fn unwrap_takes_a_value_len_that_matches_the_value() {
     assert_eq!(rv(e), RvError::TemplateInconsistent);
 }
 
-/// The 3.0 function list of a `Raw` library (`C_GetInterface("PKCS 11", 3.0)`).
-fn list_3_0(r: &Raw) -> &'static CK_FUNCTION_LIST_3_0 {
-    type GetInterface =
-        unsafe extern "C" fn(*mut CK_UTF8CHAR, *mut CK_VERSION, *mut *mut CK_INTERFACE, CK_FLAGS) -> CK_RV;
-    // SAFETY: the symbol is C_GetInterface, of this type.
-    let get: GetInterface = unsafe { std::mem::transmute(r.sym(c"C_GetInterface")) };
-    let mut v = CK_VERSION { major: 3, minor: 0 };
-    let mut iface: *mut CK_INTERFACE = null_mut();
-    assert_eq!(unsafe { get(c"PKCS 11".as_ptr() as *mut CK_UTF8CHAR, &mut v, &mut iface, 0) }, CKR_OK);
-    // SAFETY: a 3.0 interface's list is a CK_FUNCTION_LIST_3_0, static in the library.
-    unsafe { &*((*iface).pFunctionList as *const CK_FUNCTION_LIST_3_0) }
-}
-
 #[test]
 fn a_2_40_caller_gets_2_40_answers_and_a_3_0_caller_3_0_ones() {
     let (r, h) = module_session();

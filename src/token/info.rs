@@ -116,6 +116,8 @@ impl Library {
     /// `C_GetMechanismInfo` of `ty` on slot `id`.
     pub fn mechanism_info(&self, id: CK_SLOT_ID, ty: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO> {
         self.slot(id)?;
-        Ok(registry::lookup(ty).filter(|e| self.offers(e)).ok_or(CKR_MECHANISM_INVALID)?.info())
+        let mut info = registry::lookup(ty).filter(|e| self.offers(e)).ok_or(CKR_MECHANISM_INVALID)?.info();
+        info.flags |= super::message::message_flags(ty);
+        Ok(info)
     }
 }

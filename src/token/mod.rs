@@ -20,6 +20,7 @@ mod files;
 pub mod info;
 pub mod keys;
 pub mod manage;
+pub mod message;
 pub mod ops;
 pub mod pin;
 pub mod session;

@@ -68,6 +68,11 @@ pub struct Ops {
     /// A `CKU_CONTEXT_SPECIFIC` login made with no operation waiting for it: it authorizes the
     /// next single-call use of a `CKA_ALWAYS_AUTHENTICATE` key (`C_DeriveKey`), once.
     pub context_credit: bool,
+    /// The 3.0 message-based operations (`super::message`).
+    pub msg_encrypt: Option<super::message::MsgOp>,
+    pub msg_decrypt: Option<super::message::MsgOp>,
+    pub msg_sign: Option<super::message::MsgOp>,
+    pub msg_verify: Option<super::message::MsgOp>,
 }
 
 impl Ops {

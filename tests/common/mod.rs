@@ -278,3 +278,17 @@ pub fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     f(&mut v);
     std::fs::write(path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
 }
+
+/// The 3.0 function list of a `Raw` library (`C_GetInterface("PKCS 11", 3.0)`).
+pub fn list_3_0(r: &Raw) -> &'static cryptoki_sys::CK_FUNCTION_LIST_3_0 {
+    use cryptoki_sys::*;
+    type GetInterface =
+        unsafe extern "C" fn(*mut CK_UTF8CHAR, *mut CK_VERSION, *mut *mut CK_INTERFACE, CK_FLAGS) -> CK_RV;
+    // SAFETY: the symbol is C_GetInterface, of this type.
+    let get: GetInterface = unsafe { std::mem::transmute(r.sym(c"C_GetInterface")) };
+    let mut v = CK_VERSION { major: 3, minor: 0 };
+    let mut iface: *mut CK_INTERFACE = std::ptr::null_mut();
+    assert_eq!(unsafe { get(c"PKCS 11".as_ptr() as *mut CK_UTF8CHAR, &mut v, &mut iface, 0) }, CKR_OK);
+    // SAFETY: a 3.0 interface's list is a CK_FUNCTION_LIST_3_0, static in the library.
+    unsafe { &*((*iface).pFunctionList as *const CK_FUNCTION_LIST_3_0) }
+}

@@ -14,7 +14,12 @@ use super::*;
 use crate::error::err;
 
 /// Mechanism flags a 2.40 caller does not know.
-const FLAGS_3_0: CK_FLAGS = CKF_EC_CURVENAME;
+const FLAGS_3_0: CK_FLAGS = CKF_EC_CURVENAME
+    | CKF_MESSAGE_ENCRYPT
+    | CKF_MESSAGE_DECRYPT
+    | CKF_MESSAGE_SIGN
+    | CKF_MESSAGE_VERIFY
+    | CKF_MULTI_MESSAGE;
 
 /// # Safety
 /// `p` is the caller's out-parameter.
