@@ -21,6 +21,7 @@ pub mod info;
 pub mod keys;
 pub mod manage;
 pub mod message;
+mod message_op;
 pub mod ops;
 pub mod pin;
 pub mod session;

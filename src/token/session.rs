@@ -69,10 +69,10 @@ pub struct Ops {
     /// next single-call use of a `CKA_ALWAYS_AUTHENTICATE` key (`C_DeriveKey`), once.
     pub context_credit: bool,
     /// The 3.0 message-based operations (`super::message`).
-    pub msg_encrypt: Option<super::message::MsgOp>,
-    pub msg_decrypt: Option<super::message::MsgOp>,
-    pub msg_sign: Option<super::message::MsgOp>,
-    pub msg_verify: Option<super::message::MsgOp>,
+    pub msg_encrypt: Option<super::message_op::MsgOp>,
+    pub msg_decrypt: Option<super::message_op::MsgOp>,
+    pub msg_sign: Option<super::message_op::MsgOp>,
+    pub msg_verify: Option<super::message_op::MsgOp>,
 }
 
 impl Ops {
