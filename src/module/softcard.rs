@@ -110,6 +110,12 @@ impl SoftcardFile {
     }
 
     pub fn load(store: &Store, name: &str) -> Result<SoftcardFile> {
+        Self::load_keyed(store, name, IntegrityKey::of_store(store).as_ref())
+    }
+
+    /// [`SoftcardFile::load`] with the world's integrity key at hand (the token has the module
+    /// key in memory: no module state is read for each look at a softcard).
+    pub fn load_keyed(store: &Store, name: &str, key: Option<&IntegrityKey>) -> Result<SoftcardFile> {
         let mut f: SoftcardFile = serde_json::from_slice(&store.read(name)?).map_err(|_| {
             Error::with_reason(CKR_DEVICE_ERROR, format!("local/{name} is damaged (not a softcard file)"))
         })?;
@@ -121,8 +127,7 @@ impl SoftcardFile {
             return err_because(CKR_DEVICE_ERROR, format!("local/{name} is damaged (its hash is not 40 hex digits)"));
         }
         let c = Counters::read(store, &f.hash);
-        let authentic = f.file_name() == name
-            && IntegrityKey::of_store(store).is_some_and(|k| k.check(name, &f, c.epoch.to_string().as_bytes()));
+        let authentic = f.file_name() == name && key.is_some_and(|k| k.check(name, &f, c.epoch.to_string().as_bytes()));
         if !authentic {
             return err_because(CKR_DEVICE_ERROR, integrity::refusal(name));
         }
@@ -287,8 +292,13 @@ impl SoftcardFile {
 
 /// Every softcard in the store, ordered by slot.
 pub fn list(store: &Store) -> Result<Vec<SoftcardFile>> {
+    list_keyed(store, IntegrityKey::of_store(store).as_ref())
+}
+
+/// [`list`] with the world's integrity key at hand.
+pub fn list_keyed(store: &Store, key: Option<&IntegrityKey>) -> Result<Vec<SoftcardFile>> {
     let mut v: Vec<SoftcardFile> =
-        store.list(PREFIX)?.into_iter().filter_map(|(n, _)| SoftcardFile::load(store, &n).ok()).collect();
+        store.list(PREFIX)?.into_iter().filter_map(|(n, _)| SoftcardFile::load_keyed(store, &n, key).ok()).collect();
     // Slot 0 is the module's; a file claiming it, or a slot another card already has, is damaged
     // (or edited) and not served.
     v.retain(|f| f.slot != 0);

@@ -29,6 +29,7 @@ pub mod table;
 
 use crate::config;
 use crate::error::{err, Result};
+use crate::module::integrity::IntegrityKey;
 use crate::module::softcard::{self, SoftcardFile, Who};
 use crate::module::store::Store;
 use crate::module::world::World;
@@ -207,6 +208,11 @@ impl Library {
         })
     }
 
+    /// The key that authenticates `local/` files, from the world's module key in memory.
+    fn integrity_key(&self) -> Option<IntegrityKey> {
+        self.world().map(|w| IntegrityKey::from_km(&w.km))
+    }
+
     pub fn world(&self) -> Option<Arc<World>> {
         if let Some(w) = self.world.read().clone() {
             return Some(w);
@@ -335,7 +341,7 @@ impl Library {
         if *seen == Some(g) {
             return Ok(());
         }
-        let cards = softcard::list(&self.store)?;
+        let cards = softcard::list_keyed(&self.store, self.integrity_key().as_ref())?;
         let mut slots = self.slots.write();
         let mut next: BTreeMap<CK_SLOT_ID, Arc<Slot>> = BTreeMap::new();
         if !self.config.no_accelerator_slots {
@@ -415,7 +421,9 @@ impl Library {
 
     pub fn card(&self, slot: &Slot) -> Result<Option<SoftcardFile>> {
         match &slot.kind {
-            SlotKind::Card { file, .. } => Ok(Some(SoftcardFile::load(&self.store, file)?)),
+            SlotKind::Card { file, .. } => {
+                Ok(Some(SoftcardFile::load_keyed(&self.store, file, self.integrity_key().as_ref())?))
+            }
             _ => Ok(None),
         }
     }
